@@ -1,0 +1,36 @@
+# Every target sets up .venv itself when it is missing or pyproject.toml changed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-dev
+
+.PHONY: serve test lint format bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+## Run the service on the embedded default: SQLite ./opensure.db + Maildir ./outbox, one process.
+serve: $(STAMP)
+	$(BIN)/opensure serve
+
+## Run the whole test suite (set OPENSURE_TEST_POSTGRES_URL to include PostgreSQL).
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.api
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,32 @@
+"""Dependencies shared by the endpoints: the caller's account and database connections."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+def _account_id(request: Request) -> int:
+    # Set by ApiGate after the token check; every versioned endpoint runs behind it.
+    return int(request.state.account_id)
+
+
+AccountId = Annotated[int, Depends(_account_id)]
+
+
+@asynccontextmanager
+async def transaction(request: Request) -> AsyncIterator[AsyncConnection]:
+    """One transaction for the request's writes: committed on success, rolled back on error."""
+    async with request.app.state.engine.begin() as conn:
+        yield conn
+
+
+@asynccontextmanager
+async def read(request: Request) -> AsyncIterator[AsyncConnection]:
+    """An autocommit connection for reads: no BEGIN/COMMIT round trips."""
+    async with request.app.state.reader.connect() as conn:
+        yield conn

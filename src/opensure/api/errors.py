@@ -1,0 +1,176 @@
+"""The one error type of the API and the handlers that render it in the CustomerSure format.
+
+Every error body is ``{"message": ...}``; validation errors add
+``"errors": [{"resource", "field", "error", "extra_info"}, ...]`` with every problem at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+log = logging.getLogger("opensure.api")
+
+JSON_TYPE = "application/json; charset=utf-8"
+
+ERROR_CODES = (
+    "required",
+    "invalid_format",
+    "wrong_length",
+    "invalid_value",
+    "forbidden_value",
+    "invalid_date",
+    "custom",
+)
+
+
+def json_response(
+    content: Any, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(orjson.dumps(content), status_code, headers, media_type=JSON_TYPE)
+
+
+class ApiError(Exception):
+    """An error the client can act on: status, message and, for 422, the field errors."""
+
+    status_code = 400
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if status_code is not None:
+            self.status_code = status_code
+        self.errors = errors
+        self.headers = headers
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"message": self.message}
+        if self.errors is not None:
+            body["errors"] = self.errors
+        return body
+
+    def response(self) -> Response:
+        return json_response(self.body(), self.status_code, self.headers)
+
+
+class BadJson(ApiError):
+    status_code = 400
+
+    def __init__(self, message: str = "Problems parsing JSON") -> None:
+        super().__init__(message)
+
+
+class Unauthorized(ApiError):
+    status_code = 401
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Bad credentials", headers={"WWW-Authenticate": 'Token realm="Application"'}
+        )
+
+
+class Forbidden(ApiError):
+    status_code = 403
+
+
+class UnpermittedParameters(Forbidden):
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        super().__init__("Unpermitted parameters: " + ", ".join(names))
+
+
+class NotFound(ApiError):
+    status_code = 404
+
+    def __init__(self, message: str = "Not Found") -> None:
+        super().__init__(message)
+
+
+class NotAcceptable(ApiError):
+    status_code = 406
+
+
+class UnsupportedMediaType(ApiError):
+    status_code = 415
+
+
+class ValidationFailed(ApiError):
+    status_code = 422
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("Validation error", errors=errors)
+
+
+class ServiceUnavailable(ApiError):
+    status_code = 503
+
+
+def field_error(
+    resource: str, field: str, error: str, extra_info: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    assert error in ERROR_CODES, error
+    return {"resource": resource, "field": field, "error": error, "extra_info": extra_info or {}}
+
+
+class Errors:
+    """Collects field errors so a request reports all of them at once."""
+
+    def __init__(self, resource: str) -> None:
+        self.resource = resource
+        self.items: list[dict[str, Any]] = []
+
+    def add(self, field: str, error: str, extra_info: dict[str, Any] | None = None) -> None:
+        self.items.append(field_error(self.resource, field, error, extra_info))
+
+    def has(self, field: str) -> bool:
+        return any(e["field"] == field for e in self.items)
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise ValidationFailed(self.items)
+
+
+_STATUS_MESSAGES = {
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Request body too large",
+}
+
+
+async def _api_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return exc.response()
+
+
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    message = _STATUS_MESSAGES.get(exc.status_code) or str(exc.detail)
+    if exc.status_code == 204 or exc.status_code < 200:
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    return json_response({"message": message}, exc.status_code, exc.headers)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return json_response({"message": "Server error"}, 500)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _server_error)

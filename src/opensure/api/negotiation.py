@@ -1,0 +1,175 @@
+"""The checks every versioned API request passes first, in this order (SPEC §3):
+
+1. ``User-Agent`` present                  → else 403
+2. ``Accept`` names the v1 vendor type      → else 406
+3. ``Authorization: Token token=…`` valid  → else 401
+4. a trailing slash is redirected (301 for GET/HEAD, 307 otherwise)
+
+A pure ASGI middleware, so the checks cost no extra task or body buffering per request.
+Routing (404/405), body parsing and validation follow inside the app.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from opensure.api.errors import (
+    ApiError,
+    NotAcceptable,
+    Unauthorized,
+    json_response,
+)
+from opensure.models import ApiToken
+
+log = logging.getLogger("opensure.api")
+
+MEDIA_TYPE = "application/vnd.customersure.v1+json"
+# Paths outside the versioned API: documentation, survey pages, probes.
+EXEMPT_PREFIXES = (
+    "/docs",
+    "/redoc",
+    "/openapi.json",
+    "/s/",
+    "/u/",
+    "/static/",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/favicon.ico",
+)
+
+_TOKEN = re.compile(
+    r'^\s*(?:Token\s+token\s*=\s*"?(?P<token>[^"\s,]+)"?|Bearer\s+(?P<bearer>\S+))',
+    re.IGNORECASE,
+)
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def accepts_v1(accept: str) -> bool:
+    for media_range in accept.split(","):
+        if media_range.split(";", 1)[0].strip().lower() == MEDIA_TYPE:
+            return True
+    return False
+
+
+def token_from_header(value: str) -> str | None:
+    m = _TOKEN.match(value)
+    if m is None:
+        return None
+    return m["token"] or m["bearer"]
+
+
+class TokenCache:
+    """token hash → account id, each entry trusted for ``ttl`` seconds.
+
+    Saves a database round trip on almost every request; a revoked token stops working
+    within ``ttl`` seconds because entries are not refreshed, only looked up again.
+    """
+
+    def __init__(self, engine: AsyncEngine, ttl: float, max_entries: int = 10_000) -> None:
+        self.engine = engine
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[int, float]] = {}
+
+    async def account_id(self, token: str) -> int | None:
+        digest = hash_token(token)
+        now = time.monotonic()
+        hit = self._entries.get(digest)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        t = ApiToken.__table__
+        stmt = select(t.c.account_id, t.c.token_hash).where(
+            t.c.token_hash == digest, t.c.revoked_at.is_(None)
+        )
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(stmt)).first()
+        if row is None or not hmac.compare_digest(row.token_hash, digest):
+            self._entries.pop(digest, None)
+            return None
+        if self.ttl > 0:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[digest] = (row.account_id, now + self.ttl)
+        return int(row.account_id)
+
+    def forget(self) -> None:
+        self._entries.clear()
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+class ApiGate:
+    """User-Agent, Accept and token checks, then the trailing-slash redirect."""
+
+    def __init__(
+        self, app: ASGIApp, tokens: Callable[[], TokenCache], base_url: Callable[[Scope], str]
+    ):
+        self.app = app
+        self.tokens = tokens
+        self.base_url = base_url
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(EXEMPT_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        try:
+            account_id = await self._check(scope)
+        except ApiError as exc:
+            await exc.response()(scope, receive, send)
+            return
+        scope.setdefault("state", {})["account_id"] = account_id
+        path = scope["path"]
+        if len(path) > 1 and path.endswith("/"):
+            await self._redirect(scope, receive, send, path.rstrip("/") or "/")
+            return
+        await self.app(scope, receive, send)
+
+    async def _check(self, scope: Scope) -> int:
+        user_agent = _header(scope, b"user-agent")
+        if user_agent is None or not user_agent.strip():
+            raise ApiError("Missing or invalid User Agent string", status_code=403)
+        accept = _header(scope, b"accept")
+        if accept is None or not accepts_v1(accept):
+            raise NotAcceptable(
+                f"Unsupported or missing API version in the Accept header. "
+                f"Send 'Accept: {MEDIA_TYPE}'"
+            )
+        authorization = _header(scope, b"authorization")
+        token = token_from_header(authorization) if authorization else None
+        if not token:
+            raise Unauthorized()
+        account_id = await self.tokens().account_id(token)
+        if account_id is None:
+            raise Unauthorized()
+        return account_id
+
+    async def _redirect(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+        query = scope.get("query_string", b"").decode("latin-1")
+        location = self.base_url(scope) + path + (f"?{query}" if query else "")
+        status = 301 if scope["method"] in ("GET", "HEAD") else 307
+        message = "Moved Permanently" if status == 301 else "Temporary Redirect"
+        response = json_response({"message": message}, status, {"Location": location})
+        await response(scope, receive, send)

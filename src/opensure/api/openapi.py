@@ -1,0 +1,124 @@
+"""The API reference: vendor media type, token scheme, error bodies, request bodies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel, Field
+
+from opensure.api.negotiation import EXEMPT_PREFIXES, MEDIA_TYPE
+
+_BODY_MODELS: dict[str, type[BaseModel]] = {}
+
+
+class ValidationErrorItem(BaseModel):
+    resource: str = Field(examples=["/feedback_requests/33"])
+    field: str = Field(examples=["machine_id"])
+    error: str = Field(
+        description="required, invalid_format, wrong_length, invalid_value, forbidden_value, "
+        "invalid_date or custom",
+        examples=["wrong_length"],
+    )
+    extra_info: dict[str, Any] = Field(examples=[{"maximum": "36"}])
+
+
+class Error(BaseModel):
+    message: str = Field(examples=["Validation error"])
+    errors: list[ValidationErrorItem] | None = Field(
+        None, description="Present on 422: every problem of the request at once."
+    )
+
+
+_DESCRIPTIONS = {
+    400: "Malformed JSON",
+    401: "Missing or bad token",
+    403: "Missing User-Agent, or unpermitted parameters (named in the message)",
+    404: "No such object in your account",
+    406: "The Accept header does not ask for " + MEDIA_TYPE,
+    415: "The body is not JSON",
+    422: "Validation error",
+}
+
+
+def errors_for(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": Error, "description": _DESCRIPTIONS[code]} for code in codes}
+
+
+def body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """openapi_extra for an endpoint that reads its JSON body itself (to report all errors)."""
+    _BODY_MODELS[model.__name__] = model
+    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": ref}},
+        }
+    }
+
+
+def _common_parameters() -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "Accept",
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string", "default": MEDIA_TYPE},
+            "description": f"Must name `{MEDIA_TYPE}`, else 406.",
+        },
+    ]
+
+
+def install(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        components = schema.setdefault("components", {})
+        schemas = components.setdefault("schemas", {})
+        for name, model in _BODY_MODELS.items():
+            model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(model_schema.pop("$defs", {}))
+            schemas[name] = model_schema
+        components["securitySchemes"] = {
+            "TokenAuth": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "Authorization",
+                "description": 'Send `Authorization: Token token=YOUR_TOKEN` (or `token="…"`).',
+            }
+        }
+        for path, operations in schema.get("paths", {}).items():
+            if path.startswith(EXEMPT_PREFIXES):
+                continue
+            for operation in operations.values():
+                operation["security"] = [{"TokenAuth": []}]
+                operation.setdefault("parameters", [])[:0] = _common_parameters()
+                responses = operation.setdefault("responses", {})
+                for code in (401, 406):
+                    responses.setdefault(
+                        str(code),
+                        {
+                            "description": _DESCRIPTIONS[code],
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Error"}
+                                }
+                            },
+                        },
+                    )
+                # FastAPI documents its own 422 body for path parameters; ours never sends it.
+                if "HTTPValidationError" in str(responses.get("422")):
+                    del responses["422"]
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

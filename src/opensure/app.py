@@ -1,0 +1,74 @@
+"""create_app(): the ASGI application for the API (and, later, survey pages and probes)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from opensure import __version__
+from opensure.api import errors, openapi
+from opensure.api.negotiation import MEDIA_TYPE, ApiGate, TokenCache
+from opensure.api.request import base_url
+from opensure.config import Settings, get_settings
+from opensure.db import create_engine, reader
+from opensure.feedback_requests.endpoints import router as feedback_requests_router
+
+DESCRIPTION = f"""
+The CustomerSure API v1, served by OpenSure.
+
+Every request needs three headers: `User-Agent` (your company name),
+`Accept: {MEDIA_TYPE}` and `Authorization: Token token=YOUR_TOKEN`.
+Errors are JSON: `{{"message": ...}}`, with an `errors` array on 422.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        app.state.engine = engine
+        app.state.reader = reader(engine)
+        app.state.tokens = TokenCache(app.state.reader, settings.token_cache_seconds)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="OpenSure API",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        redirect_slashes=False,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    app.add_exception_handler(RequestValidationError, _request_validation_error)
+    openapi.install(app)
+    app.include_router(feedback_requests_router)
+
+    def scope_base_url(scope: dict[str, Any]) -> str:
+        return base_url(Request(scope))
+
+    app.add_middleware(ApiGate, tokens=lambda: app.state.tokens, base_url=scope_base_url)
+    return app
+
+
+async def _request_validation_error(request: Request, exc: Exception) -> Response:
+    # Only reachable through a mistake in a route declaration: every endpoint reads and
+    # validates its own input so that errors come out in the CustomerSure format.
+    assert isinstance(exc, RequestValidationError)
+    resource = request.url.path
+    items = [
+        errors.field_error(resource, ".".join(str(p) for p in e["loc"][1:]), "invalid_value")
+        for e in exc.errors()
+    ]
+    return errors.ValidationFailed(items).response()

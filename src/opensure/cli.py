@@ -1,0 +1,351 @@
+"""The ``opensure`` command: serve, migrate and the admin commands of SPEC §7."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from opensure.accounts import service as admin
+from opensure.accounts.service import AdminError
+from opensure.api import timestamps
+from opensure.api.negotiation import MEDIA_TYPE
+from opensure.config import get_settings
+from opensure.db import create_engine, utcnow
+from opensure.migrate import upgrade
+from opensure.models import Account
+from opensure.surveys import importer
+
+app = typer.Typer(
+    help="OpenSure: self-hosted customer feedback, speaking the CustomerSure API v1.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+accounts_app = typer.Typer(help="Accounts.", no_args_is_help=True)
+tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+surveys_app = typer.Typer(help="Surveys.", no_args_is_help=True)
+templates_app = typer.Typer(help="Email templates.", no_args_is_help=True)
+staff_app = typer.Typer(help="Staff members (and their teams).", no_args_is_help=True)
+segments_app = typer.Typer(help="Segments.", no_args_is_help=True)
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(surveys_app, name="surveys")
+app.add_typer(templates_app, name="templates")
+app.add_typer(staff_app, name="staff")
+app.add_typer(segments_app, name="segments")
+
+T = TypeVar("T")
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as a JSON object.")]
+AccountOpt = Annotated[str, typer.Option("--account", help="The account's id or name.")]
+
+
+def fail(message: str) -> NoReturn:
+    typer.echo(f"opensure: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def run_db(work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """Run ``work`` in one transaction on the configured database (migrated first)."""
+
+    async def go() -> T:
+        engine = create_engine(get_settings().database_url)
+        try:
+            await upgrade(engine)
+            async with engine.begin() as conn:
+                return await work(conn)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(go())
+    except AdminError as exc:
+        fail(str(exc))
+    except (SQLAlchemyError, OSError) as exc:
+        fail(f"database error: {str(exc).splitlines()[0]}")
+
+
+def report(result: dict[str, Any], as_json: bool, line: str) -> None:
+    typer.echo(json.dumps(result) if as_json else line)
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the database schema to the newest version."""
+
+    async def go() -> None:
+        engine = create_engine(get_settings().database_url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(go())
+    except (SQLAlchemyError, OSError) as exc:
+        fail(f"database error: {str(exc).splitlines()[0]}")
+    typer.echo("database is at the newest schema")
+
+
+@accounts_app.command("create")
+def accounts_create(
+    name: Annotated[str, typer.Argument(help="The account's name (your company name).")],
+    min_interval_days: Annotated[
+        int, typer.Option(help="Do not survey one address again within this many days (0 = off).")
+    ] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an account and its first API token (shown once)."""
+    result = run_db(lambda conn: admin.create_account(conn, name, min_interval_days))
+    report(
+        result,
+        as_json,
+        f"account {result['id']} {result['name']!r} created; token: {result['token']}",
+    )
+
+
+@tokens_app.command("create")
+def tokens_create(account: AccountOpt, as_json: JsonOpt = False) -> None:
+    """Create another API token for an account (shown once)."""
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        found = await admin.find_account(conn, account)
+        return {"token": await admin.create_token(conn, found["id"])}
+
+    result = run_db(work)
+    report(result, as_json, f"token: {result['token']}")
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token: Annotated[str, typer.Argument(help="The token to revoke.")]) -> None:
+    """Revoke a token; it stops working within 5 seconds."""
+    run_db(lambda conn: admin.revoke_token(conn, token))
+    typer.echo("token revoked")
+
+
+@surveys_app.command("import")
+def surveys_import(
+    account: AccountOpt,
+    file: Annotated[Path, typer.Argument(help="A survey in YAML or JSON.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Import a survey with its questions (all or nothing)."""
+    try:
+        doc = importer.load(file)
+        importer.validate(doc)
+    except AdminError as exc:
+        fail(str(exc))
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        found = await admin.find_account(conn, account)
+        return await importer.import_survey(conn, found["id"], doc)
+
+    result = run_db(work)
+    report(
+        result,
+        as_json,
+        f"survey {result['id']} {result['name']!r} imported with {len(result['questions'])} "
+        f"questions; public code {result['code']}",
+    )
+
+
+@templates_app.command("create")
+def templates_create(
+    account: AccountOpt,
+    name: Annotated[str, typer.Option(help="A name for the template.")],
+    subject: Annotated[str, typer.Option(help="The email's subject line.")],
+    body_file: Annotated[
+        Path, typer.Option(help="A file with the email body (Jinja2 placeholders).")
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an email template."""
+    try:
+        body = body_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {body_file}: {exc}")
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        found = await admin.find_account(conn, account)
+        return await admin.create_template(conn, found["id"], name=name, subject=subject, body=body)
+
+    result = run_db(work)
+    report(result, as_json, f"template {result['id']} {result['name']!r} created")
+
+
+@staff_app.command("create")
+def staff_create(
+    account: AccountOpt,
+    code: Annotated[str, typer.Option(help="The staff_code sent in feedback request data.")],
+    name: Annotated[str, typer.Option(help="The staff member's name.")],
+    team: Annotated[str | None, typer.Option(help="Team name (created if new).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a staff member, optionally in a team."""
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        found = await admin.find_account(conn, account)
+        return await admin.create_staff(conn, found["id"], code=code, name=name, team=team)
+
+    result = run_db(work)
+    team_text = f" in team {result['team']!r}" if result["team"] else ""
+    report(result, as_json, f"staff {result['id']} {result['code']!r} created{team_text}")
+
+
+@segments_app.command("create")
+def segments_create(
+    account: AccountOpt,
+    key: Annotated[str, typer.Option(help="The data key whose values become segment options.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a segment: request data under this key is stored as its options."""
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        found = await admin.find_account(conn, account)
+        return await admin.create_segment(conn, found["id"], key=key)
+
+    result = run_db(work)
+    report(result, as_json, f"segment {result['id']} {result['key']!r} created")
+
+
+async def _create_demo(conn: AsyncConnection) -> dict[str, Any] | None:
+    """On an empty database: a 'Demo' account with a survey, so there is something to call."""
+    count = (await conn.execute(select(func.count()).select_from(Account.__table__))).scalar_one()
+    if count:
+        return None
+    account = await admin.create_account(conn, "Demo")
+    doc = importer.load(Path(__file__).parent / "demo" / "survey.yaml")
+    survey = await importer.import_survey(conn, account["id"], doc)
+    return {"account": account, "survey": survey}
+
+
+def _print_demo(demo: dict[str, Any], base: str) -> None:
+    token = demo["account"]["token"]
+    survey_id = demo["survey"]["id"]
+    body = json.dumps(
+        {
+            "email": "customer@example.com",
+            "send_at": timestamps.format(utcnow()),
+            "survey_id": survey_id,
+            "first_name": "Kate",
+            "surname": "Smith",
+            "reference": "#1041",
+        }
+    )
+    typer.echo(
+        "\nCreated a demo account 'Demo' (this database was empty).\n"
+        f"  API token:  {token}   (shown only now)\n"
+        f"  survey id:  {survey_id}   (public page {base}/s/{demo['survey']['code']})\n\n"
+        "Create a feedback request:\n\n"
+        f"curl -i -X POST {base}/feedback_requests \\\n"
+        "  -H 'User-Agent: Demo' \\\n"
+        f"  -H 'Accept: {MEDIA_TYPE}' \\\n"
+        f"  -H 'Authorization: Token token=\"{token}\"' \\\n"
+        "  -H 'Content-Type: application/json' \\\n"
+        f"  -d '{body}'\n"
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="API processes.", min=1)] = 1,
+    no_dispatcher: Annotated[
+        bool,
+        typer.Option(
+            "--no-dispatcher", help="Serve the API only; run `opensure dispatcher` apart."
+        ),
+    ] = False,
+    ssl_certfile: Annotated[Path | None, typer.Option(help="TLS certificate (PEM).")] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(help="Proxies trusted for X-Forwarded-* headers (comma list or *)."),
+    ] = None,
+    demo: Annotated[
+        bool | None,
+        typer.Option(
+            "--demo/--no-demo",
+            help="Create a demo account in an empty database (default: only for SQLite).",
+        ),
+    ] = None,
+    access_log: Annotated[bool, typer.Option("--access-log/--no-access-log")] = True,
+) -> None:
+    """Migrate the database to the newest schema, then serve the API and survey pages."""
+    import uvicorn
+
+    settings = get_settings()
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        fail("--ssl-certfile and --ssl-keyfile go together")
+    want_demo = demo if demo is not None else settings.database_url.startswith("sqlite")
+
+    async def prepare() -> dict[str, Any] | None:
+        engine = create_engine(settings.database_url)
+        try:
+            await upgrade(engine)
+            if not want_demo:
+                return None
+            async with engine.begin() as conn:
+                return await _create_demo(conn)
+        finally:
+            await engine.dispose()
+
+    try:
+        created = asyncio.run(prepare())
+    except (SQLAlchemyError, OSError) as exc:
+        fail(f"database error: {str(exc).splitlines()[0]}")
+    if created:
+        _print_demo(created, settings.public_base)
+    os.environ["OPENSURE_RUN_DISPATCHER"] = "0" if no_dispatcher else "1"
+    typer.echo(
+        f"OpenSure serving on {'https' if ssl_certfile else 'http'}://{host}:{port}", err=True
+    )
+    uvicorn.run(
+        "opensure.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
+        ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
+        proxy_headers=forwarded_allow_ips is not None,
+        forwarded_allow_ips=forwarded_allow_ips,
+        access_log=access_log,
+        log_level="info",
+    )
+
+
+def main() -> None:
+    """Entry point: usage errors become one line on stderr, never a traceback."""
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=sys.argv[1:], prog_name="opensure", standalone_mode=False)
+    except Exception as exc:
+        # Typer ships its own copy of click, so its exception classes are matched by shape.
+        name = type(exc).__name__
+        exit_code = getattr(exc, "exit_code", 1)
+        if name == "NoArgsIsHelpError":
+            typer.echo(exc.format_message(), err=True)  # type: ignore[attr-defined]
+        elif name in ("Exit",):
+            pass
+        elif name == "Abort":
+            typer.echo("opensure: aborted", err=True)
+            exit_code = 130
+        elif hasattr(exc, "format_message"):
+            message = " ".join(exc.format_message().split())
+            typer.echo(f"opensure: {message} (see 'opensure --help')", err=True)
+        else:
+            raise
+        sys.exit(exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

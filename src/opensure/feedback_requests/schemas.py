@@ -1,0 +1,111 @@
+"""The feedback request as the API shows it, and the Pydantic models that document it."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Row
+
+from opensure.api.timestamps import format as ts
+
+# ---- representation (hot path: plain dicts, no model validation) ----
+
+
+def item_json(row: Row[Any]) -> dict[str, Any]:
+    return {"id": row.item_id, "key": row.key, "value": row.value}
+
+
+def to_json(row: Row[Any], items: list[Row[Any]]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "email": row.email,
+        "state": row.state,
+        "first_name": row.first_name,
+        "surname": row.surname,
+        "survey_id": row.survey_id,
+        "email_template_id": row.email_template_id,
+        "reference": row.reference,
+        "machine_id": row.machine_id,
+        "send_at": ts(row.send_at),
+        "sent_at": ts(row.sent_at),
+        "created_at": ts(row.created_at),
+        "updated_at": ts(row.updated_at),
+        "deletion_requested_at": ts(row.deletion_requested_at),
+        "not_sent_reason": row.not_sent_reason,
+        "delivery_failure": row.delivery_failure,
+        "data": [item_json(i) for i in items if i.kind == "data"],
+        "query_params": [item_json(i) for i in items if i.kind == "query_param"],
+    }
+
+
+# ---- documentation models (OpenAPI) ----
+
+Timestamp = str
+
+
+class DataItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: int | None = Field(None, description="On update: the item to change. Omit to add an item.")
+    key: str = Field(max_length=30, examples=["staff_code"])
+    value: str = Field(max_length=100, examples=["luke"])
+
+
+class DataItem(BaseModel):
+    id: int
+    key: str
+    value: str
+
+
+class FeedbackRequestCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(max_length=254, examples=["john.smith@example.com"])
+    send_at: Timestamp = Field(
+        description="ISO 8601. Up to 24 hours in the past means 'send as soon as possible'.",
+        examples=["2014-08-20T18:00:00+0100"],
+    )
+    survey_id: int = Field(examples=[1484])
+    email_template_id: int | None = None
+    first_name: str | None = Field(None, max_length=100)
+    surname: str | None = Field(None, max_length=100)
+    reference: str | None = Field(None, max_length=100)
+    machine_id: str | None = Field(None, max_length=36)
+    data: list[DataItemIn] | None = Field(None, max_length=50)
+    query_params: list[DataItemIn] | None = Field(
+        None, max_length=50, description="Added to the survey link's query string."
+    )
+
+
+class FeedbackRequestUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str | None = Field(None, max_length=254)
+    send_at: Timestamp | None = None
+    survey_id: int | None = None
+    email_template_id: int | None = None
+    first_name: str | None = Field(None, max_length=100)
+    surname: str | None = Field(None, max_length=100)
+    reference: str | None = Field(None, max_length=100)
+    machine_id: str | None = Field(None, max_length=36)
+    data: list[DataItemIn] | None = Field(None, max_length=50)
+    query_params: list[DataItemIn] | None = Field(None, max_length=50)
+
+
+class FeedbackRequestRead(BaseModel):
+    id: int
+    email: str | None
+    state: Literal["pending", "sent", "not_sent"]
+    first_name: str | None
+    surname: str | None
+    survey_id: int
+    email_template_id: int | None
+    reference: str | None
+    machine_id: str | None
+    send_at: Timestamp
+    sent_at: Timestamp | None
+    created_at: Timestamp
+    updated_at: Timestamp
+    deletion_requested_at: Timestamp | None
+    not_sent_reason: str | None
+    delivery_failure: str | None
+    data: list[DataItem]
+    query_params: list[DataItem]

@@ -1,0 +1,307 @@
+"""The rules for feedback requests: validation, linking data to staff/sites/segments, state."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from opensure.api import validation as v
+from opensure.api.errors import Errors, NotFound, UnpermittedParameters, ValidationFailed
+from opensure.db import utcnow
+from opensure.feedback_requests import repository as repo
+from opensure.feedback_requests.schemas import to_json
+from opensure.models.feedback import STATES
+
+COLLECTION = "/feedback_requests/"
+CREATE_FIELDS = (
+    "email",
+    "send_at",
+    "survey_id",
+    "email_template_id",
+    "first_name",
+    "surname",
+    "reference",
+    "machine_id",
+    "data",
+    "query_params",
+)
+ITEM_FIELDS = ("id", "key", "value")
+MAX_ITEMS = 50
+# A send_at up to this far in the past means "as soon as possible" (clients send "now").
+PAST_GRACE = dt.timedelta(hours=24)
+SCALARS = {"first_name": 100, "surname": 100, "reference": 100, "machine_id": 36}
+ITEM_KINDS = {"data": "data", "query_params": "query_param"}
+
+
+@dataclass
+class ItemChange:
+    kind: str
+    item_id: int | None
+    key: str | None
+    value: str | None
+
+
+@dataclass
+class Parsed:
+    values: dict[str, Any] = field(default_factory=dict)
+    items: dict[str, list[ItemChange]] = field(default_factory=dict)
+
+
+def _check_unpermitted(body: dict[str, Any]) -> None:
+    bad = [k for k in body if k not in CREATE_FIELDS]
+    for kind in ITEM_KINDS:
+        entries = body.get(kind)
+        if isinstance(entries, list):
+            for i, entry in enumerate(entries):
+                if isinstance(entry, dict):
+                    bad.extend(f"{kind}[{i}].{k}" for k in entry if k not in ITEM_FIELDS)
+    if bad:
+        raise UnpermittedParameters(bad)
+
+
+def _parse_items(errors: Errors, kind: str, entries: Any, *, creating: bool) -> list[ItemChange]:
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        errors.add(kind, "invalid_value", {"message": "must be an array of {key, value} objects"})
+        return []
+    if len(entries) > MAX_ITEMS:
+        errors.add(kind, "wrong_length", {"maximum": str(MAX_ITEMS)})
+        return []
+    changes: list[ItemChange] = []
+    for i, entry in enumerate(entries):
+        name = f"{kind}[{i}]"
+        if not isinstance(entry, dict):
+            errors.add(name, "invalid_value", {"message": "must be an object with key and value"})
+            continue
+        item_id = None
+        if "id" in entry and not creating:
+            item_id = v.identifier(errors, f"{name}.id", entry["id"], required=True)
+            if item_id is None:
+                continue
+        elif "id" in entry:
+            raise UnpermittedParameters([f"{name}.id"])
+        updating = item_id is not None
+        key = v.string(errors, f"{name}.key", entry.get("key"), maximum=30, required=not updating)
+        if updating and "value" not in entry:
+            value = None
+        elif entry.get("value") == "":
+            value = ""
+        else:
+            value = v.string(
+                errors, f"{name}.value", entry.get("value"), maximum=100, required=True
+            )
+        changes.append(ItemChange(ITEM_KINDS[kind], item_id, key, value))
+    return changes
+
+
+def _parse(body: dict[str, Any], errors: Errors, *, creating: bool, now: dt.datetime) -> Parsed:
+    _check_unpermitted(body)
+    out = Parsed()
+    given = body if not creating else {f: body.get(f) for f in CREATE_FIELDS}
+    if creating or "email" in given:
+        out.values["email"] = v.email(errors, "email", given.get("email"), required=True)
+    if creating or "send_at" in given:
+        out.values["send_at"] = v.timestamp(
+            errors, "send_at", given.get("send_at"), required=True, minimum=now - PAST_GRACE
+        )
+    if creating or "survey_id" in given:
+        out.values["survey_id"] = v.identifier(
+            errors, "survey_id", given.get("survey_id"), required=True
+        )
+    if "email_template_id" in given:
+        out.values["email_template_id"] = v.identifier(
+            errors, "email_template_id", given.get("email_template_id"), required=False
+        )
+    for name, maximum in SCALARS.items():
+        if name in given:
+            out.values[name] = v.string(errors, name, given.get(name), maximum=maximum)
+    for kind in ITEM_KINDS:
+        if kind in given:
+            out.items[kind] = _parse_items(errors, kind, given.get(kind), creating=creating)
+    return out
+
+
+def _data_links(data: list[tuple[str, str]]) -> tuple[str | None, str | None]:
+    staff_code = next((val for key, val in data if key == "staff_code"), None)
+    site_code = next((val for key, val in data if key == "site_code"), None)
+    return staff_code, site_code
+
+
+async def _segment_pairs(
+    conn: AsyncConnection, account_id: int, data: list[tuple[str, str]]
+) -> list[tuple[int, str]]:
+    """(segment id, option value) for each data key that names one of the account's segments."""
+    keys = [key for key, _ in data if key not in ("staff_code", "site_code")]
+    if not keys:
+        return []
+    segments = await repo.segments_by_key(conn, account_id, keys)
+    return [(segments[key], val) for key, val in data if key in segments and val]
+
+
+async def _check_refs(
+    conn: AsyncConnection,
+    account_id: int,
+    errors: Errors,
+    values: dict[str, Any],
+    data: list[tuple[str, str]] | None,
+) -> dict[str, Any]:
+    """Ownership of survey/template ids, and the staff/site ids the data points at."""
+    staff_code, site_code = _data_links(data or [])
+    found = await repo.lookups(
+        conn,
+        account_id,
+        survey_id=values.get("survey_id"),
+        template_id=values.get("email_template_id"),
+        staff_code=staff_code,
+        site_code=site_code,
+    )
+    if values.get("survey_id") is not None and found.survey_id is None:
+        errors.add(
+            "survey_id", "invalid_value", {"message": "no survey with this id in your account"}
+        )
+    if values.get("email_template_id") is not None and found.template_id is None:
+        errors.add(
+            "email_template_id",
+            "invalid_value",
+            {"message": "no email template with this id in your account"},
+        )
+    return {"staff_id": found.staff_id, "site_id": found.site_id}
+
+
+async def create(*, conn: AsyncConnection, account_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    now = utcnow()
+    errors = Errors(COLLECTION)
+    parsed = _parse(body, errors, creating=True, now=now)
+    changes = [c for kind in ITEM_KINDS for c in parsed.items.get(kind, [])]
+    data = [(c.key, c.value) for c in changes if c.kind == "data" and c.key is not None]
+    links = await _check_refs(conn, account_id, errors, parsed.values, data)
+    errors.raise_if_any()
+    row = await repo.insert_request(
+        conn,
+        {
+            **parsed.values,
+            **links,
+            "account_id": account_id,
+            "state": "pending",
+            "token": secrets.token_urlsafe(24),
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    items = [(c.kind, c.key, c.value or "") for c in changes if c.key is not None]
+    await repo.insert_items(conn, row.id, items)
+    pairs = await _segment_pairs(conn, account_id, data)
+    if pairs:
+        await repo.link_segments(conn, row.id, pairs)
+    fetched = await repo.get(conn, account_id, row.id)
+    assert fetched is not None
+    return to_json(*fetched)
+
+
+async def get(*, conn: AsyncConnection, account_id: int, request_id: int | None) -> dict[str, Any]:
+    found = await repo.get(conn, account_id, request_id) if request_id else None
+    if found is None:
+        raise NotFound()
+    return to_json(*found)
+
+
+async def update(
+    *, conn: AsyncConnection, account_id: int, request_id: int | None, body: dict[str, Any]
+) -> dict[str, Any]:
+    locked = await repo.lock_for_update(conn, account_id, request_id) if request_id else None
+    if locked is None:
+        raise NotFound()
+    assert request_id is not None
+    now = utcnow()
+    errors = Errors(f"/feedback_requests/{request_id}")
+    if locked.state != "pending":
+        _check_unpermitted(body)
+        errors.add("state", "invalid_value", {"allowed_values": ["pending"]})
+        raise ValidationFailed(errors.items)
+    parsed = _parse(body, errors, creating=False, now=now)
+    current = await repo.get(conn, account_id, request_id)
+    assert current is not None
+    _, existing = current
+    by_id = {i.item_id: i for i in existing}
+    # The request's items after this update, to re-link staff/site/segments.
+    merged: dict[int | str, tuple[str, str, str]] = {
+        i.item_id: (i.kind, i.key, i.value) for i in existing
+    }
+    new_items: list[tuple[str, str, str]] = []
+    updates: list[tuple[int, dict[str, str]]] = []
+    for kind, changes in parsed.items.items():
+        for index, change in enumerate(changes):
+            if change.item_id is None:
+                if change.key is not None:
+                    new_items.append((change.kind, change.key, change.value or ""))
+                continue
+            target = by_id.get(change.item_id)
+            if target is None or target.kind != change.kind:
+                errors.add(
+                    f"{kind}[{index}].id",
+                    "invalid_value",
+                    {"message": f"no {kind} item with this id on this feedback request"},
+                )
+                continue
+            fields = {
+                k: val
+                for k, val in (("key", change.key), ("value", change.value))
+                if val is not None
+            }
+            updates.append((change.item_id, fields))
+            merged[change.item_id] = (
+                target.kind,
+                fields.get("key", target.key),
+                fields.get("value", target.value),
+            )
+    all_items = list(merged.values()) + new_items
+    data = [(key, val) for kind, key, val in all_items if kind == "data"]
+    links = await _check_refs(conn, account_id, errors, parsed.values, data)
+    errors.raise_if_any()
+    for item_id, fields in updates:
+        if fields:
+            await repo.update_item(conn, item_id, fields)
+    await repo.insert_items(conn, request_id, new_items)
+    values = {**parsed.values, "updated_at": now}
+    if "data" in parsed.items:
+        values.update(links)
+        await repo.link_segments(conn, request_id, await _segment_pairs(conn, account_id, data))
+    await repo.update_request(conn, request_id, values)
+    fetched = await repo.get(conn, account_id, request_id)
+    assert fetched is not None
+    return to_json(*fetched)
+
+
+async def delete(*, conn: AsyncConnection, account_id: int, request_id: int | None) -> None:
+    """Pending: removed. Sent or not sent: the customer's personal data erased (SPEC §4)."""
+    locked = await repo.lock_for_update(conn, account_id, request_id) if request_id else None
+    if locked is None:
+        raise NotFound()
+    if locked.state == "pending":
+        await repo.delete_request(conn, locked.id)
+    else:
+        await repo.erase_request(conn, locked.id, utcnow())
+
+
+def parse_list_filters(
+    states: list[str] | None, survey_ids: list[str] | None, errors: Errors
+) -> tuple[list[str] | None, list[int] | None]:
+    if states is not None:
+        bad = [s for s in states if s not in STATES]
+        if bad:
+            errors.add("states", "invalid_value", {"allowed_values": list(STATES)})
+    ids: list[int] | None = None
+    if survey_ids is not None:
+        ids = []
+        for raw in survey_ids:
+            number = v.parse_path_id(raw)
+            if number is None:
+                errors.add("survey_ids", "invalid_value", {"must_be": "integer"})
+                break
+            ids.append(number)
+    return states, ids

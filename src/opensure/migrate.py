@@ -1,0 +1,58 @@
+"""Schema upgrades through Alembic, callable from the CLI, the server and tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config(url: str | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def _upgrade(connection: Connection, revision: str) -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, revision)
+
+
+def _downgrade(connection: Connection, revision: str) -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = connection
+    command.downgrade(cfg, revision)
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    async with engine.connect() as conn:
+        await conn.run_sync(_upgrade, revision)
+        await conn.commit()
+
+
+async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
+    async with engine.connect() as conn:
+        await conn.run_sync(_downgrade, revision)
+        await conn.commit()
+
+
+def _current(connection: Connection) -> tuple[str | None, str | None]:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return MigrationContext.configure(connection).get_current_revision(), head
+
+
+async def is_current(engine: AsyncEngine) -> bool:
+    """True when the database is at the newest schema revision."""
+    async with engine.connect() as conn:
+        current, head = await conn.run_sync(_current)
+    return current == head

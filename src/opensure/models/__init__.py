@@ -1,0 +1,41 @@
+"""Tables, one module per family. Importing this package registers every table on Base.metadata."""
+
+from opensure.models.accounts import (
+    Account,
+    ApiToken,
+    EmailTemplate,
+    Segment,
+    SegmentOption,
+    Staff,
+    Team,
+    Unsubscribe,
+)
+from opensure.models.feedback import (
+    Answer,
+    FeedbackRequest,
+    FeedbackRequestItem,
+    FeedbackResponse,
+    RequestSegmentOption,
+)
+from opensure.models.sites import Site, SiteAlias
+from opensure.models.surveys import Question, Survey
+
+__all__ = [
+    "Account",
+    "Answer",
+    "ApiToken",
+    "EmailTemplate",
+    "FeedbackRequest",
+    "FeedbackRequestItem",
+    "FeedbackResponse",
+    "Question",
+    "RequestSegmentOption",
+    "Segment",
+    "SegmentOption",
+    "Site",
+    "SiteAlias",
+    "Staff",
+    "Survey",
+    "Team",
+    "Unsubscribe",
+]

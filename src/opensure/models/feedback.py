@@ -1,0 +1,147 @@
+"""Feedback requests (scheduled survey emails) and feedback responses (answers)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from opensure.db import Base, BigId, UTCDateTime, utcnow
+
+STATES = ("pending", "sent", "not_sent")
+
+
+class FeedbackRequest(Base):
+    __tablename__ = "feedback_requests"
+    __table_args__ = (
+        # The list endpoint: newest send_at first, per account, optionally by state.
+        Index("ix_feedback_requests_account_send_at", "account_id", "send_at", "id"),
+        Index("ix_feedback_requests_account_state_send_at", "account_id", "state", "send_at", "id"),
+        # The dispatcher's claim: due pending requests, oldest first.
+        Index(
+            "ix_feedback_requests_due",
+            "send_at",
+            "id",
+            postgresql_where=text("state = 'pending'"),
+            sqlite_where=text("state = 'pending'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"), index=True)
+    email_template_id: Mapped[int | None] = mapped_column(
+        ForeignKey("email_templates.id", ondelete="SET NULL"), nullable=True
+    )
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    first_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    surname: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    reference: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    machine_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    state: Mapped[str] = mapped_column(String(10), default="pending")
+    send_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    not_sent_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    delivery_failure: Mapped[str | None] = mapped_column(Text, nullable=True)
+    deletion_requested_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The unguessable token in the survey link; ties an answer to this request.
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="SET NULL"), nullable=True
+    )
+    site_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sites.id", ondelete="SET NULL"), nullable=True
+    )
+    # Dispatch bookkeeping.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class FeedbackRequestItem(Base):
+    """One ``data`` item or ``query_params`` pair of a feedback request, in the order sent."""
+
+    __tablename__ = "feedback_request_items"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    feedback_request_id: Mapped[int] = mapped_column(
+        ForeignKey("feedback_requests.id", ondelete="CASCADE"), index=True
+    )
+    # "data" or "query_param"
+    kind: Mapped[str] = mapped_column(String(12))
+    key: Mapped[str] = mapped_column(String(30))
+    value: Mapped[str] = mapped_column(String(100))
+
+
+class RequestSegmentOption(Base):
+    __tablename__ = "request_segment_options"
+    __table_args__ = (UniqueConstraint("feedback_request_id", "segment_option_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    feedback_request_id: Mapped[int] = mapped_column(
+        ForeignKey("feedback_requests.id", ondelete="CASCADE")
+    )
+    segment_option_id: Mapped[int] = mapped_column(
+        ForeignKey("segment_options.id", ondelete="CASCADE"), index=True
+    )
+
+
+class FeedbackResponse(Base):
+    __tablename__ = "feedback_responses"
+    __table_args__ = (
+        Index("ix_feedback_responses_account_submitted", "account_id", "submitted_at", "id"),
+        Index("ix_feedback_responses_account_updated", "account_id", "updated_at", "id"),
+        Index("ix_feedback_responses_account_email", "account_id", "email"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"), index=True)
+    feedback_request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("feedback_requests.id", ondelete="SET NULL"), nullable=True, unique=True
+    )
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    telephone_number: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    reference: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    machine_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="SET NULL"), nullable=True
+    )
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="SET NULL"), nullable=True
+    )
+    site_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sites.id", ondelete="SET NULL"), nullable=True
+    )
+    submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Answer(Base):
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("feedback_response_id", "question_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    feedback_response_id: Mapped[int] = mapped_column(
+        ForeignKey("feedback_responses.id", ondelete="CASCADE")
+    )
+    question_id: Mapped[int] = mapped_column(
+        ForeignKey("questions.id", ondelete="CASCADE"), index=True
+    )
+    # The answer as the API returns it (checkbox choices joined by ", ").
+    value: Mapped[str] = mapped_column(Text)
+    # Rating answers as a number, for metrics.
+    rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
