@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
 
 from opensure import __version__
 from opensure.api import errors, openapi
@@ -17,7 +20,13 @@ from opensure.api.negotiation import MEDIA_TYPE, ApiGate, TokenCache
 from opensure.api.request import base_url
 from opensure.config import Settings, get_settings
 from opensure.db import create_engine, reader
+from opensure.dispatch.worker import Dispatcher
 from opensure.feedback_requests.endpoints import router as feedback_requests_router
+from opensure.feedback_responses.endpoints import router as feedback_responses_router
+from opensure.surveys.pages import router as survey_pages
+from opensure.surveys.repository import instance_secret
+
+STATIC = Path(__file__).parent / "surveys" / "static"
 
 DESCRIPTION = f"""
 The CustomerSure API v1, served by OpenSure.
@@ -37,9 +46,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.reader = reader(engine)
         app.state.tokens = TokenCache(app.state.reader, settings.token_cache_seconds)
+        if settings.secret_key:
+            app.state.secret = settings.secret_key
+        else:
+            async with engine.begin() as conn:
+                app.state.secret = await instance_secret(conn)
+        stop = asyncio.Event()
+        dispatcher_task = None
+        if settings.run_dispatcher:
+            app.state.dispatcher = Dispatcher(engine, settings)
+            dispatcher_task = asyncio.create_task(app.state.dispatcher.run(stop))
         try:
             yield
         finally:
+            stop.set()
+            if dispatcher_task is not None:
+                await dispatcher_task
             await engine.dispose()
 
     app = FastAPI(
@@ -54,6 +76,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     openapi.install(app)
     app.include_router(feedback_requests_router)
+    app.include_router(feedback_responses_router)
+    app.include_router(survey_pages)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     def scope_base_url(scope: dict[str, Any]) -> str:
         return base_url(Request(scope))

@@ -323,7 +323,52 @@ def serve(
         forwarded_allow_ips=forwarded_allow_ips,
         access_log=access_log,
         log_level="info",
+        log_config=_log_config(),
     )
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, plus OpenSure's own loggers (dispatch outcomes, API errors)."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["opensure"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
+
+
+@app.command()
+def dispatcher() -> None:
+    """Send due survey emails until stopped (SIGTERM/SIGINT: finish the email in flight, exit)."""
+    import logging
+    import signal
+
+    from opensure.dispatch.worker import Dispatcher
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = get_settings()
+
+    async def go() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            await upgrade(engine)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            await Dispatcher(engine, settings).run(stop)
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(go())
+    except (SQLAlchemyError, OSError) as exc:
+        fail(f"database error: {str(exc).splitlines()[0]}")
+    except ValueError as exc:
+        fail(str(exc))
 
 
 def main() -> None:

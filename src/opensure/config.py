@@ -20,6 +20,22 @@ class Settings(BaseSettings):
     # stops working at most this many seconds later.
     token_cache_seconds: float = Field(default=5.0, ge=0, le=5.0)
 
+    # Signs survey form tokens; when unset, a random key is made once and kept in the database
+    # so that every process of an installation shares it.
+    secret_key: str | None = None
+    # Run a dispatcher inside the API process (the embedded shape); `serve` sets this.
+    run_dispatcher: bool = False
+    dispatch_batch_size: int = Field(default=200, ge=1, le=5000)
+    # SMTP connections one dispatcher keeps open and sends over in parallel.
+    smtp_connections: int = Field(default=8, ge=1, le=100)
+    # Temporary failures are retried after retry_base_seconds, doubling up to retry_max_seconds,
+    # until retry_window_seconds have passed since the first failure; then the request is not_sent.
+    retry_base_seconds: float = Field(default=60.0, gt=0)
+    retry_max_seconds: float = Field(default=3600.0, gt=0)
+    retry_window_seconds: float = Field(default=86400.0, ge=0)
+    # How long a dispatcher's claim on a request lasts before another may take it over.
+    lease_seconds: float = Field(default=300.0, gt=0)
+
     @property
     def public_base(self) -> str:
         return self.public_url.rstrip("/")

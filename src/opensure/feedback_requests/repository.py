@@ -254,3 +254,12 @@ async def erase_request(conn: AsyncConnection, request_id: int, now: dt.datetime
         .where(resp.c.feedback_request_id == request_id)
         .values(email=None, name=None, telephone_number=None)
     )
+
+
+async def many(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, tuple[Row[Any], Items]]:
+    """Requests by id with their items (for embedding in responses), two queries in all."""
+    if not ids:
+        return {}
+    rows = (await conn.execute(select(*PUBLIC_COLUMNS).where(fr.c.id.in_(ids)))).all()
+    items = await items_for(conn, [r.id for r in rows])
+    return {r.id: (r, items[r.id]) for r in rows}

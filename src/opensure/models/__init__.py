@@ -17,6 +17,7 @@ from opensure.models.feedback import (
     FeedbackResponse,
     RequestSegmentOption,
 )
+from opensure.models.instance import InstanceSetting
 from opensure.models.sites import Site, SiteAlias
 from opensure.models.surveys import Question, Survey
 
@@ -28,6 +29,7 @@ __all__ = [
     "FeedbackRequest",
     "FeedbackRequestItem",
     "FeedbackResponse",
+    "InstanceSetting",
     "Question",
     "RequestSegmentOption",
     "Segment",

@@ -65,6 +65,8 @@ class FeedbackRequest(Base):
     )
     # Dispatch bookkeeping.
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When delivery first failed temporarily; retries stop once the retry window has passed.
+    first_failed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     lease_owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)

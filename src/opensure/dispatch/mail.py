@@ -1,0 +1,193 @@
+"""Mail transports: Maildir (the embedded default), SMTP, SMTPS and SMTP with STARTTLS.
+
+``OPENSURE_MAIL_URL`` picks one:
+``maildir:PATH``, ``smtp://[user:pass@]host:port[?starttls=true]``, ``smtps://…``.
+Extra query parameters: ``verify=false`` (accept any certificate), ``cafile=PATH``,
+``timeout=SECONDS``.
+
+A transport opens sessions; one session sends many messages over one connection. Every send
+ends in one of three outcomes: delivered, rejected for good (5xx), or failed for now (4xx,
+refused or dropped connection) — the dispatcher records the first two and retries the third.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mailbox
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import aiosmtplib
+
+
+class TemporaryFailure(Exception):
+    """Try again later: 4xx, or the connection failed."""
+
+
+class PermanentFailure(Exception):
+    """The server rejected the message for good (5xx); ``str(exc)`` is its reply."""
+
+
+class Session(Protocol):
+    async def send(self, message: EmailMessage, sender: str, recipient: str) -> None: ...
+
+
+class MaildirTransport:
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        self._box: mailbox.Maildir | None = None
+
+    def _open(self) -> mailbox.Maildir:
+        if self._box is None:
+            self._box = mailbox.Maildir(self.path, create=True)
+        return self._box
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[MaildirSession]:
+        yield MaildirSession(self._open())
+
+
+class MaildirSession:
+    def __init__(self, box: mailbox.Maildir) -> None:
+        self.box = box
+
+    async def send(self, message: EmailMessage, sender: str, recipient: str) -> None:
+        try:
+            await asyncio.to_thread(self.box.add, message)
+        except OSError as exc:
+            raise TemporaryFailure(f"cannot write to the Maildir: {exc}") from exc
+
+
+@dataclass
+class SmtpTransport:
+    hostname: str
+    port: int
+    use_tls: bool = False
+    start_tls: bool = False
+    username: str | None = None
+    password: str | None = None
+    verify: bool = True
+    cafile: str | None = None
+    timeout: float = 30.0
+
+    def _client(self) -> aiosmtplib.SMTP:
+        context: ssl.SSLContext | None = None
+        if self.use_tls or self.start_tls:
+            context = ssl.create_default_context(cafile=self.cafile)
+            if not self.verify:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+        return aiosmtplib.SMTP(
+            hostname=self.hostname,
+            port=self.port,
+            use_tls=self.use_tls,
+            start_tls=self.start_tls,
+            username=self.username,
+            password=self.password,
+            tls_context=context,
+            timeout=self.timeout,
+        )
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[SmtpSession]:
+        session = SmtpSession(self)
+        try:
+            yield session
+        finally:
+            await session.close()
+
+
+class SmtpSession:
+    """One SMTP connection, opened on first use and reopened after it breaks."""
+
+    def __init__(self, transport: SmtpTransport) -> None:
+        self.transport = transport
+        self.client: aiosmtplib.SMTP | None = None
+
+    async def _connected(self) -> aiosmtplib.SMTP:
+        if self.client is not None and self.client.is_connected:
+            return self.client
+        client = self.transport._client()
+        try:
+            await client.connect()
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            raise TemporaryFailure(f"SMTP login failed: {exc.code} {exc.message}") from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise TemporaryFailure(f"cannot connect to the SMTP server: {exc}") from exc
+        self.client = client
+        return client
+
+    async def send(self, message: EmailMessage, sender: str, recipient: str) -> None:
+        client = await self._connected()
+        try:
+            await client.send_message(message, sender=sender, recipients=[recipient])
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            refused = exc.recipients[0] if exc.recipients else None
+            code = refused.code if refused else 550
+            text = f"{code} {refused.message}" if refused else str(exc)
+            await self._reset()
+            raise (PermanentFailure if code >= 500 else TemporaryFailure)(text) from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            await self._reset()
+            text = f"{exc.code} {exc.message}"
+            raise (PermanentFailure if exc.code >= 500 else TemporaryFailure)(text) from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            await self._drop()
+            raise TemporaryFailure(f"SMTP connection failed: {exc}") from exc
+
+    async def _reset(self) -> None:
+        # After a rejection the server may still be mid-transaction; start clean or reconnect.
+        if self.client is None:
+            return
+        try:
+            await self.client.rset()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            await self._drop()
+
+    async def _drop(self) -> None:
+        client, self.client = self.client, None
+        if client is not None:
+            client.close()
+
+    async def close(self) -> None:
+        client, self.client = self.client, None
+        if client is None or not client.is_connected:
+            return
+        try:
+            await client.quit()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            client.close()
+
+
+Transport = MaildirTransport | SmtpTransport
+
+
+def transport_from_url(url: str) -> Transport:
+    if url.startswith("maildir:"):
+        path = url.removeprefix("maildir:").removeprefix("//")
+        if not path:
+            raise ValueError("maildir: needs a path, e.g. maildir:./outbox")
+        return MaildirTransport(path)
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps"):
+        raise ValueError(f"unsupported mail URL {url!r}: use maildir:PATH, smtp:// or smtps://")
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    truthy = ("1", "true", "yes", "on")
+    use_tls = parts.scheme == "smtps"
+    return SmtpTransport(
+        hostname=parts.hostname or "localhost",
+        port=parts.port or (465 if use_tls else 25),
+        use_tls=use_tls,
+        start_tls=not use_tls and query.get("starttls", "").lower() in truthy,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        verify=query.get("verify", "true").lower() in truthy,
+        cafile=query.get("cafile"),
+        timeout=float(query.get("timeout", 30)),
+    )

@@ -1,0 +1,162 @@
+"""Survey emails: the account's template or the built-in default, in plain text and HTML.
+
+Templates are Jinja2 run in a sandbox, so an account's template cannot reach Python objects.
+Customer-supplied values are escaped in the HTML part, and header values (subject, names)
+are folded to one line so that a CR/LF in a name cannot add a header.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate
+from functools import lru_cache
+
+from jinja2 import TemplateError, Undefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+DEFAULT_SUBJECT = "{% if first_name %}{{ first_name }}, how{% else %}How{% endif %} did we do?"
+DEFAULT_BODY = """\
+{% if first_name %}Hi {{ first_name }},{% else %}Hello,{% endif %}
+
+Thank you for choosing {{ company }}{% if reference %} (your reference {{ reference }}){% endif %}.
+We'd love to hear how it went. It takes about a minute:
+
+{{ survey_link }}
+
+Your answers go straight to the team that helped you.
+
+Thanks,
+{{ company }}
+
+--
+Don't want emails like this? Unsubscribe: {{ unsubscribe_link }}
+"""
+
+PLACEHOLDERS = (
+    "first_name",
+    "surname",
+    "name",
+    "email",
+    "company",
+    "reference",
+    "survey_link",
+    "unsubscribe_link",
+)
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_URL = re.compile(r"https?://[^\s<>\"']+")
+
+
+class TemplateProblem(Exception):
+    """The account's template cannot be rendered; the message says why."""
+
+
+_text_env = ImmutableSandboxedEnvironment(autoescape=False, undefined=Undefined)
+_html_env = ImmutableSandboxedEnvironment(autoescape=True, undefined=Undefined)
+
+
+@lru_cache(maxsize=512)
+def _compile(source: str, html: bool) -> object:
+    env = _html_env if html else _text_env
+    try:
+        return env.from_string(source)
+    except TemplateError as exc:
+        raise TemplateProblem(f"email template error: {exc}") from exc
+
+
+def check_template(subject: str, body: str) -> None:
+    """Raise TemplateProblem if either part does not compile (used when a template is saved)."""
+    _compile(subject, False)
+    _compile(body, False)
+    _compile(body, True)
+
+
+def one_line(value: str) -> str:
+    """A header-safe value: control characters (CR, LF, …) become single spaces."""
+    return " ".join(_CONTROL.sub(" ", value).split())
+
+
+@dataclass(frozen=True, slots=True)
+class EmailContent:
+    to: str
+    to_name: str | None
+    first_name: str | None
+    surname: str | None
+    company: str
+    reference: str | None
+    survey_link: str
+    unsubscribe_link: str
+    message_id: str
+
+
+def _render(source: str, html: bool, values: dict[str, str]) -> str:
+    template = _compile(source, html)
+    try:
+        return template.render(**values)  # type: ignore[attr-defined, no-any-return]
+    except TemplateError as exc:
+        raise TemplateProblem(f"email template error: {exc}") from exc
+
+
+def _html_document(rendered_body: str) -> str:
+    """Paragraphs and clickable links from the escaped text body."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", rendered_body.strip()) if p.strip()]
+    parts = []
+    for paragraph in paragraphs:
+        linked = _URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', paragraph)
+        parts.append("<p>" + linked.replace("\n", "<br>\n") + "</p>")
+    return (
+        '<!doctype html>\n<html><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1"></head>\n'
+        '<body style="font-family: -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif;'
+        " font-size: 16px; line-height: 1.5; color: #1f2937; max-width: 36em; margin: 0 auto;"
+        ' padding: 1em;">\n' + "\n".join(parts) + "\n</body></html>\n"
+    )
+
+
+def build_message(
+    content: EmailContent, *, sender: str, subject_template: str | None, body_template: str | None
+) -> EmailMessage:
+    subject_source = subject_template or DEFAULT_SUBJECT
+    body_source = body_template or DEFAULT_BODY
+    first_name = one_line(content.first_name or "")
+    surname = one_line(content.surname or "")
+    values = {
+        "first_name": first_name,
+        "surname": surname,
+        "name": " ".join(p for p in (first_name, surname) if p),
+        "email": content.to,
+        "company": content.company,
+        "reference": content.reference or "",
+        "survey_link": content.survey_link,
+        "unsubscribe_link": content.unsubscribe_link,
+    }
+    subject = one_line(_render(subject_source, False, values)) or "How did we do?"
+    text = _render(body_source, False, values)
+    # Autoescaping escapes every value, the customer's included; links are then made clickable.
+    html = _html_document(_render(body_source, True, values))
+
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = sender
+    to_name = one_line(content.to_name or "")
+    message["To"] = formataddr((to_name, content.to)) if to_name else content.to
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    message["Message-ID"] = content.message_id
+    message["List-Unsubscribe"] = f"<{content.unsubscribe_link}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+def message_id(request_id: int, token: str, sender: str) -> str:
+    """Stable per request, so a resend after a crash can be recognised downstream."""
+    try:
+        domain = Address(addr_spec=sender).domain or "localhost"
+    except (ValueError, IndexError):
+        domain = "localhost"
+    return f"<feedback-request-{request_id}.{token[:12]}@{domain}>"

@@ -1,0 +1,207 @@
+"""All SQL of the dispatcher: claim due requests, load what an email needs, record outcomes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, and_, bindparam, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from opensure.models import (
+    Account,
+    EmailTemplate,
+    FeedbackRequest,
+    FeedbackRequestItem,
+    Survey,
+    Unsubscribe,
+)
+
+fr = FeedbackRequest.__table__
+item = FeedbackRequestItem.__table__
+
+
+def due_condition(now: dt.datetime) -> Any:
+    return and_(
+        fr.c.state == "pending",
+        fr.c.send_at <= now,
+        or_(fr.c.next_attempt_at.is_(None), fr.c.next_attempt_at <= now),
+        or_(fr.c.lease_until.is_(None), fr.c.lease_until < now),
+    )
+
+
+async def claim(
+    conn: AsyncConnection, *, owner: str, now: dt.datetime, until: dt.datetime, limit: int
+) -> list[int]:
+    """Lease up to ``limit`` due requests, oldest first. Rows another dispatcher is claiming
+    at this moment are skipped (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite serialises
+    writers with BEGIN IMMEDIATE)."""
+    candidates = (
+        select(fr.c.id)
+        .where(due_condition(now))
+        .order_by(fr.c.send_at, fr.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    stmt = (
+        update(fr)
+        .where(fr.c.id.in_(candidates.scalar_subquery()), due_condition(now))
+        .values(lease_owner=owner, lease_until=until)
+        .returning(fr.c.id)
+    )
+    return list((await conn.execute(stmt)).scalars())
+
+
+async def load(conn: AsyncConnection, ids: Sequence[int]) -> list[Row[Any]]:
+    s, a, t = Survey.__table__, Account.__table__, EmailTemplate.__table__
+    stmt = (
+        select(
+            fr.c.id,
+            fr.c.account_id,
+            fr.c.email,
+            fr.c.first_name,
+            fr.c.surname,
+            fr.c.reference,
+            fr.c.token,
+            fr.c.attempts,
+            fr.c.first_failed_at,
+            fr.c.send_at,
+            s.c.code.label("survey_code"),
+            s.c.deleted_at.label("survey_deleted_at"),
+            a.c.name.label("account_name"),
+            a.c.min_interval_days,
+            t.c.subject.label("template_subject"),
+            t.c.body.label("template_body"),
+        )
+        .select_from(
+            fr.join(s, s.c.id == fr.c.survey_id)
+            .join(a, a.c.id == fr.c.account_id)
+            .outerjoin(t, t.c.id == fr.c.email_template_id)
+        )
+        .where(fr.c.id.in_(ids))
+        .order_by(fr.c.send_at, fr.c.id)
+    )
+    return list((await conn.execute(stmt)).all())
+
+
+async def query_params(
+    conn: AsyncConnection, ids: Sequence[int]
+) -> dict[int, list[tuple[str, str]]]:
+    out: dict[int, list[tuple[str, str]]] = {}
+    stmt = (
+        select(item.c.feedback_request_id, item.c.key, item.c.value)
+        .where(item.c.feedback_request_id.in_(ids), item.c.kind == "query_param")
+        .order_by(item.c.id)
+    )
+    for row in await conn.execute(stmt):
+        out.setdefault(row.feedback_request_id, []).append((row.key, row.value))
+    return out
+
+
+async def unsubscribed(
+    conn: AsyncConnection, pairs: Sequence[tuple[int, str]]
+) -> set[tuple[int, str]]:
+    """Which (account id, lower-cased email) pairs have unsubscribed."""
+    if not pairs:
+        return set()
+    u = Unsubscribe.__table__
+    stmt = select(u.c.account_id, u.c.email).where(
+        u.c.account_id.in_({a for a, _ in pairs}), u.c.email.in_({e for _, e in pairs})
+    )
+    wanted = set(pairs)
+    return {(r.account_id, r.email) for r in await conn.execute(stmt)} & wanted
+
+
+async def recently_sent(
+    conn: AsyncConnection, account_id: int, emails: Sequence[str], since: dt.datetime
+) -> set[str]:
+    """Lower-cased addresses of this account that were sent a survey email since ``since``."""
+    if not emails:
+        return set()
+    stmt = select(func.lower(fr.c.email)).where(
+        fr.c.account_id == account_id,
+        fr.c.state == "sent",
+        fr.c.sent_at >= since,
+        func.lower(fr.c.email).in_(set(emails)),
+    )
+    return set((await conn.execute(stmt)).scalars())
+
+
+_sent = (
+    update(fr)
+    .where(fr.c.id == bindparam("b_id"), fr.c.state == "pending")
+    .values(
+        state="sent",
+        sent_at=bindparam("b_now"),
+        updated_at=bindparam("b_now"),
+        delivery_failure=bindparam("b_failure"),
+        lease_owner=None,
+        lease_until=None,
+    )
+)
+_not_sent = (
+    update(fr)
+    .where(fr.c.id == bindparam("b_id"), fr.c.state == "pending")
+    .values(
+        state="not_sent",
+        updated_at=bindparam("b_now"),
+        not_sent_reason=bindparam("b_reason"),
+        lease_owner=None,
+        lease_until=None,
+    )
+)
+_deferred = (
+    update(fr)
+    .where(fr.c.id == bindparam("b_id"), fr.c.state == "pending")
+    .values(
+        attempts=fr.c.attempts + 1,
+        next_attempt_at=bindparam("b_next"),
+        first_failed_at=func.coalesce(fr.c.first_failed_at, bindparam("b_now")),
+        delivery_failure=bindparam("b_failure"),
+        lease_owner=None,
+        lease_until=None,
+    )
+)
+_released = (
+    update(fr)
+    .where(
+        fr.c.id == bindparam("b_id"),
+        fr.c.state == "pending",
+        fr.c.lease_owner == bindparam("b_owner"),
+    )
+    .values(lease_owner=None, lease_until=None)
+)
+
+
+async def record(
+    conn: AsyncConnection,
+    *,
+    sent: list[dict[str, Any]],
+    not_sent: list[dict[str, Any]],
+    deferred: list[dict[str, Any]],
+) -> None:
+    if sent:
+        await conn.execute(_sent, sent)
+    if not_sent:
+        await conn.execute(_not_sent, not_sent)
+    if deferred:
+        await conn.execute(_deferred, deferred)
+
+
+async def release(conn: AsyncConnection, owner: str, ids: Sequence[int]) -> None:
+    """Give claimed requests back (graceful stop) so another dispatcher can take them at once."""
+    if ids:
+        await conn.execute(_released, [{"b_id": i, "b_owner": owner} for i in ids])
+
+
+async def due_stats(conn: AsyncConnection, now: dt.datetime) -> tuple[int, dt.datetime | None]:
+    """How many requests are due and the send_at of the oldest (for monitoring)."""
+    row = (
+        await conn.execute(
+            select(func.count(), func.min(fr.c.send_at)).where(
+                fr.c.state == "pending", fr.c.send_at <= now
+            )
+        )
+    ).one()
+    return int(row[0]), row[1]

@@ -1,0 +1,322 @@
+"""The dispatcher: claim due feedback requests, render and send their emails, record outcomes.
+
+Runs inside ``opensure serve`` (embedded shape) or as ``opensure dispatcher`` (production).
+One bad request never stops it: the problem is recorded on that request and it goes on.
+
+Delivery guarantee: a request is claimed with a lease before its email is sent and recorded
+right after (outcomes are written in small groups, at most ``FLUSH_SECONDS`` apart). A process
+that dies after the SMTP server accepted a message but before recording it leaves the request
+pending; when the lease runs out it is sent again, with the same Message-ID. That window is
+the only way an email can go out twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+import random
+import socket
+import uuid
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from opensure.config import Settings
+from opensure.db import utcnow
+from opensure.dispatch import repository as repo
+from opensure.dispatch.mail import (
+    PermanentFailure,
+    Session,
+    TemporaryFailure,
+    Transport,
+    transport_from_url,
+)
+from opensure.dispatch.render import EmailContent, TemplateProblem, build_message, message_id
+
+log = logging.getLogger("opensure.dispatch")
+
+FLUSH_SECONDS = 0.1
+
+
+@dataclass
+class Outcomes:
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    not_sent: list[dict[str, Any]] = field(default_factory=list)
+    deferred: list[dict[str, Any]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.sent) + len(self.not_sent) + len(self.deferred)
+
+    def take(self) -> Outcomes:
+        taken = Outcomes(self.sent, self.not_sent, self.deferred)
+        self.sent, self.not_sent, self.deferred = [], [], []
+        return taken
+
+
+@dataclass
+class Stats:
+    sent: int = 0
+    failed: int = 0
+    not_sent: int = 0
+    deferred: int = 0
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        settings: Settings,
+        *,
+        transport: Transport | None = None,
+        owner: str | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.transport = transport or transport_from_url(settings.mail_url)
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.stats = Stats()
+        self.wakeup = asyncio.Event()
+        self._stopping = False
+
+    # ---- the loop ----
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Dispatch until ``stop`` is set; an idle dispatcher looks again every interval."""
+        log.info("dispatcher %s started", self.owner)
+        async with AsyncExitStack() as sessions:
+            pool: list[Session] = []
+            while not stop.is_set():
+                try:
+                    if not pool:
+                        pool = [
+                            await sessions.enter_async_context(self.transport.session())
+                            for _ in range(self.settings.smtp_connections)
+                        ]
+                    count = await self.run_once(pool, stop)
+                except Exception:
+                    log.exception("dispatch round failed; retrying after the interval")
+                    count = 0
+                if count < self.settings.dispatch_batch_size:
+                    if count == 0 and pool:
+                        # Idle: close connections rather than hold them open.
+                        await sessions.aclose()
+                        pool = []
+                    await self._idle(stop)
+        log.info("dispatcher %s stopped", self.owner)
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        self.wakeup.clear()
+        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.wakeup.wait())]
+        try:
+            await asyncio.wait(
+                waiters,
+                timeout=self.settings.dispatch_interval,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            for w in waiters:
+                w.cancel()
+
+    async def drain(self) -> int:
+        """Send everything due now, then return how many requests were handled (for tests)."""
+        total = 0
+        stop = asyncio.Event()
+        async with AsyncExitStack() as sessions:
+            pool = [
+                await sessions.enter_async_context(self.transport.session())
+                for _ in range(self.settings.smtp_connections)
+            ]
+            while True:
+                count = await self.run_once(pool, stop)
+                total += count
+                if count == 0:
+                    return total
+
+    # ---- one batch ----
+
+    async def run_once(self, pool: list[Session], stop: asyncio.Event) -> int:
+        now = utcnow()
+        until = now + dt.timedelta(seconds=self.settings.lease_seconds)
+        async with self.engine.begin() as conn:
+            ids = await repo.claim(
+                conn,
+                owner=self.owner,
+                now=now,
+                until=until,
+                limit=self.settings.dispatch_batch_size,
+            )
+        if not ids:
+            return 0
+        async with self.engine.connect() as conn:
+            rows = await repo.load(conn, ids)
+            params = await repo.query_params(conn, ids)
+            skip = await self._not_sendable(conn, rows, now)
+        outcomes = Outcomes()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        for row in rows:
+            reason = skip.get(row.id)
+            if reason:
+                outcomes.not_sent.append({"b_id": row.id, "b_now": now, "b_reason": reason})
+                self._log_outcome(row.id, "not sent", reason)
+            else:
+                queue.put_nowait(row)
+        workers = [
+            asyncio.create_task(self._send_worker(session, queue, params, outcomes, stop))
+            for session in pool[: max(1, min(len(pool), queue.qsize()))]
+        ]
+        handled = 0
+        pending: set[asyncio.Task[None]] = set(workers)
+        while pending:
+            _, pending = await asyncio.wait(pending, timeout=FLUSH_SECONDS)
+            handled += await self._flush(outcomes)
+        handled += await self._flush(outcomes)
+        for task in workers:
+            if task.exception() is not None:
+                log.error("send worker failed: %r", task.exception())
+        leftover = [row.id for row in self._drain_queue(queue)]
+        if leftover:
+            async with self.engine.begin() as conn:
+                await repo.release(conn, self.owner, leftover)
+        return len(ids)
+
+    @staticmethod
+    def _drain_queue(queue: asyncio.Queue[Any]) -> list[Any]:
+        rows = []
+        while not queue.empty():
+            rows.append(queue.get_nowait())
+        return rows
+
+    async def _not_sendable(self, conn: Any, rows: list[Any], now: dt.datetime) -> dict[int, str]:
+        """Reasons not to send, found for the whole batch with a query or two."""
+        reasons: dict[int, str] = {}
+        for row in rows:
+            if row.survey_deleted_at is not None:
+                reasons[row.id] = "survey removed"
+            elif not row.email:
+                reasons[row.id] = "recipient's personal data was erased"
+        pairs = [(r.account_id, r.email.lower()) for r in rows if r.id not in reasons]
+        gone = await repo.unsubscribed(conn, pairs)
+        for row in rows:
+            if row.id not in reasons and (row.account_id, row.email.lower()) in gone:
+                reasons[row.id] = "recipient unsubscribed"
+        by_account: dict[int, list[Any]] = {}
+        for row in rows:
+            if row.id not in reasons and row.min_interval_days:
+                by_account.setdefault(row.account_id, []).append(row)
+        for account_id, account_rows in by_account.items():
+            days = account_rows[0].min_interval_days
+            since = now - dt.timedelta(days=days)
+            recent = await repo.recently_sent(
+                conn, account_id, [r.email.lower() for r in account_rows], since
+            )
+            for row in account_rows:
+                address = row.email.lower()
+                if address in recent:
+                    reasons[row.id] = f"recipient surveyed within the last {days} days"
+                else:
+                    recent.add(address)  # one email per address per batch, too
+        return reasons
+
+    async def _send_worker(
+        self,
+        session: Session,
+        queue: asyncio.Queue[Any],
+        params: dict[int, list[tuple[str, str]]],
+        outcomes: Outcomes,
+        stop: asyncio.Event,
+    ) -> None:
+        while not queue.empty():
+            if stop.is_set():
+                return  # graceful stop: what is left in the queue is released
+            row = queue.get_nowait()
+            await self._send_one(session, row, params.get(row.id, []), outcomes)
+
+    async def _send_one(
+        self, session: Session, row: Any, params: list[tuple[str, str]], outcomes: Outcomes
+    ) -> None:
+        base = self.settings.public_base
+        query = urlencode([("t", row.token), *params])
+        content = EmailContent(
+            to=row.email,
+            to_name=" ".join(p for p in (row.first_name, row.surname) if p) or None,
+            first_name=row.first_name,
+            surname=row.surname,
+            company=row.account_name,
+            reference=row.reference,
+            survey_link=f"{base}/s/{row.survey_code}?{query}",
+            unsubscribe_link=f"{base}/u/{row.token}",
+            message_id=message_id(row.id, row.token, self.settings.mail_from),
+        )
+        now = utcnow()
+        try:
+            message = build_message(
+                content,
+                sender=self.settings.mail_from,
+                subject_template=row.template_subject,
+                body_template=row.template_body,
+            )
+            await session.send(message, self.settings.mail_from, row.email)
+        except TemplateProblem as exc:
+            outcomes.not_sent.append({"b_id": row.id, "b_now": now, "b_reason": str(exc)})
+            self._log_outcome(row.id, "not sent", str(exc))
+        except PermanentFailure as exc:
+            outcomes.sent.append({"b_id": row.id, "b_now": now, "b_failure": str(exc)})
+            self.stats.failed += 1
+            self._log_outcome(row.id, "delivery failed", str(exc))
+        except TemporaryFailure as exc:
+            self._defer(row, str(exc), now, outcomes)
+        except Exception as exc:  # a bug or odd data: record it on the request, keep going
+            log.exception("request %s: unexpected error while sending", row.id)
+            self._defer(row, f"unexpected error: {exc!r}", now, outcomes)
+        else:
+            outcomes.sent.append({"b_id": row.id, "b_now": now, "b_failure": None})
+            self.stats.sent += 1
+            self._log_outcome(row.id, "sent", content.message_id)
+
+    def _defer(self, row: Any, error: str, now: dt.datetime, outcomes: Outcomes) -> None:
+        first = row.first_failed_at or now
+        window = dt.timedelta(seconds=self.settings.retry_window_seconds)
+        if now - first >= window:
+            reason = f"delivery failed after retrying for {_human(window)}: {error}"
+            outcomes.not_sent.append({"b_id": row.id, "b_now": now, "b_reason": reason})
+            self._log_outcome(row.id, "not sent", reason)
+            return
+        delay = min(
+            self.settings.retry_base_seconds * 2 ** min(row.attempts, 30),
+            self.settings.retry_max_seconds,
+        ) * random.uniform(0.9, 1.1)
+        next_at = min(now + dt.timedelta(seconds=delay), first + window)
+        outcomes.deferred.append(
+            {"b_id": row.id, "b_now": now, "b_next": next_at, "b_failure": error}
+        )
+        self.stats.deferred += 1
+        self._log_outcome(
+            row.id, "deferred", f"attempt {row.attempts + 1}, retry in {delay:.0f}s: {error}"
+        )
+
+    async def _flush(self, outcomes: Outcomes) -> int:
+        if not len(outcomes):
+            return 0
+        batch = outcomes.take()
+        async with self.engine.begin() as conn:
+            await repo.record(
+                conn, sent=batch.sent, not_sent=batch.not_sent, deferred=batch.deferred
+            )
+        self.stats.not_sent += len(batch.not_sent)
+        return len(batch)
+
+    def _log_outcome(self, request_id: int, what: str, detail: str) -> None:
+        log.info("request %s %s: %s", request_id, what, detail)
+
+
+def _human(delta: dt.timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds % 3600 == 0 and seconds >= 3600:
+        hours = seconds // 3600
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{seconds} seconds"

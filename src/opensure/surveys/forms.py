@@ -1,0 +1,95 @@
+"""Checking a submitted survey form against its questions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+
+TYPE_NAMES = {
+    "rating": "Rating",
+    "text": "Text",
+    "dropdown": "Dropdown",
+    "radio": "Radio",
+    "checkbox": "Checkbox",
+}
+MAX_TEXT = 10_000
+
+
+@dataclass
+class Submission:
+    answers: dict[int, tuple[str, int | None]] = field(default_factory=dict)
+    contact: dict[str, str | None] = field(default_factory=dict)
+    # question id (or contact field name) → message shown beside it
+    errors: dict[str, str] = field(default_factory=dict)
+    # what the person entered, to show the form again on error
+    entered: dict[str, list[str]] = field(default_factory=dict)
+
+
+def scale(question: Any) -> tuple[int, int]:
+    low = question.scale_min if question.scale_min is not None else 0
+    high = question.scale_max if question.scale_max is not None else 10
+    return low, high
+
+
+def check(questions: list[Any], form: dict[str, list[str]], *, anonymous: bool) -> Submission:
+    sub = Submission(entered=form)
+    for q in questions:
+        key = f"q{q.id}"
+        values = [v.strip() for v in form.get(key, []) if v.strip()]
+        if not values:
+            if q.required:
+                sub.errors[key] = "Please answer this question."
+            continue
+        if q.type == "rating":
+            low, high = scale(q)
+            raw = values[0]
+            if not raw.lstrip("-").isdigit() or not low <= int(raw) <= high:
+                sub.errors[key] = f"Choose a number from {low} to {high}."
+                continue
+            sub.answers[q.id] = (str(int(raw)), int(raw))
+        elif q.type == "text":
+            text = values[0]
+            if len(text) > MAX_TEXT:
+                sub.errors[key] = f"Please keep this under {MAX_TEXT} characters."
+                continue
+            sub.answers[q.id] = (text, None)
+        elif q.type in ("dropdown", "radio"):
+            if values[0] not in (q.options or []):
+                sub.errors[key] = "Choose one of the options."
+                continue
+            sub.answers[q.id] = (values[0], None)
+        elif q.type == "checkbox":
+            options = q.options or []
+            if any(v not in options for v in values):
+                sub.errors[key] = "Choose from the options shown."
+                continue
+            chosen = [o for o in options if o in values]  # the survey's order, no repeats
+            sub.answers[q.id] = (", ".join(chosen), None)
+    if anonymous:
+        name = _first(form, "name")
+        email = _first(form, "email")
+        phone = _first(form, "telephone_number")
+        if not name:
+            sub.errors["name"] = "Please tell us your name."
+        elif len(name) > 200:
+            sub.errors["name"] = "Please keep your name under 200 characters."
+        if not email:
+            sub.errors["email"] = "Please give your email address."
+        else:
+            try:
+                validate_email(email, check_deliverability=False)
+            except EmailNotValidError:
+                sub.errors["email"] = "This doesn't look like an email address."
+            if len(email) > 254:
+                sub.errors["email"] = "This email address is too long."
+        if phone and len(phone) > 50:
+            sub.errors["telephone_number"] = "Please keep the number under 50 characters."
+        sub.contact = {"name": name, "email": email, "telephone_number": phone or None}
+    return sub
+
+
+def _first(form: dict[str, list[str]], key: str) -> str:
+    values = form.get(key) or [""]
+    return values[0].strip()

@@ -1,0 +1,274 @@
+"""Public survey pages (SPEC §6): the form, its submission, thank-you and unsubscribe pages.
+
+HTML, not the versioned API: these pages need no API headers. A form token (an HMAC of the
+survey code, the link token and the time it was issued, under the installation's secret)
+guards against cross-site posts; the token in an emailed link ties the answer to its request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request
+from fastapi.templating import Jinja2Templates
+from starlette.responses import RedirectResponse, Response
+
+from opensure.api.deps import read, transaction
+from opensure.feedback_responses import repository as responses_repo
+from opensure.feedback_responses import service as responses
+from opensure.surveys import forms
+from opensure.surveys import repository as repo
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates.env.globals["scale"] = forms.scale
+
+FORM_TOKEN_SECONDS = 7 * 24 * 3600
+MAX_FORM_BYTES = 256 * 1024
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    # Survey links carry the customer's token: never leak it to other sites.
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
+def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def _message(request: Request, title: str, message: str, status_code: int) -> Response:
+    return _page(request, "message.html", {"title": title, "message": message}, status_code)
+
+
+def _sign(secret: str, code: str, token: str, issued: int) -> str:
+    mac = hmac.new(secret.encode(), f"{code}|{token}|{issued}".encode(), hashlib.sha256)
+    return mac.hexdigest()[:32]
+
+
+def make_form_token(secret: str, code: str, token: str) -> str:
+    issued = int(time.time())
+    return f"{issued}.{_sign(secret, code, token, issued)}"
+
+
+def form_token_ok(secret: str, code: str, token: str, value: str) -> bool:
+    issued_text, _, mac = value.partition(".")
+    if not issued_text.isdigit():
+        return False
+    issued = int(issued_text)
+    if not 0 <= time.time() - issued <= FORM_TOKEN_SECONDS:
+        return False
+    return hmac.compare_digest(mac, _sign(secret, code, token, issued))
+
+
+async def _load(request: Request, conn: Any, code: str, token: str) -> tuple[Any, ...] | Response:
+    """Survey, questions and the request behind the link, or the friendly page that says why not."""
+    found = await repo.survey_by_code(conn, code)
+    if found is None:
+        return _message(
+            request,
+            "Survey not found",
+            "We couldn't find this survey. Please check the link you followed.",
+            404,
+        )
+    survey, questions = found
+    if survey.deleted_at is not None:
+        return _message(
+            request,
+            "This survey is closed",
+            "Thank you for your interest: this survey no longer takes answers.",
+            410,
+        )
+    feedback_request = None
+    if token:
+        feedback_request = await repo.request_by_token(conn, token)
+        if feedback_request is None or feedback_request.survey_id != survey.id:
+            return _message(
+                request,
+                "This link isn't valid",
+                "The link you followed is not "
+                "valid any more. Please check you copied the whole link.",
+                404,
+            )
+        if feedback_request.deletion_requested_at is not None:
+            return _message(
+                request, "This link has expired", "This survey link is no longer active.", 410
+            )
+    return survey, questions, feedback_request
+
+
+def _context(
+    request: Request,
+    survey: Any,
+    questions: list[Any],
+    feedback_request: Any,
+    token: str,
+    *,
+    entered: dict[str, list[str]] | None = None,
+    errors: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    greeting = None
+    if feedback_request is not None and feedback_request.first_name:
+        greeting = (
+            f"Hi {feedback_request.first_name}, thank you for taking a minute "
+            "to tell us how we did."
+        )
+    return {
+        "title": survey.name,
+        "company": survey.account_name,
+        "survey": survey,
+        "questions": questions,
+        "token": token,
+        "anonymous": feedback_request is None,
+        "greeting": greeting,
+        "form_token": make_form_token(request.app.state.secret, survey.code, token),
+        "entered": entered or {},
+        "errors": errors or {},
+    }
+
+
+@router.get("/s/{code}")
+async def survey_page(code: str, request: Request, t: str = "") -> Response:
+    async with read(request) as conn:
+        loaded = await _load(request, conn, code, t)
+        if isinstance(loaded, Response):
+            return loaded
+        survey, questions, feedback_request = loaded
+        entered: dict[str, list[str]] = {}
+        if feedback_request is not None:
+            entered = await _previous_answers(conn, feedback_request.id, questions)
+    return _page(
+        request,
+        "survey.html",
+        _context(request, survey, questions, feedback_request, t, entered=entered),
+    )
+
+
+async def _previous_answers(
+    conn: Any, request_id: int, questions: list[Any]
+) -> dict[str, list[str]]:
+    """Answers already given through this link, to show them again."""
+    response_id = await responses_repo.response_for_request(conn, request_id)
+    if response_id is None:
+        return {}
+    types = {q.id: q.type for q in questions}
+    entered: dict[str, list[str]] = {}
+    for answer in (await responses_repo.answers_for(conn, [response_id]))[response_id]:
+        value = answer.value
+        values = value.split(", ") if types.get(answer.question_id) == "checkbox" else [value]
+        entered[f"q{answer.question_id}"] = values
+    return entered
+
+
+@router.post("/s/{code}")
+async def submit_survey(code: str, request: Request) -> Response:
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        return _message(
+            request,
+            "Too much text",
+            "Your answers were too long to send. Please shorten them and try again.",
+            413,
+        )
+    try:
+        form = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=1000)
+    except (UnicodeDecodeError, ValueError):
+        return _message(
+            request,
+            "Something went wrong",
+            "We couldn't read your answers. Please go back and try again.",
+            400,
+        )
+    token = (form.get("t") or [""])[0]
+    form_token = (form.get("form_token") or [""])[0]
+    if not form_token_ok(request.app.state.secret, code, token, form_token):
+        return _message(
+            request,
+            "Please try again",
+            "This form has expired or didn't come "
+            "from this site. Please open the survey link again.",
+            403,
+        )
+    async with transaction(request) as conn:
+        loaded = await _load(request, conn, code, token)
+        if isinstance(loaded, Response):
+            return loaded
+        survey, questions, feedback_request = loaded
+        submission = forms.check(questions, form, anonymous=feedback_request is None)
+        if submission.errors:
+            context = _context(
+                request,
+                survey,
+                questions,
+                feedback_request,
+                token,
+                entered=form,
+                errors=submission.errors,
+            )
+            return _page(request, "survey.html", context, 422)
+        await responses.save_submission(
+            conn,
+            survey=survey,
+            request=feedback_request,
+            contact=submission.contact,
+            answers=submission.answers,
+        )
+    response = RedirectResponse(f"/s/{code}/thanks", status_code=303)
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+@router.get("/s/{code}/thanks")
+async def thanks_page(code: str, request: Request) -> Response:
+    async with read(request) as conn:
+        found = await repo.survey_by_code(conn, code)
+    if found is None:
+        return _message(request, "Survey not found", "We couldn't find this survey.", 404)
+    return _page(request, "thanks.html", {"title": "Thank you", "company": found[0].account_name})
+
+
+async def _unsubscribe_target(request: Request, conn: Any, token: str) -> Any:
+    found = await repo.request_by_token(conn, token)
+    if found is None or not found.email:
+        return _message(
+            request,
+            "This link isn't valid",
+            "The unsubscribe link you followed "
+            "is not valid. Please check you copied the whole link.",
+            404,
+        )
+    return found
+
+
+@router.get("/u/{token}")
+async def unsubscribe_page(token: str, request: Request) -> Response:
+    async with read(request) as conn:
+        target = await _unsubscribe_target(request, conn, token)
+    if isinstance(target, Response):
+        return target
+    context = {"title": "Unsubscribe", "company": target.account_name, "email": target.email}
+    return _page(request, "unsubscribe.html", {**context, "done": False})
+
+
+@router.post("/u/{token}")
+async def unsubscribe(token: str, request: Request) -> Response:
+    """One click (RFC 8058): a POST to the link unsubscribes at once, no form token needed."""
+    async with transaction(request) as conn:
+        target = await _unsubscribe_target(request, conn, token)
+        if isinstance(target, Response):
+            return target
+        await repo.unsubscribe(conn, target.account_id, target.email)
+    context = {"title": "Unsubscribed", "company": target.account_name, "email": target.email}
+    return _page(request, "unsubscribe.html", {**context, "done": True})

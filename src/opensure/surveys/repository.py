@@ -1,0 +1,93 @@
+"""SQL for the public survey pages: surveys by code, requests by token, unsubscribes."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import Row, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from opensure.db import utcnow
+from opensure.models import (
+    Account,
+    FeedbackRequest,
+    InstanceSetting,
+    Question,
+    Staff,
+    Survey,
+    Unsubscribe,
+)
+
+fr = FeedbackRequest.__table__
+
+
+async def survey_by_code(
+    conn: AsyncConnection, code: str
+) -> tuple[Row[Any], list[Row[Any]]] | None:
+    s, a, q = Survey.__table__, Account.__table__, Question.__table__
+    survey = (
+        await conn.execute(
+            select(s, a.c.name.label("account_name"))
+            .join(a, a.c.id == s.c.account_id)
+            .where(s.c.code == code)
+        )
+    ).first()
+    if survey is None:
+        return None
+    questions = (
+        await conn.execute(
+            select(q).where(q.c.survey_id == survey.id).order_by(q.c.position, q.c.id)
+        )
+    ).all()
+    return survey, list(questions)
+
+
+async def request_by_token(conn: AsyncConnection, token: str) -> Row[Any] | None:
+    st, a = Staff.__table__, Account.__table__
+    stmt = (
+        select(
+            fr.c.id,
+            fr.c.account_id,
+            fr.c.survey_id,
+            fr.c.email,
+            fr.c.first_name,
+            fr.c.surname,
+            fr.c.reference,
+            fr.c.machine_id,
+            fr.c.staff_id,
+            fr.c.site_id,
+            fr.c.deletion_requested_at,
+            st.c.team_id,
+            a.c.name.label("account_name"),
+        )
+        .select_from(fr.join(a, a.c.id == fr.c.account_id).outerjoin(st, st.c.id == fr.c.staff_id))
+        .where(fr.c.token == token)
+    )
+    return (await conn.execute(stmt)).first()
+
+
+async def instance_secret(conn: AsyncConnection) -> str:
+    """The installation's random secret, made on first use and shared by every process."""
+    t = InstanceSetting.__table__
+    found = (await conn.execute(select(t.c.value).where(t.c.key == "secret_key"))).scalar()
+    if found:
+        return str(found)
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    await conn.execute(
+        dialect_insert(t)
+        .values(key="secret_key", value=secrets.token_hex(32))
+        .on_conflict_do_nothing()
+    )
+    return str((await conn.execute(select(t.c.value).where(t.c.key == "secret_key"))).scalar_one())
+
+
+async def unsubscribe(conn: AsyncConnection, account_id: int, email: str) -> None:
+    u = Unsubscribe.__table__
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    await conn.execute(
+        dialect_insert(u)
+        .values(account_id=account_id, email=email.lower(), created_at=utcnow())
+        .on_conflict_do_nothing()
+    )
