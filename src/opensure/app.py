@@ -23,6 +23,8 @@ from opensure.db import create_engine, reader
 from opensure.dispatch.worker import Dispatcher
 from opensure.feedback_requests.endpoints import router as feedback_requests_router
 from opensure.feedback_responses.endpoints import router as feedback_responses_router
+from opensure.metrics.endpoints import router as metrics_router
+from opensure.sites.endpoints import router as sites_router
 from opensure.surveys.pages import router as survey_pages
 from opensure.surveys.repository import instance_secret
 
@@ -77,6 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     openapi.install(app)
     app.include_router(feedback_requests_router)
     app.include_router(feedback_responses_router)
+    app.include_router(sites_router)
+    app.include_router(metrics_router)
     app.include_router(survey_pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

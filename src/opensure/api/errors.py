@@ -13,6 +13,7 @@ import orjson
 from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 log = logging.getLogger("opensure.api")
 
@@ -157,12 +158,35 @@ async def _api_error(_request: Request, exc: Exception) -> Response:
     return exc.response()
 
 
-async def _http_error(_request: Request, exc: Exception) -> Response:
+_METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> str | None:
+    """Every method some route answers on this path.
+
+    Starlette's own 405 names only the methods of the first route whose path matched, so a
+    path served by several routes (GET and POST /feedback_requests) would list just one.
+    """
+    allowed = []
+    for method in _METHOD_ORDER:
+        probe = {k: v for k, v in request.scope.items() if k not in ("fastapi", "route")}
+        probe["method"] = method
+        if any(route.matches(dict(probe))[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed) or None
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     message = _STATUS_MESSAGES.get(exc.status_code) or str(exc.detail)
     if exc.status_code == 204 or exc.status_code < 200:
         return Response(status_code=exc.status_code, headers=exc.headers)
-    return json_response({"message": message}, exc.status_code, exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:
+        allow = _allowed_methods(request)
+        if allow:
+            headers = {**(headers or {}), "Allow": allow}
+    return json_response({"message": message}, exc.status_code, headers)
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:

@@ -46,6 +46,10 @@ EXEMPT_PREFIXES = (
     "/metrics",
     "/favicon.ico",
 )
+# A prefix without a trailing slash names one path and what lies below it, nothing more:
+# "/docs" and "/docs/oauth2-redirect" are exempt, "/docsx" and "/openapi.jsonx" are not.
+_EXEMPT_EXACT = frozenset(p for p in EXEMPT_PREFIXES if not p.endswith("/"))
+_EXEMPT_TREES = tuple(p if p.endswith("/") else p + "/" for p in EXEMPT_PREFIXES)
 
 _TOKEN = re.compile(
     r'^\s*(?:Token\s+token\s*=\s*"?(?P<token>[^"\s,]+)"?|Bearer\s+(?P<bearer>\S+))',
@@ -56,6 +60,11 @@ Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def is_exempt(path: str) -> bool:
+    """A path outside the versioned API (documentation, survey pages, probes)."""
+    return path in _EXEMPT_EXACT or path.startswith(_EXEMPT_TREES)
 
 
 def hash_token(token: str) -> str:
@@ -132,7 +141,7 @@ class ApiGate:
         self.base_url = base_url
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(EXEMPT_PREFIXES):
+        if scope["type"] != "http" or is_exempt(scope["path"]):
             await self.app(scope, receive, send)
             return
         try:

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
-from opensure.api.negotiation import EXEMPT_PREFIXES, MEDIA_TYPE
+from opensure.api.negotiation import MEDIA_TYPE, is_exempt
 
 _BODY_MODELS: dict[str, type[BaseModel]] = {}
 
@@ -95,13 +95,14 @@ def install(app: FastAPI) -> None:
             }
         }
         for path, operations in schema.get("paths", {}).items():
-            if path.startswith(EXEMPT_PREFIXES):
+            if is_exempt(path):
                 continue
             for operation in operations.values():
                 operation["security"] = [{"TokenAuth": []}]
                 operation.setdefault("parameters", [])[:0] = _common_parameters()
                 responses = operation.setdefault("responses", {})
-                for code in (401, 406):
+                # Every operation passes the User-Agent, Accept and token checks first.
+                for code in (401, 403, 406):
                     responses.setdefault(
                         str(code),
                         {

@@ -1,0 +1,91 @@
+"""All SQL for sites."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from opensure.models import Site, SiteAlias
+
+site = Site.__table__
+alias = SiteAlias.__table__
+COLUMNS = (
+    site.c.id,
+    site.c.site_code,
+    site.c.name,
+    site.c.city,
+    site.c.region,
+    site.c.country_code,
+)
+
+
+async def by_code(
+    conn: AsyncConnection, account_id: int, code: str, *, lock: bool = False
+) -> Row[Any] | None:
+    stmt = select(*COLUMNS).where(site.c.account_id == account_id, site.c.site_code == code)
+    if lock and conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return (await conn.execute(stmt)).first()
+
+
+async def alias_target(conn: AsyncConnection, account_id: int, code: str) -> str | None:
+    """The current code of a site formerly known as ``code``."""
+    stmt = (
+        select(site.c.site_code)
+        .join(alias, alias.c.site_id == site.c.id)
+        .where(alias.c.account_id == account_id, alias.c.site_code == code)
+    )
+    return (await conn.execute(stmt)).scalar()
+
+
+async def code_taken(conn: AsyncConnection, account_id: int, code: str) -> bool:
+    stmt = select(site.c.id).where(site.c.account_id == account_id, site.c.site_code == code)
+    return (await conn.execute(stmt)).first() is not None
+
+
+async def insert_site(conn: AsyncConnection, values: dict[str, Any]) -> Row[Any]:
+    await drop_alias(conn, values["account_id"], values["site_code"])
+    return (await conn.execute(insert(site).values(**values).returning(*COLUMNS))).one()
+
+
+async def update_site(conn: AsyncConnection, site_id: int, values: dict[str, Any]) -> Row[Any]:
+    return (
+        await conn.execute(
+            update(site).where(site.c.id == site_id).values(**values).returning(*COLUMNS)
+        )
+    ).one()
+
+
+async def drop_alias(conn: AsyncConnection, account_id: int, code: str) -> None:
+    """A code in use by a site is no longer an alias of another one."""
+    await conn.execute(
+        delete(alias).where(alias.c.account_id == account_id, alias.c.site_code == code)
+    )
+
+
+async def add_alias(conn: AsyncConnection, account_id: int, code: str, site_id: int) -> None:
+    await drop_alias(conn, account_id, code)
+    await conn.execute(insert(alias).values(account_id=account_id, site_code=code, site_id=site_id))
+
+
+async def delete_site(conn: AsyncConnection, site_id: int) -> None:
+    await conn.execute(delete(site).where(site.c.id == site_id))
+
+
+async def list_page(
+    conn: AsyncConnection, account_id: int, *, limit: int, offset: int
+) -> tuple[list[Row[Any]], int]:
+    where = site.c.account_id == account_id
+    total = (await conn.execute(select(func.count()).select_from(site).where(where))).scalar_one()
+    if offset >= total:
+        return [], total
+    stmt = (
+        select(*COLUMNS)
+        .where(where)
+        .order_by(func.lower(site.c.name), site.c.site_code)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list((await conn.execute(stmt)).all()), total

@@ -1,0 +1,57 @@
+"""The site as the API shows it, and the models that document it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Row
+
+SITE_CODE_PATTERN = r"^[A-Za-z0-9._~-]{1,50}$"
+
+
+def to_json(row: Row[Any]) -> dict[str, Any]:
+    return {
+        "site_code": row.site_code,
+        "name": row.name,
+        "city": row.city,
+        "region": row.region,
+        "country_code": row.country_code,
+    }
+
+
+class SiteCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    site_code: str = Field(pattern=SITE_CODE_PATTERN, examples=["hq"])
+    name: str = Field(max_length=200, examples=["Head Office"])
+    city: str | None = Field(None, max_length=200, examples=["Newcastle"])
+    region: str | None = Field(
+        None,
+        max_length=200,
+        description="Required when country_code is given.",
+        examples=["Tyne and Wear"],
+    )
+    country_code: str | None = Field(
+        None, description="ISO 3166-1 alpha-2, any case (UK accepted).", examples=["GB"]
+    )
+
+
+class SiteUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    site_code: str | None = Field(
+        None,
+        pattern=SITE_CODE_PATTERN,
+        description="A new code renames the site; the old one then redirects.",
+    )
+    name: str | None = Field(None, max_length=200)
+    city: str | None = Field(None, max_length=200)
+    region: str | None = Field(None, max_length=200)
+    country_code: str | None = None
+
+
+class SiteRead(BaseModel):
+    site_code: str
+    name: str
+    city: str | None
+    region: str | None
+    country_code: str | None

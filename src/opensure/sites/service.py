@@ -1,0 +1,158 @@
+"""Rules for sites: codes that are URL segments, ISO country codes, renames that redirect."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pycountry
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from opensure.api import validation as v
+from opensure.api.errors import ApiError, Errors, NotFound, UnpermittedParameters
+from opensure.db import utcnow
+from opensure.sites import repository as repo
+from opensure.sites.schemas import SITE_CODE_PATTERN, to_json
+
+FIELDS = ("site_code", "name", "city", "region", "country_code")
+_CODE = re.compile(SITE_CODE_PATTERN)
+# ISO 3166-1 alpha-2 from pycountry's maintained data, plus the exceptionally reserved UK
+# (the CustomerSure document's own example uses it).
+COUNTRY_CODES = frozenset(c.alpha_2 for c in pycountry.countries) | {"UK"}
+
+
+class Moved(ApiError):
+    """The site was renamed: answer with a redirect to its current code."""
+
+    def __init__(self, location: str, permanent: bool) -> None:
+        super().__init__(
+            "Moved Permanently" if permanent else "Temporary Redirect",
+            status_code=301 if permanent else 307,
+            headers={"Location": location},
+        )
+        self.location = location
+
+    def body(self) -> dict[str, Any]:
+        return {"message": self.message, "url": self.location}
+
+
+def _parse(body: dict[str, Any], errors: Errors, *, creating: bool) -> dict[str, Any]:
+    bad = [k for k in body if k not in FIELDS]
+    if bad:
+        raise UnpermittedParameters(bad)
+    values: dict[str, Any] = {}
+    if creating or "site_code" in body:
+        code = v.string(errors, "site_code", body.get("site_code"), maximum=50, required=True)
+        if code is not None and not _CODE.fullmatch(code):
+            errors.add("site_code", "invalid_format", {"valid_format": SITE_CODE_PATTERN})
+        values["site_code"] = code
+    if creating or "name" in body:
+        values["name"] = v.string(errors, "name", body.get("name"), maximum=200, required=True)
+    for name in ("city", "region"):
+        if creating or name in body:
+            values[name] = v.string(errors, name, body.get(name), maximum=200)
+    if creating or "country_code" in body:
+        raw = v.string(errors, "country_code", body.get("country_code"), maximum=2)
+        country = raw.strip().upper() if raw else None
+        if country is not None and country not in COUNTRY_CODES:
+            errors.add("country_code", "invalid_value", {"allowed_values": sorted(COUNTRY_CODES)})
+        values["country_code"] = country
+    return values
+
+
+def _check_region(errors: Errors, region: str | None, country_code: str | None) -> None:
+    if country_code and not region and not errors.has("region"):
+        errors.add(
+            "region", "required", {"message": "region is required when country_code is given"}
+        )
+
+
+async def _check_code_free(
+    conn: AsyncConnection, account_id: int, errors: Errors, code: str | None, current: str | None
+) -> None:
+    if code is None or code == current or errors.has("site_code"):
+        return
+    if await repo.code_taken(conn, account_id, code):
+        errors.add(
+            "site_code",
+            "custom",
+            {"message": f"site_code {code!r} is already used by another site"},
+        )
+
+
+async def create(*, conn: AsyncConnection, account_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    errors = Errors("/sites/")
+    values = _parse(body, errors, creating=True)
+    _check_region(errors, values.get("region"), values.get("country_code"))
+    await _check_code_free(conn, account_id, errors, values.get("site_code"), None)
+    errors.raise_if_any()
+    now = utcnow()
+    row = await repo.insert_site(
+        conn, {**values, "account_id": account_id, "created_at": now, "updated_at": now}
+    )
+    return to_json(row)
+
+
+async def _find(
+    conn: AsyncConnection, account_id: int, code: str, base: str, *, method: str
+) -> Any:
+    row = await repo.by_code(conn, account_id, code, lock=method != "GET")
+    if row is not None:
+        return row
+    moved_to = await repo.alias_target(conn, account_id, code)
+    if moved_to is not None:
+        raise Moved(f"{base}/sites/{moved_to}", permanent=method in ("GET", "HEAD"))
+    raise NotFound()
+
+
+async def get(*, conn: AsyncConnection, account_id: int, code: str, base: str) -> dict[str, Any]:
+    return to_json(await _find(conn, account_id, code, base, method="GET"))
+
+
+async def update(
+    *, conn: AsyncConnection, account_id: int, code: str, body: dict[str, Any], base: str
+) -> dict[str, Any]:
+    current = await _find(conn, account_id, code, base, method="PATCH")
+    errors = Errors(f"/sites/{code}")
+    values = _parse(body, errors, creating=False)
+    region = values.get("region", current.region)
+    country = values.get("country_code", current.country_code)
+    _check_region(errors, region, country)
+    await _check_code_free(conn, account_id, errors, values.get("site_code"), current.site_code)
+    errors.raise_if_any()
+    return to_json(await _apply(conn, account_id, current, values))
+
+
+async def _apply(
+    conn: AsyncConnection, account_id: int, current: Any, values: dict[str, Any]
+) -> Any:
+    new_code = values.get("site_code") or current.site_code
+    if new_code != current.site_code:
+        await repo.drop_alias(conn, account_id, new_code)
+        await repo.add_alias(conn, account_id, current.site_code, current.id)
+    return await repo.update_site(conn, current.id, {**values, "updated_at": utcnow()})
+
+
+async def replace(
+    *, conn: AsyncConnection, account_id: int, code: str, body: dict[str, Any], base: str
+) -> tuple[dict[str, Any], bool]:
+    """PUT: create the site at this code (True) or replace every field of it (False)."""
+    current = await repo.by_code(conn, account_id, code, lock=True)
+    errors = Errors(f"/sites/{code}" if current is not None else "/sites/")
+    values = _parse({"site_code": code, **body}, errors, creating=True)
+    if values.get("site_code") not in (None, code) and not errors.has("site_code"):
+        errors.add("site_code", "invalid_value", {"allowed_values": [code]})
+    _check_region(errors, values.get("region"), values.get("country_code"))
+    errors.raise_if_any()
+    if current is None:
+        now = utcnow()
+        row = await repo.insert_site(
+            conn, {**values, "account_id": account_id, "created_at": now, "updated_at": now}
+        )
+        return to_json(row), True
+    return to_json(await _apply(conn, account_id, current, values)), False
+
+
+async def delete(*, conn: AsyncConnection, account_id: int, code: str, base: str) -> None:
+    current = await _find(conn, account_id, code, base, method="DELETE")
+    await repo.delete_site(conn, current.id)
