@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 import orjson
 from fastapi import FastAPI, Request
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
@@ -189,7 +191,41 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return json_response({"message": message}, exc.status_code, headers)
 
 
+# The database is down or unreachable: the client should retry, nothing is wrong with the request.
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    ConnectionError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InterfaceError,
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, UNAVAILABLE) or isinstance(getattr(exc, "orig", None), UNAVAILABLE)
+
+
+def unavailable_response() -> Response:
+    return json_response(
+        {"message": "Service temporarily unavailable, please retry"}, 503, {"Retry-After": "5"}
+    )
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    if not is_unavailable(exc):
+        return await _server_error(request, exc)
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return unavailable_response()
+
+
 async def _server_error(request: Request, exc: Exception) -> Response:
+    if is_unavailable(exc):
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return unavailable_response()
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return json_response({"message": "Server error"}, 500)
 
@@ -197,4 +233,11 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for exc_type in (
+        sa_exc.DBAPIError,
+        sa_exc.TimeoutError,
+        ConnectionError,
+        asyncpg.PostgresError,
+    ):
+        app.add_exception_handler(exc_type, _unavailable)
     app.add_exception_handler(Exception, _server_error)

@@ -40,11 +40,11 @@ def parse_page(request: Request, errors: Errors) -> Page:
     qp = request.query_params
     page = _positive_int(qp.get("page"), 1)
     if page is None or page > MAX_PAGE:
-        errors.add("page", "invalid_value", {"greater_than": 0, "must_be": "integer"})
+        errors.add("page", "invalid_value", {"greater_than": "0", "must_be": "integer"})
         page = 1
     per_page = _positive_int(qp.get("per_page"), DEFAULT_PER_PAGE)
     if per_page is None:
-        errors.add("per_page", "invalid_value", {"greater_than": 0, "must_be": "integer"})
+        errors.add("per_page", "invalid_value", {"greater_than": "0", "must_be": "integer"})
         per_page = DEFAULT_PER_PAGE
     return Page(page, min(per_page, MAX_PER_PAGE))
 
