@@ -24,6 +24,8 @@ from opensure.dispatch.worker import Dispatcher
 from opensure.feedback_requests.endpoints import router as feedback_requests_router
 from opensure.feedback_responses.endpoints import router as feedback_responses_router
 from opensure.metrics.endpoints import router as metrics_router
+from opensure.ops.endpoints import router as ops_router
+from opensure.ops.observe import RequestContext
 from opensure.sites.endpoints import router as sites_router
 from opensure.surveys.pages import router as survey_pages
 from opensure.surveys.repository import instance_secret
@@ -81,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(feedback_responses_router)
     app.include_router(sites_router)
     app.include_router(metrics_router)
+    app.include_router(ops_router, include_in_schema=False)
     app.include_router(survey_pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -88,6 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return base_url(Request(scope))
 
     app.add_middleware(ApiGate, tokens=lambda: app.state.tokens, base_url=scope_base_url)
+    # Outermost: every response, the gate's errors included, gets a request id and is counted.
+    app.add_middleware(RequestContext)
     return app
 
 

@@ -23,6 +23,7 @@ from opensure.config import get_settings
 from opensure.db import create_engine, utcnow
 from opensure.migrate import upgrade
 from opensure.models import Account
+from opensure.ops.observe import log_config
 from opensure.surveys import importer
 
 app = typer.Typer(
@@ -285,6 +286,9 @@ def serve(
     """Migrate the database to the newest schema, then serve the API and survey pages."""
     import uvicorn
 
+    # Read by create_app() in this process and in every worker process.
+    os.environ["OPENSURE_RUN_DISPATCHER"] = "0" if no_dispatcher else "1"
+    get_settings.cache_clear()
     settings = get_settings()
     if (ssl_certfile is None) != (ssl_keyfile is None):
         fail("--ssl-certfile and --ssl-keyfile go together")
@@ -307,7 +311,11 @@ def serve(
         fail(f"database error: {str(exc).splitlines()[0]}")
     if created:
         _print_demo(created, settings.public_base)
-    os.environ["OPENSURE_RUN_DISPATCHER"] = "0" if no_dispatcher else "1"
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Worker processes share their metrics through files, so /metrics counts them all.
+        import tempfile
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="opensure-metrics-")
     typer.echo(
         f"OpenSure serving on {'https' if ssl_certfile else 'http'}://{host}:{port}", err=True
     )
@@ -323,19 +331,8 @@ def serve(
         forwarded_allow_ips=forwarded_allow_ips,
         access_log=access_log,
         log_level="info",
-        log_config=_log_config(),
+        log_config=log_config(settings.log_format),
     )
-
-
-def _log_config() -> dict[str, Any]:
-    """uvicorn's logging, plus OpenSure's own loggers (dispatch outcomes, API errors)."""
-    import copy
-
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["loggers"]["opensure"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
-    return config
 
 
 @app.command()

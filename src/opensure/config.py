@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(default=60.0, gt=0)
     retry_max_seconds: float = Field(default=3600.0, gt=0)
     retry_window_seconds: float = Field(default=86400.0, ge=0)
+    # "text" or "json" (one JSON object per log line, for log shippers).
+    log_format: str = Field(default="text", pattern="^(text|json)$")
     # How long a dispatcher's claim on a request lasts before another may take it over.
     lease_seconds: float = Field(default=300.0, gt=0)
 

@@ -14,7 +14,7 @@ import orjson
 from fastapi import FastAPI, Request
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Match
 
 log = logging.getLogger("opensure.api")
@@ -175,6 +175,9 @@ def _allowed_methods(request: Request) -> str | None:
         probe["method"] = method
         if any(route.matches(dict(probe))[0] == Match.FULL for route in request.app.router.routes):
             allowed.append(method)
+    behind_gate = "account_id" in request.scope.get("state", {})
+    if behind_gate and "GET" in allowed and "HEAD" not in allowed:
+        allowed.insert(allowed.index("GET") + 1, "HEAD")  # ApiGate answers HEAD as GET
     return ", ".join(allowed) or None
 
 
@@ -227,7 +230,20 @@ async def _server_error(request: Request, exc: Exception) -> Response:
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
         return unavailable_response()
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    if request.url.path.startswith(PAGE_PREFIXES):
+        # People, not programs, read the survey pages: a page, still without a stack trace.
+        return HTMLResponse(_ERROR_PAGE, 500)
     return json_response({"message": "Server error"}, 500)
+
+
+PAGE_PREFIXES = ("/s/", "/u/")
+_ERROR_PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">'
+    "<title>Something went wrong</title></head><body>"
+    "<main><h1>Something went wrong</h1><p>Sorry, we couldn't show this page just now. "
+    "Please try again in a few minutes.</p></main></body></html>"
+)
 
 
 def install(app: FastAPI) -> None:

@@ -130,6 +130,15 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def _without_body(send: Send) -> Send:
+    async def send_headers_only(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+
+    return send_headers_only
+
+
 class ApiGate:
     """User-Agent, Accept and token checks, then the trailing-slash redirect."""
 
@@ -153,6 +162,10 @@ class ApiGate:
         path = scope["path"]
         if len(path) > 1 and path.endswith("/"):
             await self._redirect(scope, receive, send, path.rstrip("/") or "/")
+            return
+        if scope["method"] == "HEAD":
+            # HEAD is GET without the body (RFC 9110 §9.3.2); the routes only declare GET.
+            await self.app({**scope, "method": "GET"}, receive, _without_body(send))
             return
         await self.app(scope, receive, send)
 

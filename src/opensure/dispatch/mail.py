@@ -18,7 +18,6 @@ import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -34,8 +33,12 @@ class PermanentFailure(Exception):
     """The server rejected the message for good (5xx); ``str(exc)`` is its reply."""
 
 
+class Message(Protocol):
+    def as_bytes(self) -> bytes: ...
+
+
 class Session(Protocol):
-    async def send(self, message: EmailMessage, sender: str, recipient: str) -> None: ...
+    async def send(self, message: Message, sender: str, recipient: str) -> None: ...
 
 
 class MaildirTransport:
@@ -57,9 +60,9 @@ class MaildirSession:
     def __init__(self, box: mailbox.Maildir) -> None:
         self.box = box
 
-    async def send(self, message: EmailMessage, sender: str, recipient: str) -> None:
+    async def send(self, message: Message, sender: str, recipient: str) -> None:
         try:
-            await asyncio.to_thread(self.box.add, message)
+            await asyncio.to_thread(self.box.add, message.as_bytes())
         except OSError as exc:
             raise TemporaryFailure(f"cannot write to the Maildir: {exc}") from exc
 
@@ -123,16 +126,24 @@ class SmtpSession:
         self.client = client
         return client
 
-    async def send(self, message: EmailMessage, sender: str, recipient: str) -> None:
+    async def send(self, message: Message, sender: str, recipient: str) -> None:
         client = await self._connected()
         try:
-            await client.send_message(message, sender=sender, recipients=[recipient])
+            # A non-ASCII address needs SMTPUTF8; without it, sendmail() refuses before MAIL.
+            utf8 = not (sender + recipient).isascii()
+            await client.sendmail(
+                sender, [recipient], message.as_bytes(), mail_options=["SMTPUTF8"] if utf8 else []
+            )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refused = exc.recipients[0] if exc.recipients else None
             code = refused.code if refused else 550
             text = f"{code} {refused.message}" if refused else str(exc)
             await self._reset()
             raise (PermanentFailure if code >= 500 else TemporaryFailure)(text) from exc
+        except aiosmtplib.SMTPNotSupported as exc:
+            # Raised before any command of this message was sent, e.g. a non-ASCII mailbox for
+            # a server without SMTPUTF8: the same server will refuse it on every retry.
+            raise PermanentFailure(str(exc)) from exc
         except aiosmtplib.SMTPResponseException as exc:
             await self._reset()
             text = f"{exc.code} {exc.message}"

@@ -36,7 +36,15 @@ from opensure.dispatch.mail import (
     Transport,
     transport_from_url,
 )
-from opensure.dispatch.render import EmailContent, TemplateProblem, build_message, message_id
+from opensure.dispatch.notify import DueListener
+from opensure.dispatch.render import (
+    EmailContent,
+    TemplateProblem,
+    build_message,
+    delivery_address,
+    message_id,
+)
+from opensure.ops.observe import EMAILS
 
 log = logging.getLogger("opensure.dispatch")
 
@@ -88,9 +96,12 @@ class Dispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         """Dispatch until ``stop`` is set; an idle dispatcher looks again every interval."""
         log.info("dispatcher %s started", self.owner)
+        listener = DueListener(self.settings.database_url, self.wakeup.set)
         async with AsyncExitStack() as sessions:
+            sessions.push_async_callback(listener.close)
             pool: list[Session] = []
             while not stop.is_set():
+                await listener.ensure()
                 try:
                     if not pool:
                         pool = [
@@ -241,8 +252,9 @@ class Dispatcher:
     ) -> None:
         base = self.settings.public_base
         query = urlencode([("t", row.token), *params])
+        recipient = delivery_address(row.email)
         content = EmailContent(
-            to=row.email,
+            to=recipient,
             to_name=" ".join(p for p in (row.first_name, row.surname) if p) or None,
             first_name=row.first_name,
             surname=row.surname,
@@ -260,7 +272,7 @@ class Dispatcher:
                 subject_template=row.template_subject,
                 body_template=row.template_body,
             )
-            await session.send(message, self.settings.mail_from, row.email)
+            await session.send(message, self.settings.mail_from, recipient)
         except TemplateProblem as exc:
             outcomes.not_sent.append({"b_id": row.id, "b_now": now, "b_reason": str(exc)})
             self._log_outcome(row.id, "not sent", str(exc))
@@ -311,6 +323,7 @@ class Dispatcher:
         return len(batch)
 
     def _log_outcome(self, request_id: int, what: str, detail: str) -> None:
+        EMAILS.labels(what.replace(" ", "_")).inc()
         log.info("request %s %s: %s", request_id, what, detail)
 
 

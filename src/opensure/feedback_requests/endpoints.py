@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from opensure.api import pagination
+from opensure.api import pagination, timestamps
 from opensure.api.deps import AccountId, read, transaction
 from opensure.api.errors import Errors, json_response
 from opensure.api.openapi import body_schema, errors_for
 from opensure.api.request import array_param, base_url, check_query, json_body
 from opensure.api.validation import parse_path_id
+from opensure.db import utcnow
 from opensure.feedback_requests import repository as repo
 from opensure.feedback_requests import service
 from opensure.feedback_requests.schemas import (
@@ -21,6 +24,15 @@ from opensure.feedback_requests.schemas import (
 )
 
 router = APIRouter(tags=["Feedback requests"])
+
+
+def _wake_dispatcher(request: Request, feedback_request: dict[str, Any]) -> None:
+    """Embedded shape: a request due now is sent without waiting for the next poll."""
+    dispatcher = getattr(request.app.state, "dispatcher", None)
+    if dispatcher is not None and feedback_request["send_at"] <= timestamps.format(utcnow()):
+        dispatcher.wakeup.set()
+
+
 LIST_PARAMS = ("page", "per_page", "states", "state", "survey_ids")
 
 
@@ -35,6 +47,7 @@ async def create_feedback_request(request: Request, account_id: AccountId) -> Re
     body = await json_body(request)
     async with transaction(request) as conn:
         created = await service.create(conn=conn, account_id=account_id, body=body)
+    _wake_dispatcher(request, created)
     location = f"{base_url(request)}/feedback_requests/{created['id']}"
     return json_response(created, 201, {"Location": location})
 
@@ -63,6 +76,7 @@ async def update_feedback_request(id: str, request: Request, account_id: Account
         updated = await service.update(
             conn=conn, account_id=account_id, request_id=parse_path_id(id), body=body
         )
+    _wake_dispatcher(request, updated)
     return json_response(updated)
 
 

@@ -22,6 +22,7 @@ from opensure.models import (
     Staff,
     Survey,
 )
+from opensure.paging import page_select
 
 fr = FeedbackRequest.__table__
 item = FeedbackRequestItem.__table__
@@ -110,12 +111,14 @@ async def list_page(
     ).scalar_one()
     if offset >= total:
         return [], total
-    stmt = (
-        select(*PUBLIC_COLUMNS)
-        .where(and_(*conditions))
-        .order_by(fr.c.send_at.desc(), fr.c.id.desc())
-        .limit(limit)
-        .offset(offset)
+    stmt = page_select(
+        PUBLIC_COLUMNS,
+        fr.c.id,
+        and_(*conditions),
+        (fr.c.send_at.desc(), fr.c.id.desc()),
+        limit=limit,
+        offset=offset,
+        total=total,
     )
     return list((await conn.execute(stmt)).all()), total
 

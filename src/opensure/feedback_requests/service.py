@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from opensure.api import validation as v
 from opensure.api.errors import Errors, NotFound, UnpermittedParameters, ValidationFailed
 from opensure.db import utcnow
+from opensure.dispatch.notify import announce_due
 from opensure.feedback_requests import repository as repo
 from opensure.feedback_requests.schemas import to_json
 from opensure.models.feedback import STATES
@@ -198,6 +199,8 @@ async def create(*, conn: AsyncConnection, account_id: int, body: dict[str, Any]
     pairs = await _segment_pairs(conn, account_id, data)
     if pairs:
         await repo.link_segments(conn, row.id, pairs)
+    if row.send_at <= now:
+        await announce_due(conn)
     fetched = await repo.get(conn, account_id, row.id)
     assert fetched is not None
     return to_json(*fetched)
@@ -260,6 +263,10 @@ async def update(
                 fields.get("value", target.value),
             )
     all_items = list(merged.values()) + new_items
+    # The limit holds for the request as a whole, not per PATCH (else repeated PATCHes grow it).
+    for kind, item_kind in ITEM_KINDS.items():
+        if not errors.has(kind) and sum(k == item_kind for k, _, _ in all_items) > MAX_ITEMS:
+            errors.add(kind, "wrong_length", {"maximum": str(MAX_ITEMS)})
     data = [(key, val) for kind, key, val in all_items if kind == "data"]
     links = await _check_refs(conn, account_id, errors, parsed.values, data)
     errors.raise_if_any()
@@ -272,6 +279,8 @@ async def update(
         values.update(links)
         await repo.link_segments(conn, request_id, await _segment_pairs(conn, account_id, data))
     await repo.update_request(conn, request_id, values)
+    if values.get("send_at") is not None and values["send_at"] <= now:
+        await announce_due(conn)
     fetched = await repo.get(conn, account_id, request_id)
     assert fetched is not None
     return to_json(*fetched)

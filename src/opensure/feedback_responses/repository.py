@@ -10,6 +10,7 @@ from sqlalchemy import Row, and_, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opensure.models import Answer, FeedbackResponse, Question
+from opensure.paging import page_select
 
 resp = FeedbackResponse.__table__
 ans = Answer.__table__
@@ -108,11 +109,13 @@ async def list_page(
     total = (await conn.execute(select(func.count()).select_from(resp).where(where))).scalar_one()
     if offset >= total:
         return [], total
-    stmt = (
-        select(*COLUMNS)
-        .where(where)
-        .order_by(resp.c.submitted_at.desc(), resp.c.id.desc())
-        .limit(limit)
-        .offset(offset)
+    stmt = page_select(
+        COLUMNS,
+        resp.c.id,
+        where,
+        (resp.c.submitted_at.desc(), resp.c.id.desc()),
+        limit=limit,
+        offset=offset,
+        total=total,
     )
     return list((await conn.execute(stmt)).all()), total

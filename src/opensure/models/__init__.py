@@ -18,6 +18,7 @@ from opensure.models.feedback import (
     RequestSegmentOption,
 )
 from opensure.models.instance import InstanceSetting
+from opensure.models.rollups import NpsDay, ResponseRateDay
 from opensure.models.sites import Site, SiteAlias
 from opensure.models.surveys import Question, Survey
 
@@ -30,8 +31,10 @@ __all__ = [
     "FeedbackRequestItem",
     "FeedbackResponse",
     "InstanceSetting",
+    "NpsDay",
     "Question",
     "RequestSegmentOption",
+    "ResponseRateDay",
     "Segment",
     "SegmentOption",
     "Site",

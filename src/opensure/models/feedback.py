@@ -26,6 +26,8 @@ class FeedbackRequest(Base):
         # The list endpoint: newest send_at first, per account, optionally by state.
         Index("ix_feedback_requests_account_send_at", "account_id", "send_at", "id"),
         Index("ix_feedback_requests_account_state_send_at", "account_id", "state", "send_at", "id"),
+        # Metrics count requests by the time they were sent.
+        Index("ix_feedback_requests_account_sent_at", "account_id", "sent_at"),
         # The dispatcher's claim: due pending requests, oldest first.
         Index(
             "ix_feedback_requests_due",

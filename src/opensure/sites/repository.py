@@ -74,6 +74,28 @@ async def delete_site(conn: AsyncConnection, site_id: int) -> None:
     await conn.execute(delete(site).where(site.c.id == site_id))
 
 
+def _unicode_lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _register_unicode_lower(sync_conn: Any) -> None:
+    """SQLite's own lower() folds ASCII only; give this connection one that folds any letter."""
+    pooled = sync_conn.connection
+    if not pooled.info.get("opensure_unicode_lower"):
+        pooled.dbapi_connection.create_function(
+            "opensure_unicode_lower", 1, _unicode_lower, deterministic=True
+        )
+        pooled.info["opensure_unicode_lower"] = True
+
+
+async def _name_key(conn: AsyncConnection) -> Any:
+    """The site name folded to lower case, for sorting case-insensitively."""
+    if conn.dialect.name == "sqlite":
+        await conn.run_sync(_register_unicode_lower)
+        return func.opensure_unicode_lower(site.c.name)
+    return func.lower(site.c.name)
+
+
 async def list_page(
     conn: AsyncConnection, account_id: int, *, limit: int, offset: int
 ) -> tuple[list[Row[Any]], int]:
@@ -84,7 +106,7 @@ async def list_page(
     stmt = (
         select(*COLUMNS)
         .where(where)
-        .order_by(func.lower(site.c.name), site.c.site_code)
+        .order_by(await _name_key(conn), site.c.site_code)
         .limit(limit)
         .offset(offset)
     )

@@ -43,7 +43,8 @@ def _parse(body: dict[str, Any], errors: Errors, *, creating: bool) -> dict[str,
     values: dict[str, Any] = {}
     if creating or "site_code" in body:
         code = v.string(errors, "site_code", body.get("site_code"), maximum=50, required=True)
-        if code is not None and not _CODE.fullmatch(code):
+        # "." and ".." match the pattern but are no URL segment: clients resolve /sites/.. to /.
+        if code is not None and (not _CODE.fullmatch(code) or code in (".", "..")):
             errors.add("site_code", "invalid_format", {"valid_format": SITE_CODE_PATTERN})
         values["site_code"] = code
     if creating or "name" in body:

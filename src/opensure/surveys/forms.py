@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,12 @@ TYPE_NAMES = {
     "checkbox": "Checkbox",
 }
 MAX_TEXT = 10_000
+# A whole number as the form sends it: ASCII digits only (str.isdigit() passes "²", which int()
+# then refuses), and short enough that int() never refuses it.
+WHOLE_NUMBER = re.compile(r"-?[0-9]{1,9}")
+# PostgreSQL cannot store a NUL character in text; say so rather than fail.
+NUL = "\x00"
+UNSTORABLE = "Please remove the unusual characters from this answer."
 
 
 @dataclass
@@ -45,7 +52,7 @@ def check(questions: list[Any], form: dict[str, list[str]], *, anonymous: bool) 
         if q.type == "rating":
             low, high = scale(q)
             raw = values[0]
-            if not raw.lstrip("-").isdigit() or not low <= int(raw) <= high:
+            if not WHOLE_NUMBER.fullmatch(raw) or not low <= int(raw) <= high:
                 sub.errors[key] = f"Choose a number from {low} to {high}."
                 continue
             sub.answers[q.id] = (str(int(raw)), int(raw))
@@ -53,6 +60,9 @@ def check(questions: list[Any], form: dict[str, list[str]], *, anonymous: bool) 
             text = values[0]
             if len(text) > MAX_TEXT:
                 sub.errors[key] = f"Please keep this under {MAX_TEXT} characters."
+                continue
+            if NUL in text:
+                sub.errors[key] = UNSTORABLE
                 continue
             sub.answers[q.id] = (text, None)
         elif q.type in ("dropdown", "radio"):
@@ -86,6 +96,9 @@ def check(questions: list[Any], form: dict[str, list[str]], *, anonymous: bool) 
                 sub.errors["email"] = "This email address is too long."
         if phone and len(phone) > 50:
             sub.errors["telephone_number"] = "Please keep the number under 50 characters."
+        for key, value in (("name", name), ("email", email), ("telephone_number", phone)):
+            if NUL in value:
+                sub.errors[key] = UNSTORABLE
         sub.contact = {"name": name, "email": email, "telephone_number": phone or None}
     return sub
 

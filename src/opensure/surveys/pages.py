@@ -272,3 +272,15 @@ async def unsubscribe(token: str, request: Request) -> Response:
         await repo.unsubscribe(conn, target.account_id, target.email)
     context = {"title": "Unsubscribed", "company": target.account_name, "email": target.email}
     return _page(request, "unsubscribe.html", {**context, "done": True})
+
+
+@router.api_route("/s/{rest:path}", methods=["GET", "POST"])
+@router.api_route("/u/{rest:path}", methods=["GET", "POST"])
+async def unknown_page(rest: str, request: Request) -> Response:
+    """A mangled link under the survey pages: the friendly page, not the API's JSON 404."""
+    return _message(
+        request,
+        "Page not found",
+        "We couldn't find this page. Please check you copied the whole link.",
+        404,
+    )

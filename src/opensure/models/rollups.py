@@ -1,0 +1,42 @@
+"""Per-day metric counters (PostgreSQL only, kept exact by triggers; see migration 0003).
+
+At a million rows an aggregate over the base tables takes hundreds of milliseconds; the metric
+endpoints instead add up whole days from these tables and count only the partial days at the
+window's edges from the base tables. On SQLite the tables exist but stay empty: the embedded
+shape aggregates its base tables directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import BigInteger, Date, ForeignKey, Integer
+from sqlalchemy.orm import Mapped, mapped_column
+
+from opensure.db import Base
+
+
+class ResponseRateDay(Base):
+    __tablename__ = "rollup_response_rate"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    survey_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+    delivered: Mapped[int] = mapped_column(Integer, default=0)
+    replied: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class NpsDay(Base):
+    __tablename__ = "rollup_nps"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    question_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    promoters: Mapped[int] = mapped_column(Integer, default=0)
+    passives: Mapped[int] = mapped_column(Integer, default=0)
+    detractors: Mapped[int] = mapped_column(Integer, default=0)
