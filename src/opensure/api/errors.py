@@ -14,8 +14,10 @@ import orjson
 from fastapi import FastAPI, Request
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Match
+
+from opensure.surveys.security import bare_page, is_page
 
 log = logging.getLogger("opensure.api")
 
@@ -191,6 +193,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         allow = _allowed_methods(request)
         if allow:
             headers = {**(headers or {}), "Allow": allow}
+    if is_page(request.url.path):
+        return bare_page(exc.status_code, message, "This page can't do that.", headers)
     return json_response({"message": message}, exc.status_code, headers)
 
 
@@ -212,38 +216,35 @@ def is_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, UNAVAILABLE) or isinstance(getattr(exc, "orig", None), UNAVAILABLE)
 
 
-def unavailable_response() -> Response:
-    return json_response(
-        {"message": "Service temporarily unavailable, please retry"}, 503, {"Retry-After": "5"}
-    )
+def unavailable_response(path: str = "") -> Response:
+    retry = {"Retry-After": "5"}
+    if is_page(path):
+        return bare_page(
+            503, "Please try again shortly", "We can't take answers for a moment.", retry
+        )
+    return json_response({"message": "Service temporarily unavailable, please retry"}, 503, retry)
 
 
 async def _unavailable(request: Request, exc: Exception) -> Response:
     if not is_unavailable(exc):
         return await _server_error(request, exc)
     log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-    return unavailable_response()
+    return unavailable_response(request.url.path)
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     if is_unavailable(exc):
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-        return unavailable_response()
+        return unavailable_response(request.url.path)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    if request.url.path.startswith(PAGE_PREFIXES):
+    if is_page(request.url.path):
         # People, not programs, read the survey pages: a page, still without a stack trace.
-        return HTMLResponse(_ERROR_PAGE, 500)
+        return bare_page(
+            500,
+            "Something went wrong",
+            "Sorry, we couldn't show this page just now. Please try again in a few minutes.",
+        )
     return json_response({"message": "Server error"}, 500)
-
-
-PAGE_PREFIXES = ("/s/", "/u/")
-_ERROR_PAGE = (
-    '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-    '<meta name="viewport" content="width=device-width, initial-scale=1">'
-    "<title>Something went wrong</title></head><body>"
-    "<main><h1>Something went wrong</h1><p>Sorry, we couldn't show this page just now. "
-    "Please try again in a few minutes.</p></main></body></html>"
-)
 
 
 def install(app: FastAPI) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 
-from opensure.api.errors import BadJson, UnpermittedParameters, UnsupportedMediaType
+from opensure.api.errors import ApiError, BadJson, UnpermittedParameters, UnsupportedMediaType
 
 
 def _is_json(content_type: str) -> bool:
@@ -18,9 +19,35 @@ def _is_json(content_type: str) -> bool:
     )
 
 
+MAX_BODY_BYTES = 1024 * 1024
+BODY_TIMEOUT_SECONDS = 30.0
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The request body, refusing more than ``limit`` bytes (413) or a client too slow to send
+    it (408) — a half-sent body must not hold the request open forever."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(f"Request body too large: at most {limit} bytes", status_code=413)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_SECONDS):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise ApiError(
+                        f"Request body too large: at most {limit} bytes", status_code=413
+                    )
+                chunks.append(chunk)
+    except TimeoutError:
+        raise ApiError("Request body not received in time", status_code=408) from None
+    return b"".join(chunks)
+
+
 async def json_body(request: Request) -> dict[str, Any]:
     """The body as a JSON object. An empty body is ``{}``; no Content-Type is read as JSON."""
-    raw = await request.body()
+    raw = await read_body(request)
     content_type = request.headers.get("content-type")
     if content_type is not None and content_type.strip() and not _is_json(content_type):
         raise UnsupportedMediaType(

@@ -41,6 +41,9 @@ def window(
     end = end or default_to
     if start > end and not errors:
         errors.add("from_time", "invalid_date", {"maximum": timestamps.format(end)})
+    # Times are shown and given in whole seconds, so to_time=23:59:59Z takes in a row stored at
+    # 23:59:59.4 (shown as 23:59:59Z): the window ends with the last instant of that second.
+    end = end.replace(microsecond=0) + dt.timedelta(seconds=1, microseconds=-1)
     return start, end
 
 

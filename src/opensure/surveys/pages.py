@@ -23,6 +23,7 @@ from opensure.feedback_responses import repository as responses_repo
 from opensure.feedback_responses import service as responses
 from opensure.surveys import forms
 from opensure.surveys import repository as repo
+from opensure.surveys.security import SECURITY_HEADERS
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -30,17 +31,6 @@ templates.env.globals["scale"] = forms.scale
 
 FORM_TOKEN_SECONDS = 7 * 24 * 3600
 MAX_FORM_BYTES = 256 * 1024
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    # Survey links carry the customer's token: never leak it to other sites.
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "Cache-Control": "no-store",
-}
 
 
 def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:

@@ -1,0 +1,38 @@
+"""What every survey and unsubscribe page response carries, and the bare page for failures."""
+
+from __future__ import annotations
+
+from html import escape
+
+from starlette.responses import HTMLResponse
+
+PAGE_PREFIXES = ("/s/", "/u/")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    # Survey links carry the customer's token: never leak it to other sites.
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
+def is_page(path: str) -> bool:
+    return path.startswith(PAGE_PREFIXES)
+
+
+def bare_page(
+    status_code: int, title: str, message: str, headers: dict[str, str] | None = None
+) -> HTMLResponse:
+    """A self-contained page for when the templates or the database cannot be relied on."""
+    body = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<title>{escape(title)}</title><link rel="stylesheet" href="/static/survey.css"></head>'
+        f'<body><main class="page"><h1>{escape(title)}</h1>'
+        f'<p class="lead">{escape(message)}</p></main></body></html>'
+    )
+    return HTMLResponse(body, status_code, {**SECURITY_HEADERS, **(headers or {})})
