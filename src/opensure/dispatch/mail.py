@@ -33,6 +33,10 @@ class PermanentFailure(Exception):
     """The server rejected the message for good (5xx); ``str(exc)`` is its reply."""
 
 
+class ConnectionLost(TemporaryFailure):
+    """The connection broke (or the server hung up) while sending."""
+
+
 class Message(Protocol):
     def as_bytes(self) -> bytes: ...
 
@@ -127,6 +131,17 @@ class SmtpSession:
         return client
 
     async def send(self, message: Message, sender: str, recipient: str) -> None:
+        reused = self.client is not None and self.client.is_connected
+        try:
+            await self._send(message, sender, recipient)
+        except ConnectionLost:
+            if not reused:
+                raise
+            # Servers hang up between messages (a limit per connection, an idle timeout) and
+            # that is only noticed on the next use: try once more on a fresh connection.
+            await self._send(message, sender, recipient)
+
+    async def _send(self, message: Message, sender: str, recipient: str) -> None:
         client = await self._connected()
         try:
             # A non-ASCII address needs SMTPUTF8; without it, sendmail() refuses before MAIL.
@@ -148,6 +163,9 @@ class SmtpSession:
             await self._reset()
             text = f"{exc.code} {exc.message}"
             raise (PermanentFailure if exc.code >= 500 else TemporaryFailure)(text) from exc
+        except (aiosmtplib.SMTPServerDisconnected, ConnectionError) as exc:
+            await self._drop()
+            raise ConnectionLost(f"SMTP connection failed: {exc}") from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             await self._drop()
             raise TemporaryFailure(f"SMTP connection failed: {exc}") from exc

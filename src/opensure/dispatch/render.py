@@ -231,7 +231,8 @@ def delivery_address(address: str) -> str:
 def message_id(request_id: int, token: str, sender: str) -> str:
     """Stable per request, so a resend after a crash can be recognised downstream."""
     try:
-        domain = Address(addr_spec=sender).domain or "localhost"
+        # OPENSURE_MAIL_FROM may carry a display name: "Acme <feedback@acme.example>".
+        domain = Address(addr_spec=parseaddr(sender)[1]).domain or "localhost"
     except (ValueError, IndexError):
         domain = "localhost"
     return f"<feedback-request-{request_id}.{token[:12]}@{domain}>"

@@ -102,6 +102,9 @@ class Dispatcher:
             pool: list[Session] = []
             while not stop.is_set():
                 await listener.ensure()
+                # Cleared before the claim, not when going idle: a notification that arrives
+                # during this round is for work the claim may not have seen.
+                self.wakeup.clear()
                 try:
                     if not pool:
                         pool = [
@@ -121,7 +124,6 @@ class Dispatcher:
         log.info("dispatcher %s stopped", self.owner)
 
     async def _idle(self, stop: asyncio.Event) -> None:
-        self.wakeup.clear()
         waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.wakeup.wait())]
         try:
             await asyncio.wait(

@@ -19,6 +19,7 @@ from opensure.models import (
     Segment,
     SegmentOption,
     Site,
+    SiteAlias,
     Staff,
     Survey,
 )
@@ -134,6 +135,7 @@ async def lookups(
 ) -> Row[Any]:
     """Everything a create/update needs to check ownership and link data, in one SELECT."""
     s, t, st, si = Survey.__table__, EmailTemplate.__table__, Staff.__table__, Site.__table__
+    al = SiteAlias.__table__
     none = literal_column("NULL")
     cols = [
         (
@@ -158,9 +160,15 @@ async def lookups(
             else none
         ).label("staff_id"),
         (
-            select(si.c.id)
-            .where(si.c.site_code == site_code, si.c.account_id == account_id)
-            .scalar_subquery()
+            # A renamed site is still found by its former code.
+            func.coalesce(
+                select(si.c.id)
+                .where(si.c.site_code == site_code, si.c.account_id == account_id)
+                .scalar_subquery(),
+                select(al.c.site_id)
+                .where(al.c.site_code == site_code, al.c.account_id == account_id)
+                .scalar_subquery(),
+            )
             if site_code is not None
             else none
         ).label("site_id"),

@@ -62,13 +62,23 @@ TRIGGERS = [
           NEW.account_id, NEW.survey_id, (NEW.sent_at AT TIME ZONE 'UTC')::date, 1,
           (NEW.delivery_failure IS NULL)::int, (NEW.delivery_failure IS NULL AND replied)::int);
       END IF;
+      IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+      END IF;
       RETURN NULL;
     END $$
     """,
     """
     CREATE TRIGGER feedback_requests_rollup
-    AFTER INSERT OR DELETE OR UPDATE OF state, sent_at, delivery_failure, survey_id, account_id
+    AFTER INSERT OR UPDATE OF state, sent_at, delivery_failure, survey_id, account_id
     ON feedback_requests FOR EACH ROW EXECUTE FUNCTION opensure_feedback_requests_rollup()
+    """,
+    # Deletes are counted BEFORE the row goes, while its response is still linked to it
+    # (the foreign key's SET NULL runs before AFTER triggers).
+    """
+    CREATE TRIGGER feedback_requests_rollup_delete
+    BEFORE DELETE ON feedback_requests
+    FOR EACH ROW EXECUTE FUNCTION opensure_feedback_requests_rollup()
     """,
     """
     CREATE FUNCTION opensure_feedback_responses_rollup() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -96,6 +106,17 @@ TRIGGERS = [
             req.account_id, req.survey_id, (req.sent_at AT TIME ZONE 'UTC')::date, 0, 0, 1);
         END IF;
       END IF;
+      IF TG_OP = 'DELETE' THEN
+        -- BEFORE DELETE: the answers are still there, cascading deletes come after.
+        FOR ans IN
+          SELECT a.question_id, a.rating FROM answers a JOIN questions q ON q.id = a.question_id
+          WHERE a.feedback_response_id = OLD.id AND q.nps AND a.rating IS NOT NULL
+        LOOP
+          PERFORM opensure_bump_nps(OLD.account_id, ans.question_id,
+                                    (OLD.submitted_at AT TIME ZONE 'UTC')::date, ans.rating, -1);
+        END LOOP;
+        RETURN OLD;
+      END IF;
       IF TG_OP = 'UPDATE' AND (OLD.submitted_at IS DISTINCT FROM NEW.submitted_at
                                OR OLD.account_id <> NEW.account_id) THEN
         FOR ans IN
@@ -113,8 +134,13 @@ TRIGGERS = [
     """,
     """
     CREATE TRIGGER feedback_responses_rollup
-    AFTER INSERT OR DELETE OR UPDATE OF feedback_request_id, submitted_at, account_id
+    AFTER INSERT OR UPDATE OF feedback_request_id, submitted_at, account_id
     ON feedback_responses FOR EACH ROW EXECUTE FUNCTION opensure_feedback_responses_rollup()
+    """,
+    """
+    CREATE TRIGGER feedback_responses_rollup_delete
+    BEFORE DELETE ON feedback_responses
+    FOR EACH ROW EXECUTE FUNCTION opensure_feedback_responses_rollup()
     """,
     """
     CREATE FUNCTION opensure_answers_rollup() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -150,7 +176,9 @@ TRIGGERS = [
 ]
 DROP_TRIGGERS = [
     "DROP TRIGGER IF EXISTS answers_rollup ON answers",
+    "DROP TRIGGER IF EXISTS feedback_responses_rollup_delete ON feedback_responses",
     "DROP TRIGGER IF EXISTS feedback_responses_rollup ON feedback_responses",
+    "DROP TRIGGER IF EXISTS feedback_requests_rollup_delete ON feedback_requests",
     "DROP TRIGGER IF EXISTS feedback_requests_rollup ON feedback_requests",
     "DROP FUNCTION IF EXISTS opensure_answers_rollup()",
     "DROP FUNCTION IF EXISTS opensure_feedback_responses_rollup()",
