@@ -6,9 +6,9 @@ STAMP := $(VENV)/.installed-dev
 
 .PHONY: serve test lint format bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml client/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e ./client
 	@touch $@
 
 ## Run the service on the embedded default: SQLite ./opensure.db + Maildir ./outbox, one process.
@@ -19,11 +19,13 @@ serve: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict client/src
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict client/src
 
 format: $(STAMP)
 	$(BIN)/ruff format .

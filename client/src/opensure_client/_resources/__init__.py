@@ -1,0 +1,1 @@
+"""One class per API resource, in a synchronous and an asynchronous flavour."""
