@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 from opensure import __version__
 from opensure.api import errors, openapi
 from opensure.api.negotiation import MEDIA_TYPE, ApiGate, TokenCache
+from opensure.api.ratelimit import make_limiter
 from opensure.api.request import base_url
 from opensure.config import Settings, get_settings
 from opensure.db import create_engine, reader
@@ -50,6 +51,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.reader = reader(engine)
         app.state.tokens = TokenCache(app.state.reader, settings.token_cache_seconds)
+        app.state.limiter = make_limiter(
+            settings.rate_limit, settings.rate_limit_window_seconds, settings.redis_url
+        )
         if settings.secret_key:
             app.state.secret = settings.secret_key
         else:
@@ -66,6 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stop.set()
             if dispatcher_task is not None:
                 await dispatcher_task
+            if app.state.limiter is not None:
+                await app.state.limiter.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -90,7 +96,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def scope_base_url(scope: dict[str, Any]) -> str:
         return base_url(Request(scope))
 
-    app.add_middleware(ApiGate, tokens=lambda: app.state.tokens, base_url=scope_base_url)
+    app.add_middleware(
+        ApiGate,
+        tokens=lambda: app.state.tokens,
+        base_url=scope_base_url,
+        limiter=lambda: app.state.limiter,
+    )
     # Outermost: every response, the gate's errors included, gets a request id and is counted.
     app.add_middleware(RequestContext)
     return app

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(default=60.0, gt=0)
     retry_max_seconds: float = Field(default=3600.0, gt=0)
     retry_window_seconds: float = Field(default=86400.0, ge=0)
+    # Requests per token per window (0 = no limit); shared through Redis when it is configured.
+    rate_limit: int = Field(default=5000, ge=0)
+    rate_limit_window_seconds: int = Field(default=3600, ge=1)
+    redis_url: str | None = None
     # "text" or "json" (one JSON object per log line, for log shippers).
     log_format: str = Field(default="text", pattern="^(text|json)$")
     # How long a dispatcher's claim on a request lasts before another may take it over.

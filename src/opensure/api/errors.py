@@ -205,7 +205,10 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     sa_exc.TimeoutError,
     ConnectionError,
     asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
+    asyncpg.CannotConnectNowError,  # starting up, shutting down
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
     asyncpg.InterfaceError,
 )
 
@@ -213,7 +216,10 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
 def is_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return True
-    return isinstance(exc, UNAVAILABLE) or isinstance(getattr(exc, "orig", None), UNAVAILABLE)
+    # SQLAlchemy wraps the driver's exception twice: ``exc.orig`` is its asyncpg adapter's
+    # DBAPI error, whose cause is asyncpg's own exception.
+    orig = getattr(exc, "orig", None)
+    return any(isinstance(e, UNAVAILABLE) for e in (exc, orig, getattr(orig, "__cause__", None)))
 
 
 def unavailable_response(path: str = "") -> Response:

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.responses import Response
 
 from opensure.api.errors import (
     ApiError,
@@ -28,6 +29,7 @@ from opensure.api.errors import (
     Unauthorized,
     json_response,
 )
+from opensure.api.ratelimit import Limiter, Quota
 from opensure.models import ApiToken
 
 log = logging.getLogger("opensure.api")
@@ -143,21 +145,33 @@ class ApiGate:
     """User-Agent, Accept and token checks, then the trailing-slash redirect."""
 
     def __init__(
-        self, app: ASGIApp, tokens: Callable[[], TokenCache], base_url: Callable[[Scope], str]
+        self,
+        app: ASGIApp,
+        tokens: Callable[[], TokenCache],
+        base_url: Callable[[Scope], str],
+        limiter: Callable[[], Limiter | None] = lambda: None,
     ):
         self.app = app
         self.tokens = tokens
         self.base_url = base_url
+        self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or is_exempt(scope["path"]):
             await self.app(scope, receive, send)
             return
         try:
-            account_id = await self._check(scope)
+            account_id, token = await self._check(scope)
         except ApiError as exc:
             await exc.response()(scope, receive, send)
             return
+        limiter = self.limiter()
+        if limiter is not None:
+            quota = await limiter.hit(hash_token(token))
+            if quota.exceeded:
+                await _too_many(quota)(scope, receive, send)
+                return
+            send = _with_headers(send, quota.headers())
         scope.setdefault("state", {})["account_id"] = account_id
         path = scope["path"]
         if len(path) > 1 and path.endswith("/"):
@@ -169,7 +183,7 @@ class ApiGate:
             return
         await self.app(scope, receive, send)
 
-    async def _check(self, scope: Scope) -> int:
+    async def _check(self, scope: Scope) -> tuple[int, str]:
         user_agent = _header(scope, b"user-agent")
         if user_agent is None or not user_agent.strip():
             raise ApiError("Missing or invalid User Agent string", status_code=403)
@@ -186,7 +200,7 @@ class ApiGate:
         account_id = await self.tokens().account_id(token)
         if account_id is None:
             raise Unauthorized()
-        return account_id
+        return account_id, token
 
     async def _redirect(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
         query = scope.get("query_string", b"").decode("latin-1")
@@ -195,3 +209,26 @@ class ApiGate:
         message = "Moved Permanently" if status == 301 else "Temporary Redirect"
         response = json_response({"message": message}, status, {"Location": location})
         await response(scope, receive, send)
+
+
+def _too_many(quota: Quota) -> Response:
+    wait = max(1, quota.reset - int(time.time()))
+    response = json_response(
+        {
+            "message": f"API rate limit exceeded for this token: {quota.limit} requests per "
+            f"window. Try again in {wait} seconds."
+        },
+        429,
+        {"Retry-After": str(wait)},
+    )
+    response.raw_headers.extend(quota.headers())
+    return response
+
+
+def _with_headers(send: Send, headers: list[tuple[bytes, bytes]]) -> Send:
+    async def wrapped(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), *headers]
+        await send(message)
+
+    return wrapped

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
-from opensure.api import pagination, timestamps
+from opensure.api import idempotency, pagination, timestamps
 from opensure.api.deps import AccountId, read, transaction
 from opensure.api.errors import Errors, json_response
 from opensure.api.openapi import body_schema, errors_for
@@ -45,11 +47,16 @@ LIST_PARAMS = ("page", "per_page", "states", "state", "survey_ids")
 async def create_feedback_request(request: Request, account_id: AccountId) -> Response:
     """Schedule a survey email: a pending feedback request sent at `send_at`."""
     body = await json_body(request)
-    async with transaction(request) as conn:
+
+    async def work(conn: AsyncConnection) -> Response:
         created = await service.create(conn=conn, account_id=account_id, body=body)
-    _wake_dispatcher(request, created)
-    location = f"{base_url(request)}/feedback_requests/{created['id']}"
-    return json_response(created, 201, {"Location": location})
+        location = f"{base_url(request)}/feedback_requests/{created['id']}"
+        return json_response(created, 201, {"Location": location})
+
+    response = await idempotency.create(request, account_id, body, work)
+    if response.status_code == 201 and "idempotent-replayed" not in response.headers:
+        _wake_dispatcher(request, orjson.loads(bytes(response.body)))
+    return response
 
 
 @router.get(

@@ -17,6 +17,7 @@ from opensure.models.feedback import (
     FeedbackResponse,
     RequestSegmentOption,
 )
+from opensure.models.idempotency import IdempotencyKey
 from opensure.models.instance import InstanceSetting
 from opensure.models.rollups import NpsDay, ResponseRateDay
 from opensure.models.sites import Site, SiteAlias
@@ -30,6 +31,7 @@ __all__ = [
     "FeedbackRequest",
     "FeedbackRequestItem",
     "FeedbackResponse",
+    "IdempotencyKey",
     "InstanceSetting",
     "NpsDay",
     "Question",

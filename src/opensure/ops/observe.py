@@ -20,7 +20,10 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from opensure.api.errors import is_unavailable, unavailable_response
 from opensure.api.negotiation import ASGIApp, Receive, Scope, Send
+
+log = logging.getLogger("opensure.api")
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
@@ -69,18 +72,29 @@ class RequestContext:
         request_id = incoming if incoming and _SANE_ID.match(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
         status = 500
+        started = False
         header = (b"x-request-id", request_id.encode("latin-1"))
 
         async def send_with_id(message: dict[str, Any]) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
                 status = message["status"]
+                started = True
                 message["headers"] = [*message.get("headers", []), header]
             await send(message)
 
         start = time.perf_counter()
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            # The database went away under a middleware (the token check, outside the routes'
+            # exception handlers): answer 503 here. Left to the server error handler, the 503
+            # would lack X-Request-Id, be counted as a 500, and uvicorn would drop the
+            # keep-alive connection under the client's next request.
+            if started or not is_unavailable(exc):
+                raise
+            log.warning("database unavailable on %s %s: %s", scope["method"], scope["path"], exc)
+            await unavailable_response(scope["path"])(scope, receive, send_with_id)
         finally:
             route = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"

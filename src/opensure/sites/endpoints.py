@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
-from opensure.api import pagination
+from opensure.api import idempotency, pagination
 from opensure.api.deps import AccountId, read, transaction
 from opensure.api.errors import Errors, json_response
 from opensure.api.openapi import body_schema, errors_for
@@ -27,10 +28,13 @@ MOVED = {301: {"description": "Renamed: Location has the site's current code"}}
 async def create_site(request: Request, account_id: AccountId) -> Response:
     """Create a site."""
     body = await json_body(request)
-    async with transaction(request) as conn:
+
+    async def work(conn: AsyncConnection) -> Response:
         created = await service.create(conn=conn, account_id=account_id, body=body)
-    location = f"{base_url(request)}/sites/{created['site_code']}"
-    return json_response(created, 201, {"Location": location})
+        location = f"{base_url(request)}/sites/{created['site_code']}"
+        return json_response(created, 201, {"Location": location})
+
+    return await idempotency.create(request, account_id, body, work)
 
 
 @router.get(

@@ -1,0 +1,956 @@
+"""Requests/s and latency of the API's hot endpoints, next to a bare Starlette baseline.
+
+    .venv/bin/python -m bench.api [--quick] [--backend sqlite,postgresql] [--workers 1,2]
+                                  [--endpoint get,post,list] [--write]
+
+For each backend (a fresh SQLite file in a temporary directory; a fresh PostgreSQL database
+that is dropped afterwards) it migrates with ``opensure migrate``, creates two accounts with a
+token and a survey through the CLI, then for each worker count starts ``opensure serve`` and
+the baseline app (``bench/baseline_app.py``: Starlette + asyncpg/aiosqlite, under uvicorn with
+the same worker count) side by side on 127.0.0.1, seeds ~1,000 feedback requests with two data
+items each through the API, checks that both apps answer with the same JSON, and measures:
+
+* ``GET /feedback_requests/:id``       random ids among the seeded requests
+* ``POST /feedback_requests``          a new request with two data items, send_at in the future
+* ``GET /feedback_requests?per_page=100``  the first page of the seeded account
+
+with wrk (one thread by default: on a 2-core machine the load generator shares the CPUs with
+the servers), a warm-up run first, OpenSure and then the baseline for each endpoint. POSTs go
+to a second account so that the list and GET figures do not change as the table grows.
+
+Results go to stdout as a Markdown table (ratio = OpenSure / baseline req/s), to
+``bench/results/*.json`` (not in git), and with ``--write`` into ``docs/benchmarks.md``
+(only the part between the ``bench:begin`` / ``bench:end`` markers is replaced).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from sqlalchemy.engine import make_url
+
+REPO = Path(__file__).resolve().parent.parent
+DOC = REPO / "docs" / "benchmarks.md"
+RESULTS_DIR = REPO / "bench" / "results"
+SURVEY_FILE = REPO / "src" / "opensure" / "demo" / "survey.yaml"
+MEDIA_TYPE = "application/vnd.customersure.v1+json"
+BEGIN_MARK = "<!-- bench:begin -->"
+END_MARK = "<!-- bench:end -->"
+
+BACKENDS = ("sqlite", "postgresql")
+ENDPOINTS = {
+    "get": "GET /feedback_requests/:id",
+    "post": "POST /feedback_requests",
+    "list": "GET /feedback_requests?per_page=100",
+}
+# OpenSure req/s as a share of the baseline's, per endpoint.
+TARGETS = {"get": 0.50, "post": 0.40}
+LIST_PATH = "/feedback_requests?per_page=100"
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_ENV = ("OPENSURE_BENCH_POSTGRES_URL", "OPENSURE_TEST_POSTGRES_URL")
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclasses.dataclass
+class Measurement:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int  # socket errors, timeouts and 4xx/5xx answers
+
+
+@dataclasses.dataclass
+class Result:
+    backend: str
+    workers: int
+    endpoint: str
+    opensure: Measurement
+    baseline: Measurement
+
+    @property
+    def ratio(self) -> float:
+        return self.opensure.rps / self.baseline.rps if self.baseline.rps else 0.0
+
+    @property
+    def target(self) -> float | None:
+        return TARGETS.get(self.endpoint)
+
+    @property
+    def met(self) -> bool | None:
+        return None if self.target is None else self.ratio >= self.target
+
+
+# ---------------------------------------------------------------- setup
+
+
+@dataclasses.dataclass
+class Fixture:
+    """What the CLI created: one account to read (seeded) and one to write to."""
+
+    read_token: str
+    read_survey_id: int
+    write_token: str
+    write_survey_id: int
+    seeded_ids: list[int] = dataclasses.field(default_factory=list)
+
+
+def opensure_bin() -> str:
+    local = Path(sys.executable).parent / "opensure"
+    if local.exists():
+        return str(local)
+    found = shutil.which("opensure")
+    if found is None:
+        raise SystemExit("bench: the opensure command is not installed (pip install -e .)")
+    return found
+
+
+def opensure_env(url: str, tmp: Path, public_url: str = "http://127.0.0.1:8000") -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENSURE_")}
+    env.update(
+        OPENSURE_DATABASE_URL=url,
+        OPENSURE_PUBLIC_URL=public_url,
+        OPENSURE_MAIL_URL=f"maildir:{tmp / 'outbox'}",
+        # Load tests send far more than a token's hourly allowance.
+        OPENSURE_RATE_LIMIT="0",
+    )
+    return env
+
+
+def cli(url: str, tmp: Path, *args: str) -> dict[str, Any]:
+    """Run an ``opensure`` admin command (in ``tmp``, so no stray .env is read)."""
+    done = subprocess.run(
+        [opensure_bin(), *args],
+        cwd=tmp,
+        env=opensure_env(url, tmp),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"opensure {' '.join(args)} failed: {done.stderr.strip()}")
+    return json.loads(done.stdout) if "--json" in args else {}
+
+
+def create_fixture(url: str, tmp: Path) -> Fixture:
+    cli(url, tmp, "migrate")
+    made = []
+    for name in ("Bench Reader", "Bench Writer"):
+        account = cli(url, tmp, "accounts", "create", name, "--json")
+        survey = cli(url, tmp, "surveys", "import", "--account", name, str(SURVEY_FILE), "--json")
+        made.append((account["token"], int(survey["id"])))
+    return Fixture(made[0][0], made[0][1], made[1][0], made[1][1])
+
+
+def asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _pg_admin(admin_url: str, sql: str) -> None:
+    conn = await asyncpg.connect(asyncpg_dsn(admin_url), timeout=10)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def _pg_version(url: str) -> str:
+    conn = await asyncpg.connect(asyncpg_dsn(url), timeout=10)
+    try:
+        return str(await conn.fetchval("SHOW server_version"))
+    finally:
+        await conn.close()
+
+
+@contextlib.contextmanager
+def fresh_database(backend: str, tmp: Path, pg_url: str) -> Iterator[str]:
+    if backend == "sqlite":
+        path = tmp / f"bench-{secrets.token_hex(4)}.db"
+        yield f"sqlite:///{path}"
+        return
+    name = f"bench_{secrets.token_hex(6)}"
+    asyncio.run(_pg_admin(pg_url, f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_pg_admin(pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def pg_reachable(pg_url: str) -> str | None:
+    """None when reachable, else why not."""
+    try:
+        asyncio.run(_pg_admin(pg_url, "SELECT 1"))
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        return str(exc) or type(exc).__name__
+    return None
+
+
+# ---------------------------------------------------------------- servers
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def headers_for(token: str) -> dict[str, str]:
+    return {
+        "User-Agent": "OpenSure bench",
+        "Accept": MEDIA_TYPE,
+        "Authorization": f'Token token="{token}"',
+    }
+
+
+class Server:
+    """A server process we started (in its own session), stopped by its pid."""
+
+    def __init__(self, name: str, cmd: list[str], env: dict[str, str], cwd: Path, port: int):
+        self.name = name
+        self.port = port
+        self.log_path = cwd / f"{name}-{port}.log"
+        self._log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            cmd,
+            env=env,
+            cwd=cwd,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log_tail(self, lines: int = 30) -> str:
+        text = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+    def wait_ready(self, token: str, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        ok = 0
+        with httpx.Client(base_url=self.base, headers=headers_for(token), timeout=5) as client:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"{self.name} exited:\n{self.log_tail()}")
+                try:
+                    # A fresh connection each time, so every worker process gets asked.
+                    r = client.get("/feedback_requests?per_page=1", headers={"Connection": "close"})
+                    ok = ok + 1 if r.status_code == 200 else 0
+                except httpx.TransportError:
+                    ok = 0
+                if ok >= 20:
+                    return
+                time.sleep(0.05 if ok else 0.2)
+        raise RuntimeError(f"{self.name} did not become ready:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                # Our own session: the uvicorn supervisor and its workers, nothing else.
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        self._log.close()
+
+
+def serve_supports_no_dispatcher() -> bool:
+    done = subprocess.run(
+        [opensure_bin(), "serve", "--help"], capture_output=True, text=True, check=False
+    )
+    return "--no-dispatcher" in done.stdout
+
+
+def start_opensure(url: str, workers: int, tmp: Path, no_dispatcher: bool) -> Server:
+    port = free_port()
+    cmd = [
+        opensure_bin(),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--no-demo",
+    ]
+    if no_dispatcher:
+        cmd.append("--no-dispatcher")
+    env = opensure_env(url, tmp, f"http://127.0.0.1:{port}")
+    return Server("opensure", cmd, env, tmp, port)
+
+
+def start_baseline(url: str, workers: int, tmp: Path, sqlite_driver: str) -> Server:
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.baseline_app:create_app",
+        "--factory",
+        "--app-dir",
+        str(REPO),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "info",
+    ]
+    env = dict(os.environ)
+    env.update(
+        BENCH_BASELINE_DATABASE_URL=url,
+        BENCH_BASELINE_SQLITE_DRIVER=sqlite_driver,
+        BENCH_BASELINE_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        PYTHONPATH=str(REPO),
+    )
+    return Server("baseline", cmd, env, tmp, port)
+
+
+# ---------------------------------------------------------------- seeding and checks
+
+
+def request_body(survey_id: int, email: str, n: int, send_at: str) -> dict[str, Any]:
+    return {
+        "email": email,
+        "send_at": send_at,
+        "survey_id": survey_id,
+        "first_name": "Kate",
+        "surname": "Smith",
+        "reference": f"#{n}",
+        "data": [{"key": "order_id", "value": f"A{n}"}, {"key": "channel", "value": "email"}],
+    }
+
+
+def future_send_at(days: int = 30) -> str:
+    return (dt.datetime.now(dt.UTC) + dt.timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def _seed(base: str, fixture: Fixture, count: int) -> list[int]:
+    send_base = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    gate = asyncio.Semaphore(16)
+    async with httpx.AsyncClient(
+        base_url=base, headers=headers_for(fixture.read_token), timeout=30
+    ) as client:
+
+        async def one(n: int) -> int:
+            send_at = (send_base + dt.timedelta(minutes=n)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            body = request_body(fixture.read_survey_id, f"seed{n}@example.com", n, send_at)
+            async with gate:
+                r = await client.post("/feedback_requests", json=body)
+            if r.status_code != 201:
+                raise RuntimeError(f"seeding failed: {r.status_code} {r.text}")
+            return int(r.json()["id"])
+
+        ids = await asyncio.gather(*(one(n) for n in range(count)))
+    return sorted(ids)
+
+
+def seed(server: Server, fixture: Fixture, count: int) -> None:
+    started = time.monotonic()
+    fixture.seeded_ids = asyncio.run(_seed(server.base, fixture, count))
+    log(f"seeded {count} feedback requests in {time.monotonic() - started:.1f}s")
+
+
+def check_same_answers(opensure: Server, baseline: Server, fixture: Fixture) -> None:
+    """Both apps must answer each benchmarked request alike, or the comparison means nothing."""
+
+    def call(server: Server, method: str, path: str, token: str, **kw: Any) -> httpx.Response:
+        with httpx.Client(base_url=server.base, headers=headers_for(token), timeout=10) as c:
+            return c.request(method, path, **kw)
+
+    for path in (f"/feedback_requests/{fixture.seeded_ids[0]}", LIST_PATH):
+        a = call(opensure, "GET", path, fixture.read_token)
+        b = call(baseline, "GET", path, fixture.read_token)
+        if a.status_code != 200 or b.status_code != 200 or a.json() != b.json():
+            raise RuntimeError(
+                f"GET {path}: the apps disagree\nopensure {a.status_code}: {a.text[:500]}\n"
+                f"baseline {b.status_code}: {b.text[:500]}"
+            )
+        for name in ("x-total-count", "x-total-pages", "content-type"):
+            if a.headers.get(name) != b.headers.get(name):
+                raise RuntimeError(f"GET {path}: header {name} differs")
+        links = [
+            r.headers.get("link", "").replace(s.base, "") for r, s in ((a, opensure), (b, baseline))
+        ]
+        if links[0] != links[1]:
+            raise RuntimeError(f"GET {path}: Link differs: {links}")
+    body = request_body(fixture.write_survey_id, "check@example.com", 0, future_send_at())
+    a = call(opensure, "POST", "/feedback_requests", fixture.write_token, json=body)
+    b = call(baseline, "POST", "/feedback_requests", fixture.write_token, json=body)
+    if a.status_code != 201 or b.status_code != 201:
+        raise RuntimeError(f"POST: {a.status_code} {a.text[:300]} / {b.status_code} {b.text[:300]}")
+    ja, jb = a.json(), b.json()
+
+    def comparable(j: dict[str, Any]) -> dict[str, Any]:
+        volatile = ("id", "created_at", "updated_at")
+        return {
+            **{k: v for k, v in j.items() if k not in volatile},
+            "data": [(d["key"], d["value"]) for d in j["data"]],
+        }
+
+    if list(ja) != list(jb) or comparable(ja) != comparable(jb):
+        raise RuntimeError(f"POST: the apps disagree\n{ja}\n{jb}")
+    if not a.headers.get("location") or not b.headers.get("location"):
+        raise RuntimeError("POST: Location header missing")
+
+
+# ---------------------------------------------------------------- load generation
+
+WRK_DONE = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_RESULT {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,' ..
+    '"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect, e.read, e.write, e.status, e.timeout))
+end
+"""
+
+
+def lua_str(value: str) -> str:
+    return json.dumps(value)  # a JSON string literal is a valid Lua string literal here
+
+
+def wrk_script(endpoint: str, fixture: Fixture, prefix: str) -> str:
+    token = fixture.write_token if endpoint == "post" else fixture.read_token
+    lines = [f"wrk.headers[{lua_str(k)}] = {lua_str(v)}" for k, v in headers_for(token).items()]
+    if endpoint == "get":
+        ids = ",".join(str(i) for i in fixture.seeded_ids)
+        lines += [
+            f"local ids = {{{ids}}}",
+            "local n = #ids",
+            "init = function(args) math.randomseed(os.time() + math.floor(os.clock() * 1e6)) end",
+            "request = function()",
+            '  return wrk.format("GET", "/feedback_requests/" .. ids[math.random(n)])',
+            "end",
+        ]
+    elif endpoint == "list":
+        lines += [
+            "request = function()",
+            f'  return wrk.format("GET", {lua_str(LIST_PATH)})',
+            "end",
+        ]
+    else:
+        template = json.dumps(
+            request_body(fixture.write_survey_id, "EMAIL", 0, future_send_at()),
+            separators=(",", ":"),
+        )
+        template = (
+            template.replace("%", "%%")
+            .replace('"EMAIL"', '"%s-%d@example.com"')
+            .replace('"#0"', '"#%d"')
+            .replace('"A0"', '"A%d"')
+        )
+        lines += [
+            'wrk.headers["Content-Type"] = "application/json"',
+            "local counter = 0",
+            f"local prefix = {lua_str(prefix)} .. tostring(math.random(1, 1e9))",
+            f"local template = {lua_str(template)}",
+            "request = function()",
+            "  counter = counter + 1",
+            "  local body = string.format(template, prefix, counter, counter, counter)",
+            '  return wrk.format("POST", "/feedback_requests", nil, body)',
+            "end",
+        ]
+    return "\n".join(lines) + "\n" + WRK_DONE
+
+
+def run_wrk(
+    server: Server, script: Path, seconds: float, connections: int, threads: int
+) -> Measurement:
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        server.base,
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=False)
+    match = re.search(r"^BENCH_RESULT (\{.*\})$", done.stdout, re.MULTILINE)
+    if done.returncode != 0 or match is None:
+        raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    r = json.loads(match[1])
+    errors = r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
+    return Measurement(
+        rps=r["requests"] / (r["duration_us"] / 1e6),
+        p50_ms=r["p50_us"] / 1000,
+        p99_ms=r["p99_us"] / 1000,
+        requests=r["requests"],
+        errors=errors,
+    )
+
+
+def httpx_requests(
+    endpoint: str, fixture: Fixture, prefix: str
+) -> Callable[[int], tuple[str, str, dict[str, Any] | None]]:
+    send_at = future_send_at()
+
+    def make(n: int) -> tuple[str, str, dict[str, Any] | None]:
+        if endpoint == "get":
+            return "GET", f"/feedback_requests/{secrets.choice(fixture.seeded_ids)}", None
+        if endpoint == "list":
+            return "GET", LIST_PATH, None
+        body = request_body(fixture.write_survey_id, f"{prefix}-{n}@example.com", n, send_at)
+        return "POST", "/feedback_requests", body
+
+    return make
+
+
+async def _httpx_load(
+    server: Server,
+    token: str,
+    make: Callable[[int], tuple[str, str, dict[str, Any] | None]],
+    seconds: float,
+    connections: int,
+) -> Measurement:
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    latencies: list[float] = []
+    errors = 0
+    counter = 0
+    async with httpx.AsyncClient(
+        base_url=server.base, headers=headers_for(token), limits=limits, timeout=10
+    ) as client:
+        started = time.perf_counter()
+        deadline = started + seconds
+
+        async def worker() -> None:
+            nonlocal errors, counter
+            while time.perf_counter() < deadline:
+                counter += 1
+                method, path, body = make(counter)
+                t0 = time.perf_counter()
+                try:
+                    r = await client.request(method, path, json=body)
+                    if r.status_code >= 400:
+                        errors += 1
+                except httpx.HTTPError:
+                    errors += 1
+                latencies.append(time.perf_counter() - t0)
+
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return (
+            latencies[min(len(latencies) - 1, int(len(latencies) * p))] * 1000 if latencies else 0
+        )
+
+    return Measurement(len(latencies) / elapsed, pct(0.50), pct(0.99), len(latencies), errors)
+
+
+# ---------------------------------------------------------------- the run
+
+
+@dataclasses.dataclass
+class Options:
+    backends: list[str]
+    workers: list[int]
+    endpoints: list[str]
+    duration: float
+    warmup: float
+    connections: int
+    threads: int
+    seed: int
+    pg_url: str
+    pg_url_from_env: str | None
+    sqlite_driver: str
+    load: str
+    write: bool
+    argv: list[str]
+
+
+def measure(
+    opts: Options, server: Server, endpoint: str, fixture: Fixture, tmp: Path
+) -> Measurement:
+    prefix = f"{server.name}-{secrets.token_hex(3)}"
+    if opts.load == "wrk":
+        script = tmp / f"{server.name}-{endpoint}.lua"
+        script.write_text(wrk_script(endpoint, fixture, prefix))
+        if opts.warmup > 0:
+            run_wrk(server, script, opts.warmup, opts.connections, opts.threads)
+        return run_wrk(server, script, opts.duration, opts.connections, opts.threads)
+    token = fixture.write_token if endpoint == "post" else fixture.read_token
+    make = httpx_requests(endpoint, fixture, prefix)
+    if opts.warmup > 0:
+        asyncio.run(_httpx_load(server, token, make, opts.warmup, opts.connections))
+    return asyncio.run(_httpx_load(server, token, make, opts.duration, opts.connections))
+
+
+def run_backend(
+    opts: Options, backend: str, tmp: Path, info: dict[str, str], no_dispatcher: bool
+) -> list[Result]:
+    results: list[Result] = []
+    with fresh_database(backend, tmp, opts.pg_url) as url:
+        if backend == "postgresql":
+            info["PostgreSQL"] = asyncio.run(_pg_version(url))
+        log(f"{backend}: fresh database, migrating and creating accounts through the CLI")
+        fixture = create_fixture(url, tmp)
+        for workers in opts.workers:
+            servers: list[Server] = []
+            try:
+                opensure = start_opensure(url, workers, tmp, no_dispatcher)
+                servers.append(opensure)
+                baseline = start_baseline(url, workers, tmp, opts.sqlite_driver)
+                servers.append(baseline)
+                opensure.wait_ready(fixture.read_token)
+                baseline.wait_ready(fixture.read_token)
+                if not fixture.seeded_ids:
+                    seed(opensure, fixture, opts.seed)
+                check_same_answers(opensure, baseline, fixture)
+                for endpoint in opts.endpoints:
+                    o = measure(opts, opensure, endpoint, fixture, tmp)
+                    b = measure(opts, baseline, endpoint, fixture, tmp)
+                    result = Result(backend, workers, endpoint, o, b)
+                    results.append(result)
+                    log(
+                        f"{backend} workers={workers} {ENDPOINTS[endpoint]}: "
+                        f"opensure {o.rps:.0f} req/s (p50 {o.p50_ms:.1f} ms, p99 "
+                        f"{o.p99_ms:.1f} ms), baseline {b.rps:.0f} req/s (p50 {b.p50_ms:.1f} ms, "
+                        f"p99 {b.p99_ms:.1f} ms), ratio {result.ratio:.0%}"
+                    )
+            finally:
+                for server in reversed(servers):
+                    server.stop()
+    return results
+
+
+# ---------------------------------------------------------------- reporting
+
+
+def versions(opts: Options) -> dict[str, str]:
+    info: dict[str, str] = {}
+    cpu = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    info["CPU"] = f"{cpu}, {os.cpu_count()} cores"
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        kb = int(Path("/proc/meminfo").read_text().split("\n")[0].split()[1])
+        info["memory"] = f"{kb / 1024 / 1024:.1f} GiB"
+    info["OS"] = f"{platform.system()} {platform.release()}"
+    info["Python"] = platform.python_version()
+    packages = ["fastapi", "starlette", "sqlalchemy", "uvicorn", "uvloop", "httptools"]
+    packages += ["asyncpg", "aiosqlite", "orjson"]
+    found = []
+    for name in packages:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            found.append(f"{name} {importlib.metadata.version(name)}")
+    info["packages"] = ", ".join(found)
+    info["SQLite"] = sqlite3.sqlite_version
+    if opts.load == "wrk":
+        done = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
+        first = (done.stdout or done.stderr).splitlines()
+        info["load generator"] = first[0].strip() if first else "wrk"
+    else:
+        info["load generator"] = f"httpx {importlib.metadata.version('httpx')} (asyncio loop)"
+    return info
+
+
+def command_line(opts: Options) -> str:
+    prefix = ""
+    if "postgresql" in opts.backends and opts.pg_url_from_env:
+        prefix = f"{opts.pg_url_from_env}={shlex.quote(opts.pg_url)} "
+    return f"{prefix}.venv/bin/python -m bench.api {shlex.join(opts.argv)}".rstrip()
+
+
+def ms(value: float) -> str:
+    return f"{value:.1f}" if value < 100 else f"{value:.0f}"
+
+
+def table(results: list[Result]) -> str:
+    head = (
+        "| backend | workers | endpoint | OpenSure req/s | p50 ms | p99 ms "
+        "| baseline req/s | p50 ms | p99 ms | ratio | target |\n"
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|\n"
+    )
+    rows = []
+    for r in results:
+        if r.target is None:
+            target = "—"
+        else:
+            target = f"≥ {r.target:.0%}: " + ("met" if r.met else "**missed**")
+        errors = ""
+        if r.opensure.errors or r.baseline.errors:
+            errors = f" (errors: {r.opensure.errors} / {r.baseline.errors})"
+        rows.append(
+            f"| {r.backend} | {r.workers} | `{ENDPOINTS[r.endpoint]}`{errors} "
+            f"| {r.opensure.rps:,.0f} | {ms(r.opensure.p50_ms)} | {ms(r.opensure.p99_ms)} "
+            f"| {r.baseline.rps:,.0f} | {ms(r.baseline.p50_ms)} | {ms(r.baseline.p99_ms)} "
+            f"| {r.ratio:.0%} | {target} |"
+        )
+    return head + "\n".join(rows) + "\n"
+
+
+def verdict(results: list[Result]) -> str:
+    lines = []
+    for endpoint, share in TARGETS.items():
+        runs = [r for r in results if r.endpoint == endpoint]
+        if not runs:
+            continue
+        met = [r for r in runs if r.met]
+        worst = min(runs, key=lambda r: r.ratio)
+        state = "**met**" if len(met) == len(runs) else "**missed**"
+        lines.append(
+            f"- `{ENDPOINTS[endpoint]}` ≥ {share:.0%} of the baseline: {state} in "
+            f"{len(met)} of {len(runs)} configurations (lowest: {worst.ratio:.0%}, "
+            f"{worst.backend}, {worst.workers} worker{'s' if worst.workers > 1 else ''})."
+        )
+    if any(r.endpoint == "list" for r in results):
+        lines.append(f"- `{ENDPOINTS['list']}`: no target; shown for reference.")
+    return "\n".join(lines) + "\n"
+
+
+def report(opts: Options, results: list[Result], info: dict[str, str], started: str) -> str:
+    machine = "\n".join(f"- {k}: {v}" for k, v in info.items())
+    threads = f"{opts.threads} thread{'s' if opts.threads > 1 else ''}"
+    loadgen = (
+        f"wrk, {threads}, {opts.connections} connections"
+        if opts.load == "wrk"
+        else f"an httpx asyncio loop with {opts.connections} concurrent requests"
+    )
+    driver = "aiosqlite" if opts.sqlite_driver == "aiosqlite" else "the stdlib sqlite3 module"
+    return f"""## What is measured
+
+Requests per second and median / 99th-percentile latency of three endpoints, on loopback
+(127.0.0.1), with 1 and 2 worker processes, on SQLite and PostgreSQL:
+
+- `{ENDPOINTS["get"]}`: a random one of ~{opts.seed:,} seeded requests (2 data items each);
+- `{ENDPOINTS["post"]}`: a new pending request with 2 data items and `send_at` 30 days ahead;
+- `{ENDPOINTS["list"]}`: the first page of the seeded account.
+
+Each OpenSure figure (`opensure serve --workers N --no-access-log --no-demo`) comes with a
+baseline measured in the same run, on the same database and with the same worker count:
+`bench/baseline_app.py`, bare Starlette (no FastAPI, no SQLAlchemy) with asyncpg on
+PostgreSQL and {driver} on SQLite, under uvicorn. The baseline reads OpenSure's own tables with
+hand-written SQL and answers with the same JSON (checked before measuring): one SELECT for GET
+by id; COUNT + page + items for the list; for POST one transaction inserting the request and
+its items with `INSERT … RETURNING`, without OpenSure's survey-ownership check, staff/site/segment
+linking or read-back. **ratio** = OpenSure req/s ÷ baseline req/s.
+
+Load: {loadgen}, HTTP/1.1 keep-alive; {opts.warmup:g} s warm-up, then {opts.duration:g} s
+measured, OpenSure then baseline for each endpoint. Everything runs on one machine with
+{os.cpu_count()} cores: the load generator, the servers and PostgreSQL compete for them, so the
+absolute figures are lower than on a dedicated server and the two-worker runs are CPU-bound;
+the ratio is the figure to compare. A fresh SQLite file (WAL) and a fresh PostgreSQL database
+are made for each run. Run on {started}.
+
+## Machine
+
+{machine}
+
+## Reproduce
+
+```sh
+{command_line(opts)}
+```
+
+(`--quick` measures 3 s; `--backend`, `--workers`, `--endpoint` select a subset; `--help`.)
+
+## Results
+
+{table(results)}
+## Targets
+
+{verdict(results)}"""
+
+
+def write_doc(text: str) -> None:
+    block = f"{BEGIN_MARK}\n{text.rstrip()}\n{END_MARK}"
+    old = DOC.read_text() if DOC.exists() else ""
+    if BEGIN_MARK in old and END_MARK in old:
+        before, rest = old.split(BEGIN_MARK, 1)
+        after = rest.split(END_MARK, 1)[1]
+        new = before + block + after
+    else:
+        new = (
+            "# Benchmarks\n\n"
+            "<!-- The part between the bench markers is written by "
+            "`python -m bench.api --write`; text outside them is kept. -->\n\n"
+            f"{block}\n"
+        )
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    DOC.write_text(new)
+    log(f"wrote {DOC.relative_to(REPO)}")
+
+
+def save_json(opts: Options, results: list[Result], info: dict[str, str], started: str) -> None:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"api-{started.replace(':', '').replace(' ', '-')}.json"
+    data = {
+        "started": started,
+        "command": command_line(opts),
+        "machine": info,
+        "results": [
+            {**dataclasses.asdict(r), "ratio": r.ratio, "target": r.target, "met": r.met}
+            for r in results
+        ],
+    }
+    path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+# ---------------------------------------------------------------- command line
+
+
+def parse_list(value: str, allowed: tuple[str, ...], what: str) -> list[str]:
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    bad = [v for v in items if v not in allowed]
+    if bad or not items:
+        raise argparse.ArgumentTypeError(f"{what}: choose from {', '.join(allowed)}")
+    return items
+
+
+def parse_args(argv: list[str]) -> Options:
+    p = argparse.ArgumentParser(
+        prog="python -m bench.api",
+        description="Benchmark OpenSure's feedback request endpoints against a bare baseline.",
+    )
+    p.add_argument(
+        "--backend",
+        default=",".join(BACKENDS),
+        type=lambda v: parse_list(v, BACKENDS, "--backend"),
+        help="comma list of sqlite, postgresql (default: both)",
+    )
+    p.add_argument(
+        "--workers",
+        default="1,2",
+        type=lambda v: [int(x) for x in v.split(",") if x.strip()],
+        help="comma list of worker counts (default: 1,2)",
+    )
+    p.add_argument(
+        "--endpoint",
+        default=",".join(ENDPOINTS),
+        type=lambda v: parse_list(v, tuple(ENDPOINTS), "--endpoint"),
+        help="comma list of get, post, list (default: all)",
+    )
+    p.add_argument("--duration", type=float, default=10.0, help="seconds measured (default 10)")
+    p.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up (default 2)")
+    p.add_argument("--quick", action="store_true", help="3 s measurements after 1 s warm-up")
+    p.add_argument("--connections", type=int, default=32, help="concurrent connections (32)")
+    p.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
+    p.add_argument("--seed", type=int, default=1000, help="feedback requests to seed (1000)")
+    p.add_argument(
+        "--postgres-url",
+        default=None,
+        help=f"a PostgreSQL server to create the benchmark database on "
+        f"(default: ${PG_ENV[0]}, ${PG_ENV[1]} or {DEFAULT_PG_URL})",
+    )
+    p.add_argument(
+        "--sqlite-driver",
+        choices=("aiosqlite", "sqlite3"),
+        default="aiosqlite",
+        help="the baseline's SQLite driver (default aiosqlite, like OpenSure)",
+    )
+    p.add_argument(
+        "--load",
+        choices=("wrk", "httpx"),
+        default=None,
+        help="load generator (default: wrk when installed, else httpx)",
+    )
+    p.add_argument("--write", action="store_true", help="write the results into docs/benchmarks.md")
+    a = p.parse_args(argv)
+    if any(w < 1 for w in a.workers) or not a.workers:
+        p.error("--workers: positive integers")
+    if a.quick:
+        a.duration, a.warmup = 3.0, 1.0
+    if a.threads < 1 or a.connections < a.threads:
+        p.error("--threads must be ≥ 1 and ≤ --connections")
+    load = a.load or ("wrk" if shutil.which("wrk") else "httpx")
+    if load == "wrk" and not shutil.which("wrk"):
+        p.error("wrk is not installed (apt-get install wrk), or use --load httpx")
+    env_name = next((name for name in PG_ENV if os.environ.get(name)), None)
+    pg_url = a.postgres_url or (os.environ[env_name] if env_name else DEFAULT_PG_URL)
+    return Options(
+        backends=a.backend,
+        workers=a.workers,
+        endpoints=a.endpoint,
+        duration=a.duration,
+        warmup=a.warmup,
+        connections=a.connections,
+        threads=a.threads,
+        seed=a.seed,
+        pg_url=pg_url,
+        pg_url_from_env=env_name if not a.postgres_url else None,
+        sqlite_driver=a.sqlite_driver,
+        load=load,
+        write=a.write,
+        argv=list(argv),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parse_args(sys.argv[1:] if argv is None else argv)
+    if "postgresql" in opts.backends:
+        problem = pg_reachable(opts.pg_url)
+        if problem:
+            explicit = "--backend" in " ".join(opts.argv)
+            log(f"PostgreSQL at {make_url(opts.pg_url)!r} is not reachable: {problem}")
+            if explicit:
+                return 2
+            log("skipping PostgreSQL (select it with --backend to make this an error)")
+            opts.backends = [b for b in opts.backends if b != "postgresql"]
+    if opts.load == "httpx":
+        log("wrk not found: using the httpx load loop (it needs far more CPU than wrk)")
+    started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    info = versions(opts)
+    no_dispatcher = serve_supports_no_dispatcher()
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="opensure-bench-") as tmp:
+        for backend in opts.backends:
+            results += run_backend(opts, backend, Path(tmp), info, no_dispatcher)
+    text = report(opts, results, info, started)
+    print(text)
+    save_json(opts, results, info, started)
+    if opts.write:
+        write_doc(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
