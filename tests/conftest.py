@@ -51,7 +51,10 @@ async def db_url(
 
 @pytest.fixture(scope="session")
 async def app(db_url: str) -> AsyncIterator[FastAPI]:
-    application = create_app(Settings(database_url=db_url, public_url=BASE))
+    # As if behind a reverse proxy on this host: X-Forwarded-Host/-Proto are honoured.
+    application = create_app(
+        Settings(database_url=db_url, public_url=BASE, forwarded_allow_ips="127.0.0.1")
+    )
     async with application.router.lifespan_context(application):
         yield application
 

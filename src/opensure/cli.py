@@ -288,6 +288,8 @@ def serve(
 
     # Read by create_app() in this process and in every worker process.
     os.environ["OPENSURE_RUN_DISPATCHER"] = "0" if no_dispatcher else "1"
+    if forwarded_allow_ips is not None:
+        os.environ["OPENSURE_FORWARDED_ALLOW_IPS"] = forwarded_allow_ips
     get_settings.cache_clear()
     settings = get_settings()
     if (ssl_certfile is None) != (ssl_keyfile is None):

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(default=60.0, gt=0)
     retry_max_seconds: float = Field(default=3600.0, gt=0)
     retry_window_seconds: float = Field(default=86400.0, ge=0)
+    # Set when a reverse proxy fronts the API (serve --forwarded-allow-ips): only then are its
+    # X-Forwarded-Host/-Proto headers used for Link and Location URLs.
+    forwarded_allow_ips: str | None = None
     # Requests per token per window (0 = no limit); shared through Redis when it is configured.
     rate_limit: int = Field(default=5000, ge=0)
     rate_limit_window_seconds: int = Field(default=3600, ge=1)

@@ -97,8 +97,9 @@ def array_param(request: Request, name: str) -> list[str] | None:
 
 def base_url(request: Request) -> str:
     """Public base URL: forwarded headers from a trusted proxy, else OPENSURE_PUBLIC_URL."""
-    host = request.headers.get("x-forwarded-host")
+    settings = request.app.state.settings
+    host = request.headers.get("x-forwarded-host") if settings.forwarded_allow_ips else None
     if host:
         proto = request.headers.get("x-forwarded-proto", request.url.scheme)
         return f"{proto.split(',')[0].strip()}://{host.split(',')[0].strip()}"
-    return str(request.app.state.settings.public_base)
+    return str(settings.public_base)

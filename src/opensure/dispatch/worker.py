@@ -19,7 +19,8 @@ import os
 import random
 import socket
 import uuid
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -97,8 +98,9 @@ class Dispatcher:
         """Dispatch until ``stop`` is set; an idle dispatcher looks again every interval."""
         log.info("dispatcher %s started", self.owner)
         listener = DueListener(self.settings.database_url, self.wakeup.set)
-        async with AsyncExitStack() as sessions:
-            sessions.push_async_callback(listener.close)
+        # The listener is not on the sessions' stack: closing idle SMTP connections must not
+        # stop the LISTEN, or the dispatcher would sleep through notifications until its poll.
+        async with AsyncExitStack() as sessions, _closing(listener):
             pool: list[Session] = []
             while not stop.is_set():
                 await listener.ensure()
@@ -152,6 +154,12 @@ class Dispatcher:
 
     # ---- one batch ----
 
+    @property
+    def _send_window(self) -> dt.timedelta:
+        """How long after its claim a batch may start new sends: half the lease, so that a
+        send started in time has the other half to finish before anyone else may claim."""
+        return dt.timedelta(seconds=self.settings.lease_seconds / 2)
+
     async def run_once(self, pool: list[Session], stop: asyncio.Event) -> int:
         now = utcnow()
         until = now + dt.timedelta(seconds=self.settings.lease_seconds)
@@ -179,7 +187,9 @@ class Dispatcher:
             else:
                 queue.put_nowait(row)
         workers = [
-            asyncio.create_task(self._send_worker(session, queue, params, outcomes, stop))
+            asyncio.create_task(
+                self._send_worker(session, queue, params, outcomes, stop, now + self._send_window)
+            )
             for session in pool[: max(1, min(len(pool), queue.qsize()))]
         ]
         handled = 0
@@ -242,10 +252,16 @@ class Dispatcher:
         params: dict[int, list[tuple[str, str]]],
         outcomes: Outcomes,
         stop: asyncio.Event,
+        send_until: dt.datetime,
     ) -> None:
         while not queue.empty():
             if stop.is_set():
                 return  # graceful stop: what is left in the queue is released
+            if utcnow() >= send_until:
+                # A slow batch must not outlive its lease: once the lease may run out before
+                # a send now started ends, another dispatcher could take the same request and
+                # both would send it. What is left is released and claimed afresh.
+                return
             row = queue.get_nowait()
             await self._send_one(session, row, params.get(row.id, []), outcomes)
 
@@ -327,6 +343,14 @@ class Dispatcher:
     def _log_outcome(self, request_id: int, what: str, detail: str) -> None:
         EMAILS.labels(what.replace(" ", "_")).inc()
         log.info("request %s %s: %s", request_id, what, detail)
+
+
+@asynccontextmanager
+async def _closing(listener: DueListener) -> AsyncIterator[DueListener]:
+    try:
+        yield listener
+    finally:
+        await listener.close()
 
 
 def _human(delta: dt.timedelta) -> str:
