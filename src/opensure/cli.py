@@ -21,7 +21,7 @@ from opensure.api import timestamps
 from opensure.api.negotiation import MEDIA_TYPE
 from opensure.config import get_settings
 from opensure.db import create_engine, utcnow
-from opensure.migrate import upgrade
+from opensure.migrate import ensure_current, upgrade
 from opensure.models import Account
 from opensure.ops.observe import log_config
 from opensure.surveys import importer
@@ -62,7 +62,7 @@ def run_db(work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
     async def go() -> T:
         engine = create_engine(get_settings().database_url)
         try:
-            await upgrade(engine)
+            await ensure_current(engine)
             async with engine.begin() as conn:
                 return await work(conn)
         finally:
@@ -74,6 +74,8 @@ def run_db(work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         fail(str(exc))
     except (SQLAlchemyError, OSError) as exc:
         fail(f"database error: {str(exc).splitlines()[0]}")
+    except ValueError as exc:  # a malformed setting, e.g. an unsupported database URL
+        fail(str(exc))
 
 
 def report(result: dict[str, Any], as_json: bool, line: str) -> None:
@@ -95,6 +97,8 @@ def migrate() -> None:
         asyncio.run(go())
     except (SQLAlchemyError, OSError) as exc:
         fail(f"database error: {str(exc).splitlines()[0]}")
+    except ValueError as exc:  # a malformed setting, e.g. an unsupported database URL
+        fail(str(exc))
     typer.echo("database is at the newest schema")
 
 
@@ -311,6 +315,8 @@ def serve(
         created = asyncio.run(prepare())
     except (SQLAlchemyError, OSError) as exc:
         fail(f"database error: {str(exc).splitlines()[0]}")
+    except ValueError as exc:  # a malformed setting, e.g. an unsupported database URL
+        fail(str(exc))
     if created:
         _print_demo(created, settings.public_base)
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -8,6 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -34,10 +35,24 @@ def _downgrade(connection: Connection, revision: str) -> None:
     command.downgrade(cfg, revision)
 
 
+# Any constant: processes starting together on one PostgreSQL migrate one after the other.
+_MIGRATION_LOCK = 7_412_036_518
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Bring the schema to ``revision``; safe when several processes start at once."""
     async with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            # Held until this transaction ends; the next process then finds nothing to do.
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         await conn.run_sync(_upgrade, revision)
         await conn.commit()
+
+
+async def ensure_current(engine: AsyncEngine) -> None:
+    """Upgrade only when needed: the check is a read, so it takes no write lock."""
+    if not await is_current(engine):
+        await upgrade(engine)
 
 
 async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:

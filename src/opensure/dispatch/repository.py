@@ -44,9 +44,17 @@ async def claim(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    # Two statements on purpose: as a subquery of the UPDATE (``id IN (SELECT … LIMIT n FOR
+    # UPDATE SKIP LOCKED)``) PostgreSQL may run the locking subquery again for every row
+    # (a nested-loop semi join, chosen for a freshly filled table), each run skipping the
+    # rows just updated and so moving on: one claim then took every due request, in time
+    # quadratic in their number. Locked here, the rows stay ours until the commit.
+    ids = list((await conn.execute(candidates)).scalars())
+    if not ids:
+        return []
     stmt = (
         update(fr)
-        .where(fr.c.id.in_(candidates.scalar_subquery()), due_condition(now))
+        .where(fr.c.id.in_(ids), due_condition(now))
         .values(lease_owner=owner, lease_until=until)
         .returning(fr.c.id)
     )

@@ -1,0 +1,207 @@
+"""The Alembic migrations on both engines, each test on a fresh, empty database.
+
+Up from nothing creates every table of the models, down to base removes them all, up again
+works, every revision steps down and up again, and the migrated schema is exactly the models'
+(alembic's autogenerate comparison finds nothing to change).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from opensure import models  # noqa: F401  (registers every table on Base.metadata)
+from opensure.db import Base, create_engine
+from opensure.migrate import alembic_config, downgrade, is_current, upgrade
+from tests.fixtures.databases import fresh_database
+
+MODEL_TABLES = set(Base.metadata.tables)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """An engine on a new, empty database of each backend."""
+    databases = fresh_database(request.param, tmp_path)
+    url = await databases.__anext__()
+    eng = create_engine(url)
+    try:
+        yield eng
+    finally:
+        await eng.dispose()
+        await databases.aclose()
+
+
+def _tables(conn: Connection) -> set[str]:
+    return set(inspect(conn).get_table_names()) - {"sqlite_sequence"}
+
+
+def _diff(conn: Connection) -> list[Any]:
+    context = MigrationContext.configure(
+        conn, opts={"compare_type": True, "compare_server_default": True}
+    )
+    return list(compare_metadata(context, Base.metadata))
+
+
+def _revision(conn: Connection) -> str | None:
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+async def tables(engine: AsyncEngine) -> set[str]:
+    async with engine.connect() as conn:
+        return await conn.run_sync(_tables)
+
+
+async def schema_diff(engine: AsyncEngine) -> list[Any]:
+    async with engine.connect() as conn:
+        return await conn.run_sync(_diff)
+
+
+async def revision(engine: AsyncEngine) -> str | None:
+    async with engine.connect() as conn:
+        return await conn.run_sync(_revision)
+
+
+def revisions_in_order() -> list[str]:
+    script = ScriptDirectory.from_config(alembic_config())
+    return [r.revision for r in reversed(list(script.walk_revisions("base", "heads")))]
+
+
+async def test_empty_to_head_to_base_and_back(engine: AsyncEngine) -> None:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert await tables(engine) == set()
+
+    await upgrade(engine)
+    assert await tables(engine) == MODEL_TABLES | {"alembic_version"}
+    assert await revision(engine) == head
+    assert await is_current(engine)
+
+    await downgrade(engine, "base")
+    assert await tables(engine) <= {"alembic_version"}
+    assert await revision(engine) is None
+    assert not await is_current(engine)
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as conn:
+            left = (
+                await conn.execute(
+                    text(
+                        "SELECT sequence_name FROM information_schema.sequences "
+                        "WHERE sequence_schema = 'public'"
+                    )
+                )
+            ).all()
+        assert left == []
+
+    await upgrade(engine)
+    assert await tables(engine) == MODEL_TABLES | {"alembic_version"}
+    assert await revision(engine) == head
+    assert await schema_diff(engine) == []
+
+
+async def test_migrated_schema_matches_the_models(engine: AsyncEngine) -> None:
+    await upgrade(engine)
+    diff = await schema_diff(engine)
+    assert diff == [], "the migrations and the models differ:\n" + "\n".join(map(str, diff))
+
+
+async def test_every_revision_steps_down_and_up_again(engine: AsyncEngine) -> None:
+    revisions = revisions_in_order()
+    assert len(revisions) >= 1
+    for number, rev in enumerate(revisions):
+        await upgrade(engine, rev)
+        assert await revision(engine) == rev
+        before = await tables(engine)
+        await downgrade(engine, "-1")
+        assert await revision(engine) == (revisions[number - 1] if number else None)
+        await upgrade(engine, rev)
+        assert await revision(engine) == rev
+        assert await tables(engine) == before
+    assert await schema_diff(engine) == []
+
+
+# Imports everything, loads the migration scripts and opens a pooled connection first, then
+# waits on stdin, so that every process starts migrating at the same moment.
+RACER = """
+import asyncio, sys
+from alembic.script import ScriptDirectory
+import opensure.models
+from opensure.db import create_engine
+from opensure.migrate import alembic_config, upgrade
+
+ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+async def main(url):
+    engine = create_engine(url)
+    try:
+        async with engine.connect():
+            pass
+        print("ready", flush=True)
+        sys.stdin.readline()
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+asyncio.run(main(sys.argv[1]))
+"""
+RACERS = 3
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["sqlite", "postgresql"],
+)
+async def test_processes_migrating_at_once_all_succeed(kind: str, tmp_path: Path) -> None:
+    """The production shape starts several processes at once; each migrates on start."""
+    databases = fresh_database(kind, tmp_path)
+    url = await databases.__anext__()
+    try:
+        procs = [
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-c",
+                RACER,
+                url,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            for _ in range(RACERS)
+        ]
+        try:
+            for proc in procs:
+                assert proc.stdout is not None
+                line = await asyncio.wait_for(proc.stdout.readline(), 60)
+                assert line.strip() == b"ready", line
+            outcomes = await asyncio.wait_for(
+                asyncio.gather(*(proc.communicate(b"go\n") for proc in procs)), 60
+            )
+        finally:
+            for proc in procs:
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
+        failures = [
+            err.decode()[-2000:]
+            for proc, (_, err) in zip(procs, outcomes, strict=True)
+            if proc.returncode != 0
+        ]
+        assert failures == [], f"{len(failures)} of {RACERS} failed:\n" + "\n".join(failures)
+
+        engine = create_engine(url)
+        try:
+            assert await tables(engine) == MODEL_TABLES | {"alembic_version"}
+            assert await is_current(engine)
+        finally:
+            await engine.dispose()
+    finally:
+        await databases.aclose()
