@@ -29,7 +29,6 @@ from opensure.ops.endpoints import router as ops_router
 from opensure.ops.observe import RequestContext
 from opensure.sites.endpoints import router as sites_router
 from opensure.surveys.pages import router as survey_pages
-from opensure.surveys.repository import instance_secret
 
 STATIC = Path(__file__).parent / "surveys" / "static"
 
@@ -54,11 +53,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.limiter = make_limiter(
             settings.rate_limit, settings.rate_limit_window_seconds, settings.redis_url
         )
-        if settings.secret_key:
-            app.state.secret = settings.secret_key
-        else:
-            async with engine.begin() as conn:
-                app.state.secret = await instance_secret(conn)
+        # Loaded on first use by the survey pages: a process must start even while the
+        # database is away (it answers 503 until it is back).
+        app.state.secret = settings.secret_key
         stop = asyncio.Event()
         dispatcher_task = None
         if settings.run_dispatcher:

@@ -339,32 +339,45 @@ def serve(
         forwarded_allow_ips=forwarded_allow_ips,
         access_log=access_log,
         log_level="info",
+        # A loaded host may take longer than uvicorn's default 5 s to start a worker.
+        timeout_worker_healthcheck=30,
+        timeout_graceful_shutdown=30,
         log_config=log_config(settings.log_format),
     )
 
 
 @app.command()
-def dispatcher() -> None:
+def dispatcher(
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve Prometheus metrics (emails sent, failed, ...) on this port."),
+    ] = None,
+    metrics_host: Annotated[str, typer.Option(help="Address for --metrics-port.")] = "127.0.0.1",
+) -> None:
     """Send due survey emails until stopped (SIGTERM/SIGINT: finish the email in flight, exit)."""
-    import logging
+    import logging.config
     import signal
 
     from opensure.dispatch.worker import Dispatcher
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     settings = get_settings()
+    logging.config.dictConfig(log_config(settings.log_format))
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr=metrics_host)
 
     async def go() -> None:
+        # Signals first: a stop while still migrating is a clean exit too.
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
         engine = create_engine(settings.database_url)
         try:
-            await upgrade(engine)
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, stop.set)
-            await Dispatcher(engine, settings).run(stop)
+            await ensure_current(engine)
+            if not stop.is_set():
+                await Dispatcher(engine, settings).run(stop)
         finally:
             await engine.dispose()
 
@@ -372,7 +385,7 @@ def dispatcher() -> None:
         asyncio.run(go())
     except (SQLAlchemyError, OSError) as exc:
         fail(f"database error: {str(exc).splitlines()[0]}")
-    except ValueError as exc:
+    except ValueError as exc:  # a malformed setting, e.g. an unsupported mail URL
         fail(str(exc))
 
 

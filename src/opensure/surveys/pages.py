@@ -99,8 +99,18 @@ async def _load(request: Request, conn: Any, code: str, token: str) -> tuple[Any
     return survey, questions, feedback_request
 
 
+async def form_secret(request: Request) -> str:
+    """The installation's form-signing secret (OPENSURE_SECRET_KEY, else kept in the database)."""
+    state = request.app.state
+    if not state.secret:
+        async with transaction(request) as conn:
+            state.secret = await repo.instance_secret(conn)
+    return str(state.secret)
+
+
 def _context(
     request: Request,
+    secret: str,
     survey: Any,
     questions: list[Any],
     feedback_request: Any,
@@ -123,7 +133,7 @@ def _context(
         "token": token,
         "anonymous": feedback_request is None,
         "greeting": greeting,
-        "form_token": make_form_token(request.app.state.secret, survey.code, token),
+        "form_token": make_form_token(secret, survey.code, token),
         "entered": entered or {},
         "errors": errors or {},
     }
@@ -142,7 +152,15 @@ async def survey_page(code: str, request: Request, t: str = "") -> Response:
     return _page(
         request,
         "survey.html",
-        _context(request, survey, questions, feedback_request, t, entered=entered),
+        _context(
+            request,
+            await form_secret(request),
+            survey,
+            questions,
+            feedback_request,
+            t,
+            entered=entered,
+        ),
     )
 
 
@@ -183,7 +201,7 @@ async def submit_survey(code: str, request: Request) -> Response:
         )
     token = (form.get("t") or [""])[0]
     form_token = (form.get("form_token") or [""])[0]
-    if not form_token_ok(request.app.state.secret, code, token, form_token):
+    if not form_token_ok(await form_secret(request), code, token, form_token):
         return _message(
             request,
             "Please try again",
@@ -200,6 +218,7 @@ async def submit_survey(code: str, request: Request) -> Response:
         if submission.errors:
             context = _context(
                 request,
+                await form_secret(request),
                 survey,
                 questions,
                 feedback_request,
