@@ -81,13 +81,19 @@ def is_sqlite(engine: AsyncEngine) -> bool:
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Build the async engine with each backend's settings for concurrent use."""
     aurl = async_url(url)
+    # Pools as large as the concurrency one process sees, so bursts reuse connections instead
+    # of opening (and closing) overflow ones.
+    kwargs.setdefault("pool_size", 20)
+    kwargs.setdefault("max_overflow", 20)
     if aurl.get_backend_name() == "sqlite":
         engine = create_async_engine(aurl, connect_args={"timeout": 30}, **kwargs)
         _tune_sqlite(engine)
         return engine
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pre-ping: on asyncpg it is three round trips per check-out. A connection that died
+    # (database restarted) fails its first statement instead: that request gets a 503, and
+    # SQLAlchemy then discards every older connection of the pool.
+    kwargs.setdefault("pool_pre_ping", False)
+    kwargs.setdefault("pool_recycle", 1800)
     return create_async_engine(aurl, **kwargs)
 
 
@@ -109,11 +115,16 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
-            return
+        options = conn.get_execution_options()
+        if options.get("opensure_read") or options.get("isolation_level") == "AUTOCOMMIT":
+            return  # the driver is in autocommit: each read statement stands alone
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def reader(engine: AsyncEngine) -> AsyncEngine:
     """A view of the engine for read-only work: no BEGIN/COMMIT round trips."""
+    if engine.dialect.name == "sqlite":
+        # The driver already runs in autocommit (see _tune_sqlite); switching SQLAlchemy's
+        # isolation level would cost extra thread hops at every check-out and check-in.
+        return engine.execution_options(opensure_read=True)
     return engine.execution_options(isolation_level="AUTOCOMMIT")

@@ -54,7 +54,11 @@ async def create_feedback_request(request: Request, account_id: AccountId) -> Re
         return json_response(created, 201, {"Location": location})
 
     response = await idempotency.create(request, account_id, body, work)
-    if response.status_code == 201 and "idempotent-replayed" not in response.headers:
+    if (
+        getattr(request.app.state, "dispatcher", None) is not None
+        and response.status_code == 201
+        and "idempotent-replayed" not in response.headers
+    ):
         _wake_dispatcher(request, orjson.loads(bytes(response.body)))
     return response
 

@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import contextvars
+import functools
+import itertools
 import json
 import logging
 import re
@@ -54,6 +56,21 @@ OLDEST_DUE_AGE = Gauge(
 )
 
 
+# A random per-process prefix and a counter: unique, and far cheaper than uuid4 per request.
+_ID_PREFIX = uuid.uuid4().hex[:12]
+_id_counter = itertools.count(1)
+
+
+def _new_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_id_counter):08x}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _series(method: str, route: str, status: int) -> tuple[Any, Any]:
+    """The metric children of one (method, route, status); looked up once, not per request."""
+    return HTTP_REQUESTS.labels(method, route, str(status)), HTTP_LATENCY.labels(method, route)
+
+
 class RequestContext:
     """X-Request-Id in and out, and per-route request count and latency."""
 
@@ -69,7 +86,7 @@ class RequestContext:
             if key == b"x-request-id":
                 incoming = value.decode("latin-1")
                 break
-        request_id = incoming if incoming and _SANE_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if incoming and _SANE_ID.match(incoming) else _new_request_id()
         token = request_id_var.set(request_id)
         status = 500
         started = False
@@ -98,9 +115,9 @@ class RequestContext:
         finally:
             route = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"
-            method = scope["method"]
-            HTTP_REQUESTS.labels(method, path, str(status)).inc()
-            HTTP_LATENCY.labels(method, path).observe(time.perf_counter() - start)
+            counter, latency = _series(scope["method"], path, status)
+            counter.inc()
+            latency.observe(time.perf_counter() - start)
             request_id_var.reset(token)
 
 
