@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import Response
 
@@ -87,6 +87,12 @@ def token_from_header(value: str) -> str | None:
     return m["token"] or m["bearer"]
 
 
+_tokens = ApiToken.__table__
+_TOKEN_LOOKUP = select(_tokens.c.account_id, _tokens.c.token_hash).where(
+    _tokens.c.token_hash == bindparam("digest"), _tokens.c.revoked_at.is_(None)
+)
+
+
 class TokenCache:
     """token hash → account id, each entry trusted for ``ttl`` seconds.
 
@@ -106,12 +112,8 @@ class TokenCache:
         hit = self._entries.get(digest)
         if hit is not None and hit[1] > now:
             return hit[0]
-        t = ApiToken.__table__
-        stmt = select(t.c.account_id, t.c.token_hash).where(
-            t.c.token_hash == digest, t.c.revoked_at.is_(None)
-        )
         async with self.engine.connect() as conn:
-            row = (await conn.execute(stmt)).first()
+            row = (await conn.execute(_TOKEN_LOOKUP, {"digest": digest})).first()
         if row is None or not hmac.compare_digest(row.token_hash, digest):
             self._entries.pop(digest, None)
             return None
