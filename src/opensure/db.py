@@ -81,14 +81,19 @@ def is_sqlite(engine: AsyncEngine) -> bool:
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Build the async engine with each backend's settings for concurrent use."""
     aurl = async_url(url)
-    # Pools as large as the concurrency one process sees, so bursts reuse connections instead
-    # of opening (and closing) overflow ones.
-    kwargs.setdefault("pool_size", 20)
-    kwargs.setdefault("max_overflow", 20)
     if aurl.get_backend_name() == "sqlite":
+        # As large as the concurrency one process sees, so bursts reuse connections instead of
+        # opening (and closing) overflow ones.
+        kwargs.setdefault("pool_size", 20)
+        kwargs.setdefault("max_overflow", 20)
         engine = create_async_engine(aurl, connect_args={"timeout": 30}, **kwargs)
         _tune_sqlite(engine)
         return engine
+    # PostgreSQL's connections are a shared budget (max_connections, 100 by default): at most
+    # 20 per process, so several API processes and dispatchers fit (docs/deploy.md).
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 10)
+    kwargs.setdefault("pool_timeout", 10)
     # No pre-ping: on asyncpg it is three round trips per check-out. A connection that died
     # (database restarted) fails its first statement instead: that request gets a 503, and
     # SQLAlchemy then discards every older connection of the pool.
