@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m bench.api`` measures the API against a bare Starlette baseline."""

@@ -1,0 +1,355 @@
+"""Dispatch throughput: N due requests → emails into an SMTP sink, against the raw SMTP limit.
+
+    .venv/bin/python -m bench.dispatch [--n 20000] [--connections 8] [--backend sqlite|postgresql]
+
+Both sides send to the same aiosmtpd sink (a separate process that discards messages) over the
+same number of connections:
+- raw: aiosmtplib sending N pre-rendered messages (bytes), no database at all;
+- opensure: the real Dispatcher claiming, rendering, sending and recording N seeded requests.
+Also the latency from POST /feedback_requests (send_at now) to the message's arrival, through a
+real `opensure serve` process with its embedded dispatcher.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+import asyncpg
+import httpx
+from sqlalchemy import insert
+
+from opensure.accounts import service as admin
+from opensure.config import Settings
+from opensure.db import create_engine
+from opensure.dispatch.worker import Dispatcher
+from opensure.migrate import upgrade
+from opensure.models import FeedbackRequest
+from opensure.surveys import importer
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN = os.environ.get(
+    "OPENSURE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+SURVEY = {"name": "Bench", "questions": [{"type": "rating", "text": "How likely?", "nps": True}]}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+class Sink:
+    """aiosmtpd in its own process, so it doesn't share the GIL with what is measured."""
+
+    def __init__(self, record_to: Path | None = None) -> None:
+        self.port = free_port()
+        code = (
+            "import asyncio, sys, time\n"
+            "from aiosmtpd.controller import Controller\n"
+            "out = open(sys.argv[2], 'a', buffering=1) if len(sys.argv) > 2 else None\n"
+            "class H:\n"
+            "    async def handle_DATA(self, server, session, envelope):\n"
+            "        if out is not None:\n"
+            "            for line in envelope.content.splitlines():\n"
+            "                if line.lower().startswith(b'message-id:'):\n"
+            "                    out.write(f'{time.time()} {line[11:].strip().decode()}\\n')\n"
+            "                    break\n"
+            "        return '250 OK'\n"
+            "c = Controller(H(), hostname='127.0.0.1', port=int(sys.argv[1]))\n"
+            "c.start()\n"
+            "import signal; signal.sigwait({signal.SIGTERM, signal.SIGINT})\n"
+            "c.stop()\n"
+        )
+        args = [sys.executable, "-c", code, str(self.port)]
+        if record_to is not None:
+            args.append(str(record_to))
+        self.proc = subprocess.Popen(args)
+        wait_port(self.port)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+async def fresh_db(backend: str, tmp: Path) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp}/bench-{secrets.token_hex(3)}.db"
+    name = f"bench_dispatch_{secrets.token_hex(4)}"
+    conn = await asyncpg.connect(PG_ADMIN)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def drop_db(url: str) -> None:
+    if url.startswith("postgresql"):
+        conn = await asyncpg.connect(PG_ADMIN)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+        await conn.close()
+
+
+async def seed(url: str, n: int) -> None:
+    engine = create_engine(url)
+    await upgrade(engine)
+    async with engine.begin() as conn:
+        account = await admin.create_account(conn, f"Bench {secrets.token_hex(3)}")
+        survey = await importer.import_survey(conn, account["id"], SURVEY)
+        now = dt.datetime.now(dt.UTC)
+        rows = [
+            {
+                "account_id": account["id"],
+                "survey_id": survey["id"],
+                "email": f"customer{i}@example.com",
+                "first_name": f"Customer{i}",
+                "state": "pending",
+                "send_at": now - dt.timedelta(seconds=n - i),
+                "token": secrets.token_urlsafe(24),
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i in range(n)
+        ]
+        for start in range(0, n, 5000):
+            await conn.execute(insert(FeedbackRequest.__table__), rows[start : start + 5000])
+    await engine.dispose()
+
+
+def prerendered(n: int) -> list[bytes]:
+    out = []
+    for i in range(n):
+        m = EmailMessage()
+        m["Subject"] = f"Customer{i}, how did we do?"
+        m["From"] = "feedback@localhost"
+        m["To"] = f"customer{i}@example.com"
+        m["Message-ID"] = f"<raw-{i}@localhost>"
+        m.set_content(
+            f"Hi Customer{i},\n\nhttp://127.0.0.1:8000/s/abc?t={secrets.token_urlsafe(24)}\n"
+        )
+        m.add_alternative("<p>Hi</p>", subtype="html")
+        out.append(m.as_bytes())
+    return out
+
+
+async def raw_send(port: int, messages: list[bytes], connections: int) -> float:
+    queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
+    for i, message in enumerate(messages):
+        queue.put_nowait((i, message))
+
+    async def worker() -> None:
+        smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
+        await smtp.connect()
+        while not queue.empty():
+            i, message = queue.get_nowait()
+            await smtp.sendmail("feedback@localhost", [f"customer{i}@example.com"], message)
+        await smtp.quit()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return time.perf_counter() - start
+
+
+async def opensure_send(url: str, port: int, connections: int) -> tuple[float, int]:
+    settings = Settings(
+        database_url=url,
+        mail_url=f"smtp://127.0.0.1:{port}",
+        smtp_connections=connections,
+        dispatch_batch_size=500,
+    )
+    engine = create_engine(url)
+    dispatcher = Dispatcher(engine, settings)
+    start = time.perf_counter()
+    handled = await dispatcher.drain()
+    elapsed = time.perf_counter() - start
+    await engine.dispose()
+    return elapsed, handled
+
+
+def latency(url: str, samples: int, tmp: Path) -> tuple[float, float]:
+    """POST with send_at now → arrival at the SMTP sink, through a real server process."""
+    arrivals = tmp / f"arrivals-{secrets.token_hex(3)}.log"
+    sink = Sink(record_to=arrivals)
+    port = free_port()
+    env = {
+        **os.environ,
+        "OPENSURE_DATABASE_URL": url,
+        "OPENSURE_MAIL_URL": f"smtp://127.0.0.1:{sink.port}",
+        "OPENSURE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
+    token_out = subprocess.run(
+        [
+            str(ROOT / ".venv/bin/opensure"),
+            "accounts",
+            "create",
+            f"Lat {secrets.token_hex(3)}",
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    import json
+
+    account = json.loads(token_out)
+    survey_file = tmp / "survey.json"
+    survey_file.write_text(json.dumps(SURVEY))
+    survey = json.loads(
+        subprocess.run(
+            [
+                str(ROOT / ".venv/bin/opensure"),
+                "surveys",
+                "import",
+                "--account",
+                str(account["id"]),
+                str(survey_file),
+                "--json",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    server = subprocess.Popen(
+        [
+            str(ROOT / ".venv/bin/opensure"),
+            "serve",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--no-demo",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_port(port)
+        headers = {
+            "User-Agent": "bench",
+            "Accept": "application/vnd.customersure.v1+json",
+            "Authorization": f"Token token={account['token']}",
+        }
+        sent_at: dict[int, float] = {}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
+            for i in range(samples):
+                now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                t0 = time.time()
+                r = client.post(
+                    "/feedback_requests",
+                    json={
+                        "email": f"lat{i}@example.com",
+                        "send_at": now,
+                        "survey_id": survey["id"],
+                    },
+                )
+                r.raise_for_status()
+                sent_at[r.json()["id"]] = t0
+                time.sleep(0.05)
+        deadline = time.monotonic() + 30
+        seen: dict[int, float] = {}
+        while time.monotonic() < deadline and len(seen) < samples:
+            time.sleep(0.2)
+            for line in arrivals.read_text().splitlines() if arrivals.exists() else []:
+                stamp, mid = line.split(" ", 1)
+                request_id = int(mid.split("feedback-request-")[1].split(".")[0])
+                seen[request_id] = float(stamp)
+        delays = sorted(seen[i] - sent_at[i] for i in sent_at if i in seen)
+        if len(delays) < samples:
+            raise RuntimeError(f"only {len(delays)} of {samples} emails arrived")
+        p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))]
+        return statistics.median(delays), p99
+    finally:
+        server.terminate()
+        server.wait(20)
+        sink.stop()
+
+
+async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
+    results = []
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        messages = prerendered(args.n)
+        for backend in args.backend:
+            url = await fresh_db(backend, tmp)
+            try:
+                await seed(url, args.n)
+                sink = Sink()
+                try:
+                    raw_s = await raw_send(sink.port, messages, args.connections)
+                    ours_s, handled = await opensure_send(url, sink.port, args.connections)
+                finally:
+                    sink.stop()
+                if handled != args.n:
+                    raise RuntimeError(f"dispatcher handled {handled} of {args.n}")
+                p50, p99 = latency(url, args.latency_samples, tmp)
+            finally:
+                await drop_db(url)
+            results.append(
+                {
+                    "backend": backend,
+                    "raw": args.n / raw_s,
+                    "ours": args.n / ours_s,
+                    "p50": p50,
+                    "p99": p99,
+                }
+            )
+            print(
+                f"{backend}: opensure {args.n / ours_s:,.0f}/s, raw {args.n / raw_s:,.0f}/s, "
+                f"ratio {raw_s / ours_s:.2f}; "
+                f"latency p50 {p50 * 1000:.0f} ms p99 {p99 * 1000:.0f} ms",
+                flush=True,
+            )
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, default=20_000)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--backend", action="append", choices=["sqlite", "postgresql"])
+    parser.add_argument("--latency-samples", type=int, default=50)
+    args = parser.parse_args()
+    args.backend = args.backend or ["sqlite", "postgresql"]
+    results = asyncio.run(run(args))
+    print()
+    print(
+        "| backend | opensure emails/s | raw aiosmtplib emails/s | ratio | POST→arrival p50 | p99 |"
+    )
+    print("|---|---|---|---|---|---|")
+    for r in results:
+        print(
+            f"| {r['backend']} | {r['ours']:,.0f} | {r['raw']:,.0f} | {r['ours'] / r['raw']:.2f} | "
+            f"{r['p50'] * 1000:.0f} ms | {r['p99'] * 1000:.0f} ms |"
+        )
+
+
+if __name__ == "__main__":
+    main()
