@@ -44,6 +44,9 @@ SURVEY = {
 MIGRATION_0003 = importlib.import_module(
     "opensure.migrations.versions.20261127_0003_metric_rollups"
 )
+MIGRATION_0005 = importlib.import_module(
+    "opensure.migrations.versions.20261127_0005_list_count_rollups"
+)
 
 
 def opensure(env: dict[str, str], *args: str) -> dict[str, object]:
@@ -164,6 +167,10 @@ async def generate(dsn: str, account_id: int, survey_id: int, question_id: int, 
         await conn.execute("DELETE FROM rollup_nps")
         await conn.execute(MIGRATION_0003.REBUILD_RESPONSE_RATE)
         await conn.execute(MIGRATION_0003.REBUILD_NPS)
+        await conn.execute("DELETE FROM rollup_request_counts")
+        await conn.execute("DELETE FROM rollup_response_counts")
+        await conn.execute(MIGRATION_0005.REBUILD_REQUEST_COUNTS)
+        await conn.execute(MIGRATION_0005.REBUILD_RESPONSE_COUNTS)
         await conn.execute("VACUUM ANALYZE")
     finally:
         await conn.close()

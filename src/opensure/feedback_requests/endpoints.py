@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
 from opensure.api import idempotency, pagination, timestamps
-from opensure.api.deps import AccountId, read, transaction
+from opensure.api.deps import AccountId, read, read_planned, transaction
 from opensure.api.errors import Errors, json_response
 from opensure.api.openapi import body_schema, errors_for
 from opensure.api.request import array_param, base_url, check_query, json_body
@@ -138,7 +138,7 @@ async def list_feedback_requests(request: Request, account_id: AccountId) -> Res
         states or None, array_param(request, "survey_ids"), errors
     )
     errors.raise_if_any()
-    async with read(request) as conn:
+    async with read_planned(request) as conn:
         rows, total = await repo.list_page(
             conn,
             account_id,

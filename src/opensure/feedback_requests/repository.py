@@ -26,6 +26,7 @@ from opensure.models import (
     FeedbackRequest,
     FeedbackRequestItem,
     FeedbackResponse,
+    RequestCount,
     RequestSegmentOption,
     Segment,
     SegmentOption,
@@ -123,9 +124,18 @@ async def list_page(
     offset: int,
 ) -> tuple[list[Row[Any]], int]:
     conditions = _filters(account_id, states, survey_ids)
-    total = (
-        await conn.execute(select(func.count()).select_from(fr).where(and_(*conditions)))
-    ).scalar_one()
+    if conn.dialect.name == "postgresql":
+        # Exact totals kept by triggers (migration 0005): no COUNT(*) over the account.
+        rc = RequestCount.__table__
+        counted: list[Any] = [rc.c.account_id == account_id]
+        if states:
+            counted.append(rc.c.state.in_(states))
+        if survey_ids:
+            counted.append(rc.c.survey_id.in_(survey_ids))
+        count_stmt = select(func.coalesce(func.sum(rc.c.n), 0)).where(*counted)
+    else:
+        count_stmt = select(func.count()).select_from(fr).where(and_(*conditions))
+    total = int((await conn.execute(count_stmt)).scalar_one())
     if offset >= total:
         return [], total
     stmt = page_select(

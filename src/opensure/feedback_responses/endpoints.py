@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from opensure.api import pagination
 from opensure.api import validation as v
-from opensure.api.deps import AccountId, read
+from opensure.api.deps import AccountId, read, read_planned
 from opensure.api.errors import Errors, json_response
 from opensure.api.openapi import errors_for
 from opensure.api.request import array_param, base_url, check_query
@@ -71,7 +71,7 @@ async def list_feedback_responses(request: Request, account_id: AccountId) -> Re
     email = qp.get("email") or None
     _, survey_ids = parse_list_filters(None, array_param(request, "survey_ids"), errors)
     errors.raise_if_any()
-    async with read(request) as conn:
+    async with read_planned(request) as conn:
         rows, total = await repo.list_page(
             conn,
             account_id,

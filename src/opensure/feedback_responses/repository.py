@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Row, and_, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from opensure.models import Answer, FeedbackResponse, Question
+from opensure.models import Answer, FeedbackResponse, Question, ResponseCount
 from opensure.paging import page_select
 
 resp = FeedbackResponse.__table__
@@ -106,7 +106,16 @@ async def list_page(
     if survey_ids:
         conditions.append(resp.c.survey_id.in_(survey_ids))
     where = and_(*conditions)
-    total = (await conn.execute(select(func.count()).select_from(resp).where(where))).scalar_one()
+    if conn.dialect.name == "postgresql" and updated_since is None and email is None:
+        # Exact totals kept by triggers (migration 0005): no COUNT(*) over the account.
+        rc = ResponseCount.__table__
+        counted: list[Any] = [rc.c.account_id == account_id]
+        if survey_ids:
+            counted.append(rc.c.survey_id.in_(survey_ids))
+        count_stmt = select(func.coalesce(func.sum(rc.c.n), 0)).where(*counted)
+    else:
+        count_stmt = select(func.count()).select_from(resp).where(where)
+    total = int((await conn.execute(count_stmt)).scalar_one())
     if offset >= total:
         return [], total
     stmt = page_select(

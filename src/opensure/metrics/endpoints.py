@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from opensure.api.deps import AccountId, read
+from opensure.api.deps import AccountId, read_planned
 from opensure.api.errors import json_response
 from opensure.api.openapi import errors_for
 from opensure.api.request import array_param, check_query
@@ -71,7 +71,7 @@ async def response_rate(request: Request, account_id: AccountId) -> Response:
     """Response rate of requests sent in the window: replies / delivered x 100."""
     check_query(request, ("from_time", "to_time", "survey_ids"))
     qp = request.query_params
-    async with read(request) as conn:
+    async with read_planned(request) as conn:
         body = await service.response_rate(
             conn=conn,
             account_id=account_id,
@@ -96,7 +96,7 @@ async def nps(request: Request, account_id: AccountId) -> Response:
     """Net Promoter Score of NPS answers submitted in the window."""
     check_query(request, ("from_time", "to_time", "question_ids"))
     qp = request.query_params
-    async with read(request) as conn:
+    async with read_planned(request) as conn:
         body = await service.nps(
             conn=conn,
             account_id=account_id,

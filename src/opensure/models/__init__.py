@@ -19,7 +19,7 @@ from opensure.models.feedback import (
 )
 from opensure.models.idempotency import IdempotencyKey
 from opensure.models.instance import InstanceSetting
-from opensure.models.rollups import NpsDay, ResponseRateDay
+from opensure.models.rollups import NpsDay, RequestCount, ResponseCount, ResponseRateDay
 from opensure.models.sites import Site, SiteAlias
 from opensure.models.surveys import Question, Survey
 
@@ -35,7 +35,9 @@ __all__ = [
     "InstanceSetting",
     "NpsDay",
     "Question",
+    "RequestCount",
     "RequestSegmentOption",
+    "ResponseCount",
     "ResponseRateDay",
     "Segment",
     "SegmentOption",

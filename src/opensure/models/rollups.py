@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Integer
+from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opensure.db import Base
@@ -40,3 +40,24 @@ class NpsDay(Base):
     promoters: Mapped[int] = mapped_column(Integer, default=0)
     passives: Mapped[int] = mapped_column(Integer, default=0)
     detractors: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RequestCount(Base):
+    """Feedback requests per account, survey and state: exact list totals without COUNT(*)."""
+
+    __tablename__ = "rollup_request_counts"
+
+    account_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    survey_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    state: Mapped[str] = mapped_column(String(10), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ResponseCount(Base):
+    """Feedback responses per account and survey."""
+
+    __tablename__ = "rollup_response_counts"
+
+    account_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    survey_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
