@@ -877,7 +877,7 @@ def table(results: list[Result]) -> str:
             f"| {r.backend} | {r.workers} | `{ENDPOINTS[r.endpoint]}`{errors} "
             f"| {o.rps:,.0f} | {ms(o.p50_ms)} | {ms(o.p99_ms)} | {cpu_cell(o)} "
             f"| {b.rps:,.0f} | {ms(b.p50_ms)} | {ms(b.p99_ms)} | {cpu_cell(b)} "
-            f"| {r.ratio:.0%} | {target} |"
+            f"| {r.ratio:.1%} | {target} |"
         )
     return head + "\n".join(rows) + "\n"
 
@@ -892,8 +892,8 @@ def verdict(results: list[Result]) -> str:
         worst = min(runs, key=lambda r: r.ratio)
         state = "**met**" if len(met) == len(runs) else "**missed**"
         lines.append(
-            f"- `{ENDPOINTS[endpoint]}` ≥ {share:.0%} of the baseline: {state} in "
-            f"{len(met)} of {len(runs)} configurations (lowest: {worst.ratio:.0%}, "
+            f"- `{ENDPOINTS[endpoint]}` ≥ {share:.0%} of the baseline: {state} (met in "
+            f"{len(met)} of {len(runs)} configurations; lowest: {worst.ratio:.1%}, "
             f"{worst.backend}, {worst.workers} worker{'s' if worst.workers > 1 else ''})."
         )
     if any(r.endpoint == "list" for r in results):
@@ -915,7 +915,8 @@ def noise(results: list[Result]) -> str:
     text = (
         f"Noise: processes other than the servers, wrk and PostgreSQL kept {mean:.2f} of the "
         f"{os.cpu_count()} cores busy on average during the measurements (at most "
-        f"{max(others):.2f})."
+        f"{max(others):.2f}); PostgreSQL's work for other databases on the same server is not "
+        "counted here."
     )
     if max(others) > 0.25:
         text += (
