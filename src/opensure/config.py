@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     log_format: str = Field(default="text", pattern="^(text|json)$")
     # How long a dispatcher's claim on a request lasts before another may take it over.
     lease_seconds: float = Field(default=300.0, gt=0)
+    # A request body not received in full within this many seconds is answered 408, so a
+    # client that stalls half-way through its body holds nothing for longer.
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
 
     @property
     def public_base(self) -> str:

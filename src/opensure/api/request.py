@@ -20,19 +20,20 @@ def _is_json(content_type: str) -> bool:
 
 
 MAX_BODY_BYTES = 1024 * 1024
-BODY_TIMEOUT_SECONDS = 30.0
 
 
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     """The request body, refusing more than ``limit`` bytes (413) or a client too slow to send
-    it (408) — a half-sent body must not hold the request open forever."""
+    it (408, after OPENSURE_BODY_TIMEOUT_SECONDS) — a half-sent body must not hold the request
+    open forever."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise ApiError(f"Request body too large: at most {limit} bytes", status_code=413)
     chunks: list[bytes] = []
     size = 0
+    timeout = request.app.state.settings.body_timeout_seconds
     try:
-        async with asyncio.timeout(BODY_TIMEOUT_SECONDS):
+        async with asyncio.timeout(timeout):
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > limit:
@@ -41,7 +42,12 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
                     )
                 chunks.append(chunk)
     except TimeoutError:
-        raise ApiError("Request body not received in time", status_code=408) from None
+        # The rest of the body is not awaited: the connection closes after the answer.
+        raise ApiError(
+            f"Request body not received within {timeout:g} seconds",
+            status_code=408,
+            headers={"Connection": "close"},
+        ) from None
     return b"".join(chunks)
 
 
