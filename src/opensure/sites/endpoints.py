@@ -13,10 +13,17 @@ from opensure.api.openapi import body_schema, errors_for
 from opensure.api.request import base_url, check_query, json_body
 from opensure.sites import repository as repo
 from opensure.sites import service
-from opensure.sites.schemas import SiteCreate, SiteRead, SiteUpdate, to_json
+from opensure.sites.schemas import SiteCreate, SiteMoved, SiteRead, SiteUpdate, to_json
 
 router = APIRouter(tags=["Sites"])
-MOVED = {301: {"description": "Renamed: Location has the site's current code"}}
+# A renamed site's old code redirects: 301 for GET, 307 (repeat the request there) otherwise.
+MOVED = {301: {"model": SiteMoved, "description": "Renamed: Location has the site's current URL"}}
+MOVED_TEMPORARILY = {
+    307: {
+        "model": SiteMoved,
+        "description": "Renamed: repeat the request at Location, the site's current URL",
+    }
+}
 
 
 @router.post(
@@ -52,7 +59,11 @@ async def get_site(site_code: str, request: Request, account_id: AccountId) -> R
 
 @router.patch(
     "/sites/{site_code}",
-    responses={200: {"model": SiteRead}, **errors_for(400, 403, 404, 415, 422)},
+    responses={
+        200: {"model": SiteRead},
+        **MOVED_TEMPORARILY,
+        **errors_for(400, 403, 404, 415, 422),
+    },
     openapi_extra=body_schema(SiteUpdate),
 )
 async def update_site(site_code: str, request: Request, account_id: AccountId) -> Response:
@@ -84,7 +95,9 @@ async def replace_site(site_code: str, request: Request, account_id: AccountId) 
     return json_response(site, 201 if created else 200)
 
 
-@router.delete("/sites/{site_code}", status_code=204, responses=errors_for(404))
+@router.delete(
+    "/sites/{site_code}", status_code=204, responses={**MOVED_TEMPORARILY, **errors_for(404)}
+)
 async def delete_site(site_code: str, request: Request, account_id: AccountId) -> Response:
     """Delete a site. Requests and responses linked to it keep their other data."""
     async with transaction(request) as conn:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import Row
 
 SITE_CODE_PATTERN = r"^[A-Za-z0-9._~-]{1,50}$"
@@ -18,6 +19,10 @@ def to_json(row: Row[Any]) -> dict[str, Any]:
         "region": row.region,
         "country_code": row.country_code,
     }
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
 
 
 class SiteCreate(BaseModel):
@@ -38,15 +43,26 @@ class SiteCreate(BaseModel):
 
 class SiteUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    site_code: str | None = Field(
+    # Optional, but not nullable: a site always has a code and a name (null is 422 required).
+    site_code: Annotated[str, Field(pattern=SITE_CODE_PATTERN)] | SkipJsonSchema[None] = Field(
         None,
-        pattern=SITE_CODE_PATTERN,
         description="A new code renames the site; the old one then redirects.",
+        json_schema_extra=_no_default,
     )
-    name: str | None = Field(None, max_length=200)
+    name: Annotated[str, Field(max_length=200)] | SkipJsonSchema[None] = Field(
+        None, json_schema_extra=_no_default
+    )
     city: str | None = Field(None, max_length=200)
     region: str | None = Field(None, max_length=200)
     country_code: str | None = None
+
+
+class SiteMoved(BaseModel):
+    message: str = Field(examples=["Moved Permanently"])
+    url: str = Field(
+        description="The site's current URL (also in Location).",
+        examples=["https://feedback.example.com/sites/hq"],
+    )
 
 
 class SiteRead(BaseModel):
