@@ -37,8 +37,22 @@ _DESCRIPTIONS = {
     403: "Missing User-Agent, or unpermitted parameters (named in the message)",
     404: "No such object in your account",
     406: "The Accept header does not ask for " + MEDIA_TYPE,
+    408: "The request body did not arrive in time",
+    413: "The request body is larger than 1 MiB",
     415: "The body is not JSON",
     422: "Validation error",
+    429: "Rate limit exceeded: Retry-After says how many seconds to wait",
+    503: "The database cannot be reached: retry after Retry-After seconds",
+}
+# Every operation passes the User-Agent, Accept, token and rate-limit checks first, and needs
+# the database; one with a body may also fail reading it.
+_EVERY_OPERATION = (401, 403, 406, 429, 503)
+_WITH_BODY = (408, 413)
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying.",
+        "schema": {"type": "integer", "minimum": 1},
+    }
 }
 
 
@@ -101,19 +115,17 @@ def install(app: FastAPI) -> None:
                 operation["security"] = [{"TokenAuth": []}]
                 operation.setdefault("parameters", [])[:0] = _common_parameters()
                 responses = operation.setdefault("responses", {})
-                # Every operation passes the User-Agent, Accept and token checks first.
-                for code in (401, 403, 406):
-                    responses.setdefault(
-                        str(code),
-                        {
-                            "description": _DESCRIPTIONS[code],
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/Error"}
-                                }
-                            },
+                codes = _EVERY_OPERATION + (_WITH_BODY if "requestBody" in operation else ())
+                for code in codes:
+                    response: dict[str, Any] = {
+                        "description": _DESCRIPTIONS[code],
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
                         },
-                    )
+                    }
+                    if code in (429, 503):
+                        response["headers"] = _RETRY_AFTER
+                    responses.setdefault(str(code), response)
                 # FastAPI documents its own 422 body for path parameters; ours never sends it.
                 if "HTTPValidationError" in str(responses.get("422")):
                     del responses["422"]
