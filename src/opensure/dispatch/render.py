@@ -10,6 +10,8 @@ from __future__ import annotations
 import quopri
 import re
 import secrets
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.header import Header
 from email.headerregistry import Address
@@ -17,8 +19,9 @@ from email.utils import formataddr, formatdate, parseaddr
 from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
-from jinja2 import TemplateError, Undefined
+from jinja2 import TemplateError, Undefined, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import escape
 
 DEFAULT_SUBJECT = "{% if first_name %}{{ first_name }}, how{% else %}How{% endif %} did we do?"
 DEFAULT_BODY = """\
@@ -96,11 +99,116 @@ class EmailContent:
 
 
 def _render(source: str, html: bool, values: dict[str, str]) -> str:
+    fast = _fast_template(source, html)
+    if fast is not None:
+        return fast(values)
     template = _compile(source, html)
     try:
         return template.render(**values)  # type: ignore[attr-defined, no-any-return]
     except TemplateError as exc:
         raise TemplateProblem(f"email template error: {exc}") from exc
+
+
+# ---- a fast path for simple templates ----
+#
+# Jinja's per-render overhead (a new context, a generator, the concatenation) is most of the
+# cost of rendering a short email, three times a message. Most templates — the default one
+# included — are only text, placeholders and ``{% if placeholder %}`` blocks: those are turned
+# into plain Python once, and render to exactly what Jinja renders (tests/dispatch/
+# test_render.py compares the two). Anything else (filters, attributes, loops, globals, …)
+# goes through the sandboxed Jinja environment as before.
+
+_Piece = Callable[[Mapping[str, str], list[str]], None]
+
+
+class _NotSimple(Exception):
+    pass
+
+
+def _literal(text: str) -> _Piece:
+    return lambda values, out: out.append(text)
+
+
+def _placeholder(name: str, html: bool) -> _Piece:
+    if html:
+        return lambda values, out: out.append(str(escape(values[name])))
+    return lambda values, out: out.append(values[name])
+
+
+def _test(node: nodes.Node) -> Callable[[Mapping[str, str]], bool]:
+    """A test on placeholders: ``name``, ``not name``, ``a and b``, ``a or b``."""
+    if isinstance(node, nodes.Name) and node.ctx == "load" and node.name in PLACEHOLDERS:
+        name = node.name
+        return lambda values: bool(values[name])
+    if isinstance(node, nodes.Not):
+        inner = _test(node.node)
+        return lambda values: not inner(values)
+    if isinstance(node, nodes.And | nodes.Or):
+        left, right = _test(node.left), _test(node.right)
+        if isinstance(node, nodes.And):
+            return lambda values: left(values) and right(values)
+        return lambda values: left(values) or right(values)
+    raise _NotSimple
+
+
+def _pieces(body: list[nodes.Node], html: bool) -> list[_Piece]:
+    out: list[_Piece] = []
+    for node in body:
+        if isinstance(node, nodes.Output):
+            for child in node.nodes:
+                if isinstance(child, nodes.TemplateData):
+                    out.append(_literal(child.data))
+                elif (
+                    isinstance(child, nodes.Name)
+                    and child.ctx == "load"
+                    and child.name in PLACEHOLDERS
+                ):
+                    out.append(_placeholder(child.name, html))
+                else:
+                    raise _NotSimple
+        elif isinstance(node, nodes.If):
+            branches = [(_test(node.test), _pieces(node.body, html))]
+            for elif_ in node.elif_:
+                branches.append((_test(elif_.test), _pieces(elif_.body, html)))
+            otherwise = _pieces(node.else_, html)
+            out.append(_branch(branches, otherwise))
+        else:
+            raise _NotSimple
+    return out
+
+
+def _branch(
+    branches: list[tuple[Callable[[Mapping[str, str]], bool], list[_Piece]]],
+    otherwise: list[_Piece],
+) -> _Piece:
+    def run(values: Mapping[str, str], out: list[str]) -> None:
+        chosen = otherwise
+        for test, body in branches:
+            if test(values):
+                chosen = body
+                break
+        for piece in chosen:
+            piece(values, out)
+
+    return run
+
+
+@lru_cache(maxsize=512)
+def _fast_template(source: str, html: bool) -> Callable[[Mapping[str, str]], str] | None:
+    """The template as plain Python if it only uses placeholders and ifs, else None."""
+    env = _html_env if html else _text_env
+    try:
+        pieces = _pieces(env.parse(source).body, html)
+    except (TemplateError, _NotSimple):
+        return None
+
+    def render(values: Mapping[str, str]) -> str:
+        out: list[str] = []
+        for piece in pieces:
+            piece(values, out)
+        return "".join(out)
+
+    return render
 
 
 def _html_document(rendered_body: str) -> str:
@@ -207,13 +315,25 @@ def build_message(
         ("Subject", subject),
         ("From", one_line(sender)),
         ("To", _address(to_name, content.to)),
-        ("Date", formatdate(localtime=False, usegmt=True)),
+        ("Date", _date()),
         ("Message-ID", content.message_id),
         ("List-Unsubscribe", f"<{content.unsubscribe_link}>"),
         ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
         ("Auto-Submitted", "auto-generated"),
     )
     return RenderedEmail(headers, text, html)
+
+
+_last_date: tuple[int, str] = (0, "")
+
+
+def _date() -> str:
+    """``formatdate(usegmt=True)`` for now, formatted once a second (it has no finer part)."""
+    global _last_date
+    second = int(time.time())
+    if _last_date[0] != second:
+        _last_date = (second, formatdate(second, localtime=False, usegmt=True))
+    return _last_date[1]
 
 
 def delivery_address(address: str) -> str:
@@ -230,9 +350,14 @@ def delivery_address(address: str) -> str:
 
 def message_id(request_id: int, token: str, sender: str) -> str:
     """Stable per request, so a resend after a crash can be recognised downstream."""
+    return f"<feedback-request-{request_id}.{token[:12]}@{_sender_domain(sender)}>"
+
+
+@lru_cache(maxsize=16)
+def _sender_domain(sender: str) -> str:
+    # Parsing an address costs more than the rest of a message's headers: once per sender.
     try:
         # OPENSURE_MAIL_FROM may carry a display name: "Acme <feedback@acme.example>".
-        domain = Address(addr_spec=parseaddr(sender)[1]).domain or "localhost"
+        return Address(addr_spec=parseaddr(sender)[1]).domain or "localhost"
     except (ValueError, IndexError):
-        domain = "localhost"
-    return f"<feedback-request-{request_id}.{token[:12]}@{domain}>"
+        return "localhost"
