@@ -3,6 +3,10 @@
 Runs inside ``opensure serve`` (embedded shape) or as ``opensure dispatcher`` (production).
 One bad request never stops it: the problem is recorded on that request and it goes on.
 
+Work goes through a pipeline: while the SMTP connections send one batch, the next batch is
+claimed and loaded, and outcomes are written every ``FLUSH_SECONDS`` by a task of their own,
+so neither the connections nor the database wait for each other.
+
 Delivery guarantee: a request is claimed with a lease before its email is sent and recorded
 right after (outcomes are written in small groups, at most ``FLUSH_SECONDS`` apart). A process
 that dies after the SMTP server accepted a message but before recording it leaves the request
@@ -19,11 +23,11 @@ import os
 import random
 import socket
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -65,6 +69,18 @@ class Outcomes:
         taken = Outcomes(self.sent, self.not_sent, self.deferred)
         self.sent, self.not_sent, self.deferred = [], [], []
         return taken
+
+
+@dataclass
+class Batch:
+    """Claimed requests with what their emails need, and the reasons not to send some."""
+
+    ids: list[int]
+    rows: list[Any]
+    params: dict[int, list[tuple[str, str]]]
+    now: dt.datetime
+    send_until: dt.datetime
+    reasons: dict[int, str]
 
 
 @dataclass
@@ -113,16 +129,16 @@ class Dispatcher:
                             await sessions.enter_async_context(self.transport.session())
                             for _ in range(self.settings.smtp_connections)
                         ]
-                    count = await self.run_once(pool, stop)
+                    count = await self.run_round(pool, stop)
                 except Exception:
                     log.exception("dispatch round failed; retrying after the interval")
                     count = 0
-                if count < self.settings.dispatch_batch_size:
-                    if count == 0 and pool:
-                        # Idle: close connections rather than hold them open.
-                        await sessions.aclose()
-                        pool = []
-                    await self._idle(stop)
+                # A round ends when a claim came back short: everything due has been handled.
+                if count == 0 and pool:
+                    # Idle: close connections rather than hold them open.
+                    await sessions.aclose()
+                    pool = []
+                await self._idle(stop)
         log.info("dispatcher %s stopped", self.owner)
 
     async def _idle(self, stop: asyncio.Event) -> None:
@@ -147,7 +163,7 @@ class Dispatcher:
                 for _ in range(self.settings.smtp_connections)
             ]
             while True:
-                count = await self.run_once(pool, stop)
+                count = await self.run_round(pool, stop)
                 total += count
                 if count == 0:
                     return total
@@ -160,7 +176,57 @@ class Dispatcher:
         send started in time has the other half to finish before anyone else may claim."""
         return dt.timedelta(seconds=self.settings.lease_seconds / 2)
 
-    async def run_once(self, pool: list[Session], stop: asyncio.Event) -> int:
+    async def run_round(self, pool: list[Session], stop: asyncio.Event) -> int:
+        """Claim, send and record batch after batch until a claim comes back short (or
+        ``stop``); return how many requests were claimed.
+
+        The next batch is claimed and loaded while the current one is being sent, and outcomes
+        are recorded by a task of their own every FLUSH_SECONDS."""
+        size = self.settings.dispatch_batch_size
+        outcomes = Outcomes()
+        recording = asyncio.Lock()
+        done = asyncio.Event()
+        recorder = asyncio.create_task(self._record_every(outcomes, recording, done))
+        total = 0
+        ahead: asyncio.Task[Batch | None] | None = None
+
+        def claim_ahead() -> None:
+            nonlocal ahead
+            if ahead is None and not stop.is_set():
+                ahead = asyncio.create_task(self._claim_batch())
+
+        try:
+            batch = await self._claim_batch()
+            while batch is not None:
+                total += len(batch.ids)
+                full = len(batch.ids) >= size
+                # The next batch is claimed when this one's queue runs low, not at once: its
+                # send window starts with its claim.
+                await self._send_batch(
+                    batch, pool, outcomes, recording, stop, claim_ahead if full else None
+                )
+                if recorder.done():
+                    break  # recording failed: the error is raised below
+                batch = None
+                if full and not stop.is_set():
+                    claim_ahead()
+                if ahead is not None:
+                    batch, ahead = await ahead, None
+                    if batch is not None and stop.is_set():
+                        await self._release(batch.ids)
+                        break
+        finally:
+            if ahead is not None:
+                await self._abandon(ahead)
+            done.set()
+            try:
+                await recorder  # raises if recording failed
+            finally:
+                async with recording:
+                    await self._flush(outcomes)
+        return total
+
+    async def _claim_batch(self) -> Batch | None:
         now = utcnow()
         until = now + dt.timedelta(seconds=self.settings.lease_seconds)
         async with self.engine.begin() as conn:
@@ -172,40 +238,80 @@ class Dispatcher:
                 limit=self.settings.dispatch_batch_size,
             )
         if not ids:
-            return 0
+            return None
         async with self.engine.connect() as conn:
             rows = await repo.load(conn, ids)
             params = await repo.query_params(conn, ids)
-            skip = await self._not_sendable(conn, rows, now)
-        outcomes = Outcomes()
+            reasons = await self._not_sendable(conn, rows, now, interval=False)
+        return Batch(ids, rows, params, now, now + self._send_window, reasons)
+
+    async def _abandon(self, task: asyncio.Task[Batch | None]) -> None:
+        """A batch claimed ahead that will not be sent now: give it back."""
+        try:
+            batch = await task
+            if batch is not None:
+                await self._release(batch.ids)
+        except Exception:
+            log.exception("claiming the next batch failed")
+
+    async def _release(self, ids: list[int]) -> None:
+        if ids:
+            async with self.engine.begin() as conn:
+                await repo.release(conn, self.owner, ids)
+
+    async def _send_batch(
+        self,
+        batch: Batch,
+        pool: list[Session],
+        outcomes: Outcomes,
+        recording: asyncio.Lock,
+        stop: asyncio.Event,
+        running_low: Callable[[], None] | None = None,
+    ) -> None:
+        """Send a batch over the pool's connections; ``running_low`` is called once when a
+        quarter of the batch is left to send."""
+        if any(row.min_interval_days for row in batch.rows if row.id not in batch.reasons):
+            # Whether an address was surveyed recently is read from what is recorded: the
+            # batches before this one must be recorded first.
+            async with recording:
+                await self._flush(outcomes)
+            async with self.engine.connect() as conn:
+                batch.reasons.update(
+                    await self._recently_surveyed(conn, batch.rows, batch.reasons, batch.now)
+                )
         queue: asyncio.Queue[Any] = asyncio.Queue()
-        for row in rows:
-            reason = skip.get(row.id)
+        for row in batch.rows:
+            reason = batch.reasons.get(row.id)
             if reason:
-                outcomes.not_sent.append({"b_id": row.id, "b_now": now, "b_reason": reason})
+                outcomes.not_sent.append({"b_id": row.id, "b_now": batch.now, "b_reason": reason})
                 self._log_outcome(row.id, "not sent", reason)
             else:
                 queue.put_nowait(row)
+        low = _LowWater(queue, self.settings.dispatch_batch_size // 4, running_low)
         workers = [
             asyncio.create_task(
-                self._send_worker(session, queue, params, outcomes, stop, now + self._send_window)
+                self._send_worker(
+                    session, queue, batch.params, outcomes, stop, batch.send_until, low
+                )
             )
             for session in pool[: max(1, min(len(pool), queue.qsize()))]
         ]
-        handled = 0
-        pending: set[asyncio.Task[None]] = set(workers)
-        while pending:
-            _, pending = await asyncio.wait(pending, timeout=FLUSH_SECONDS)
-            handled += await self._flush(outcomes)
-        handled += await self._flush(outcomes)
-        for task in workers:
-            if task.exception() is not None:
-                log.error("send worker failed: %r", task.exception())
-        leftover = [row.id for row in self._drain_queue(queue)]
-        if leftover:
-            async with self.engine.begin() as conn:
-                await repo.release(conn, self.owner, leftover)
-        return len(ids)
+        try:
+            await asyncio.gather(*workers, return_exceptions=True)
+        finally:
+            for task in workers:
+                if task.done() and not task.cancelled() and task.exception() is not None:
+                    log.error("send worker failed: %r", task.exception())
+            await self._release([row.id for row in self._drain_queue(queue)])
+
+    async def _record_every(
+        self, outcomes: Outcomes, recording: asyncio.Lock, done: asyncio.Event
+    ) -> None:
+        while not done.is_set():
+            with suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), FLUSH_SECONDS)
+            async with recording:
+                await self._flush(outcomes)
 
     @staticmethod
     def _drain_queue(queue: asyncio.Queue[Any]) -> list[Any]:
@@ -214,7 +320,9 @@ class Dispatcher:
             rows.append(queue.get_nowait())
         return rows
 
-    async def _not_sendable(self, conn: Any, rows: list[Any], now: dt.datetime) -> dict[int, str]:
+    async def _not_sendable(
+        self, conn: Any, rows: list[Any], now: dt.datetime, *, interval: bool = True
+    ) -> dict[int, str]:
         """Reasons not to send, found for the whole batch with a query or two."""
         reasons: dict[int, str] = {}
         for row in rows:
@@ -227,6 +335,16 @@ class Dispatcher:
         for row in rows:
             if row.id not in reasons and (row.account_id, row.email.lower()) in gone:
                 reasons[row.id] = "recipient unsubscribed"
+        if interval:
+            reasons.update(await self._recently_surveyed(conn, rows, reasons, now))
+        return reasons
+
+    async def _recently_surveyed(
+        self, conn: Any, rows: list[Any], reasons: dict[int, str], now: dt.datetime
+    ) -> dict[int, str]:
+        """Requests to addresses surveyed within their account's minimum interval (one email
+        per address per batch, too)."""
+        found: dict[int, str] = {}
         by_account: dict[int, list[Any]] = {}
         for row in rows:
             if row.id not in reasons and row.min_interval_days:
@@ -240,10 +358,10 @@ class Dispatcher:
             for row in account_rows:
                 address = row.email.lower()
                 if address in recent:
-                    reasons[row.id] = f"recipient surveyed within the last {days} days"
+                    found[row.id] = f"recipient surveyed within the last {days} days"
                 else:
                     recent.add(address)  # one email per address per batch, too
-        return reasons
+        return found
 
     async def _send_worker(
         self,
@@ -253,6 +371,7 @@ class Dispatcher:
         outcomes: Outcomes,
         stop: asyncio.Event,
         send_until: dt.datetime,
+        low: _LowWater,
     ) -> None:
         while not queue.empty():
             if stop.is_set():
@@ -263,13 +382,17 @@ class Dispatcher:
                 # both would send it. What is left is released and claimed afresh.
                 return
             row = queue.get_nowait()
+            low.check()
             await self._send_one(session, row, params.get(row.id, []), outcomes)
 
     async def _send_one(
         self, session: Session, row: Any, params: list[tuple[str, str]], outcomes: Outcomes
     ) -> None:
         base = self.settings.public_base
-        query = urlencode([("t", row.token), *params])
+        # urlencode([("t", token), *params]), without its per-call overhead for the token.
+        query = f"t={quote_plus(row.token)}"
+        if params:
+            query += "&" + urlencode(params)
         recipient = delivery_address(row.email)
         content = EmailContent(
             to=recipient,
@@ -341,8 +464,29 @@ class Dispatcher:
         return len(batch)
 
     def _log_outcome(self, request_id: int, what: str, detail: str) -> None:
-        EMAILS.labels(what.replace(" ", "_")).inc()
+        counter = _COUNTERS.get(what)
+        if counter is None:
+            counter = _COUNTERS[what] = EMAILS.labels(what.replace(" ", "_"))
+        counter.inc()
         log.info("request %s %s: %s", request_id, what, detail)
+
+
+_COUNTERS: dict[str, Any] = {}
+
+
+class _LowWater:
+    """Calls ``callback`` once, the first time the queue holds ``level`` items or fewer."""
+
+    def __init__(
+        self, queue: asyncio.Queue[Any], level: int, callback: Callable[[], None] | None
+    ) -> None:
+        self.queue, self.level, self.callback = queue, level, callback
+        self.check()
+
+    def check(self) -> None:
+        if self.callback is not None and self.queue.qsize() <= self.level:
+            callback, self.callback = self.callback, None
+            callback()
 
 
 @asynccontextmanager
