@@ -44,6 +44,7 @@ from opensure.dispatch.mail import (
 from opensure.dispatch.notify import DueListener
 from opensure.dispatch.render import (
     EmailContent,
+    RenderedEmail,
     TemplateProblem,
     build_message,
     delivery_address,
@@ -385,17 +386,15 @@ class Dispatcher:
             low.check()
             await self._send_one(session, row, params.get(row.id, []), outcomes)
 
-    async def _send_one(
-        self, session: Session, row: Any, params: list[tuple[str, str]], outcomes: Outcomes
-    ) -> None:
+    def content_for(self, row: Any, params: list[tuple[str, str]]) -> EmailContent:
+        """What goes into the email for a loaded request (``repo.load``)."""
         base = self.settings.public_base
         # urlencode([("t", token), *params]), without its per-call overhead for the token.
         query = f"t={quote_plus(row.token)}"
         if params:
             query += "&" + urlencode(params)
-        recipient = delivery_address(row.email)
-        content = EmailContent(
-            to=recipient,
+        return EmailContent(
+            to=delivery_address(row.email),
             to_name=" ".join(p for p in (row.first_name, row.surname) if p) or None,
             first_name=row.first_name,
             surname=row.surname,
@@ -405,15 +404,25 @@ class Dispatcher:
             unsubscribe_link=f"{base}/u/{row.token}",
             message_id=message_id(row.id, row.token, self.settings.mail_from),
         )
+
+    def message_for(self, row: Any, content: EmailContent) -> RenderedEmail:
+        """The email itself, in the account's template or the default (TemplateProblem if
+        the template cannot be rendered)."""
+        return build_message(
+            content,
+            sender=self.settings.mail_from,
+            subject_template=row.template_subject,
+            body_template=row.template_body,
+        )
+
+    async def _send_one(
+        self, session: Session, row: Any, params: list[tuple[str, str]], outcomes: Outcomes
+    ) -> None:
+        content = self.content_for(row, params)
         now = utcnow()
         try:
-            message = build_message(
-                content,
-                sender=self.settings.mail_from,
-                subject_template=row.template_subject,
-                body_template=row.template_body,
-            )
-            await session.send(message, self.settings.mail_from, recipient)
+            message = self.message_for(row, content)
+            await session.send(message, self.settings.mail_from, content.to)
         except TemplateProblem as exc:
             outcomes.not_sent.append({"b_id": row.id, "b_now": now, "b_reason": str(exc)})
             self._log_outcome(row.id, "not sent", str(exc))
