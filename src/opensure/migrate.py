@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fcntl
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from alembic import command
@@ -39,9 +43,28 @@ def _downgrade(connection: Connection, revision: str) -> None:
 _MIGRATION_LOCK = 7_412_036_518
 
 
+@contextlib.asynccontextmanager
+async def _sqlite_file_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Processes migrating one SQLite file take turns (an OS lock on a file beside it).
+
+    SQLite's own write lock is not enough: Alembic runs SQLite DDL outside a transaction
+    (no transactional DDL), so a second process could read the old version meanwhile.
+    """
+    path = engine.url.database
+    if engine.dialect.name != "sqlite" or not path or path == ":memory:":
+        yield
+        return
+    with open(f"{path}.migrate-lock", "a") as lock:  # noqa: ASYNC230 (creating an empty file)
+        await asyncio.to_thread(fcntl.flock, lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the schema to ``revision``; safe when several processes start at once."""
-    async with engine.connect() as conn:
+    async with _sqlite_file_lock(engine), engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             # Held until this transaction ends; the next process then finds nothing to do.
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
