@@ -21,6 +21,7 @@ from opensure.api.ratelimit import make_limiter
 from opensure.api.request import base_url
 from opensure.config import Settings, get_settings
 from opensure.db import create_engine, reader
+from opensure.direct import open_direct
 from opensure.dispatch.worker import Dispatcher
 from opensure.feedback_requests.endpoints import router as feedback_requests_router
 from opensure.feedback_responses.endpoints import router as feedback_responses_router
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings.database_url)
         app.state.engine = engine
         app.state.reader = reader(engine)
+        app.state.direct = await open_direct(settings.database_url)
         app.state.tokens = TokenCache(app.state.reader, settings.token_cache_seconds)
         app.state.limiter = make_limiter(
             settings.rate_limit, settings.rate_limit_window_seconds, settings.redis_url
@@ -69,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await dispatcher_task
             if app.state.limiter is not None:
                 await app.state.limiter.close()
+            await app.state.direct.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -77,6 +80,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         redirect_slashes=False,
+        # Requests are counted and timed by opensure.ops.observe (Prometheus); FastAPI's own
+        # OpenTelemetry instrumentation would look up providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.settings = settings
     errors.install(app)

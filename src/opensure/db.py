@@ -90,9 +90,11 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         _tune_sqlite(engine)
         return engine
     # PostgreSQL's connections are a shared budget (max_connections, 100 by default): at most
-    # 20 per process, so several API processes and dispatchers fit (docs/deploy.md).
+    # 20 per process, so several API processes and dispatchers fit (docs/deploy.md): 10 here,
+    # 10 in the driver-level pool of the hot paths (opensure.direct). No overflow: connections
+    # opened for a burst and closed after it cost more than waiting for a pooled one.
     kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 10)
+    kwargs.setdefault("max_overflow", 0)
     kwargs.setdefault("pool_timeout", 10)
     # No pre-ping: on asyncpg it is three round trips per check-out. A connection that died
     # (database restarted) fails its first statement instead: that request gets a 503, and

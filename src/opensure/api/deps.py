@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.responses import Response
 
 
 async def _account_id(request: Request) -> int:
@@ -17,6 +19,27 @@ async def _account_id(request: Request) -> int:
 
 
 AccountId = Annotated[int, Depends(_account_id)]
+
+
+class LeanRoute(APIRoute):
+    """A route whose endpoint reads and validates its own input (every API endpoint does, so
+    that errors come out in the CustomerSure format): it is called with the request, the
+    caller's account id and the path parameters, skipping FastAPI's per-request dependency
+    solving and parameter validation (about a fifth of a GET's CPU). The signature still
+    documents the path parameters in /openapi.json; ``AccountId`` keeps ``account_id`` out of it.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        endpoint = self.endpoint
+
+        async def handler(request: Request) -> Response:
+            account_id = request.scope["state"]["account_id"]
+            response: Response = await endpoint(
+                request=request, account_id=account_id, **request.path_params
+            )
+            return response
+
+        return handler
 
 
 @asynccontextmanager

@@ -7,6 +7,7 @@ Every error body is ``{"message": ...}``; validation errors add
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 import asyncpg
@@ -210,6 +211,9 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.CrashShutdownError,
     asyncpg.TooManyConnectionsError,
     asyncpg.InterfaceError,
+    # a connection left unusable by a server restart (it is closed, see opensure.direct)
+    asyncpg.InternalClientError,
+    sqlite3.OperationalError,  # locked past busy_timeout, file unreadable
 )
 
 

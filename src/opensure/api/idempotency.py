@@ -11,27 +11,46 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Awaitable, Callable
-from typing import Any
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, TypeVar
 
+import asyncpg
 import orjson
-from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
 
 from opensure.api.deps import transaction
 from opensure.api.errors import JSON_TYPE, ApiError, field_error
 from opensure.db import utcnow
-from opensure.models import IdempotencyKey
+from opensure.direct import Query, SaSession, Session
 
 HEADER = "idempotency-key"
 KEEP = dt.timedelta(hours=24)
 MAX_KEY_LENGTH = 255
-keys = IdempotencyKey.__table__
 
-Work = Callable[[AsyncConnection], Awaitable[Response]]
+S = TypeVar("S", bound=Session)
+Work = Callable[[S], Awaitable[Response]]
+Begin = Callable[[], AbstractAsyncContextManager[S]]
+# A second request with the same key committed first (its primary key): on any driver.
+DUPLICATE = (IntegrityError, asyncpg.UniqueViolationError, sqlite3.IntegrityError)
+
+_FIND = Query(
+    "SELECT fingerprint, status_code, body, location, created_at > $3 FROM idempotency_keys "
+    "WHERE account_id = $1 AND key = $2"
+)
+_FORGET = Query("DELETE FROM idempotency_keys WHERE account_id = $1 AND key = $2")
+_FORGET_EXPIRED = Query("DELETE FROM idempotency_keys WHERE account_id = $1 AND created_at < $2")
+_CLAIM = Query(
+    "INSERT INTO idempotency_keys (account_id, key, fingerprint, created_at) "
+    "VALUES ($1, $2, $3, $4)"
+)
+_RECORD = Query(
+    "UPDATE idempotency_keys SET status_code = $3, body = $4, location = $5 "
+    "WHERE account_id = $1 AND key = $2"
+)
 
 
 def fingerprint(request: Request, body: dict[str, Any]) -> str:
@@ -39,19 +58,32 @@ def fingerprint(request: Request, body: dict[str, Any]) -> str:
     return hashlib.sha256(f"{request.method} {request.url.path}\n".encode() + canonical).hexdigest()
 
 
+def orm_transaction(request: Request) -> Begin[SaSession]:
+    """``begin`` for endpoints whose work runs on SQLAlchemy: the session's ``conn``."""
+
+    @asynccontextmanager
+    async def begin() -> AsyncIterator[SaSession]:
+        async with transaction(request) as conn:
+            yield SaSession(conn)
+
+    return begin
+
+
 def _replay(row: Any) -> Response:
     headers = {"Idempotent-Replayed": "true"}
-    if row.location:
-        headers["Location"] = row.location
-    return Response(row.body or "", row.status_code, headers, media_type=JSON_TYPE)
+    if row[3]:
+        headers["Location"] = row[3]
+    return Response(row[2] or "", row[1], headers, media_type=JSON_TYPE)
 
 
-async def create(request: Request, account_id: int, body: dict[str, Any], work: Work) -> Response:
+async def create(
+    request: Request, account_id: int, body: dict[str, Any], work: Work[S], begin: Begin[S]
+) -> Response:
     """Run ``work`` in a transaction, once per Idempotency-Key when the client sends one."""
     key = request.headers.get(HEADER)
     if key is None:
-        async with transaction(request) as conn:
-            return await work(conn)
+        async with begin() as session:
+            return await work(session)
     key = key.strip()
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise ApiError(
@@ -69,9 +101,9 @@ async def create(request: Request, account_id: int, body: dict[str, Any], work: 
     digest = fingerprint(request, body)
     for attempt in range(2):
         try:
-            async with transaction(request) as conn:
-                return await _run_once(conn, request, account_id, key, digest, work)
-        except IntegrityError:
+            async with begin() as session:
+                return await _run_once(session, request, account_id, key, digest, work)
+        except DUPLICATE:
             # Another request with this key committed first: answer with its response.
             if attempt:
                 raise
@@ -79,13 +111,12 @@ async def create(request: Request, account_id: int, body: dict[str, Any], work: 
 
 
 async def _run_once(
-    conn: AsyncConnection, request: Request, account_id: int, key: str, digest: str, work: Work
+    session: S, request: Request, account_id: int, key: str, digest: str, work: Work[S]
 ) -> Response:
     now = utcnow()
-    where = (keys.c.account_id == account_id) & (keys.c.key == key)
-    found = (await conn.execute(select(keys).where(where))).first()
-    if found is not None and found.created_at > now - KEEP:
-        if found.fingerprint != digest:
+    found = await session.fetchrow(_FIND, account_id, key, session.ts(now - KEEP))
+    if found is not None and found[4]:
+        if found[0] != digest:
             raise ApiError(
                 "Validation error",
                 status_code=422,
@@ -103,23 +134,18 @@ async def _run_once(
             )
         return _replay(found)
     if found is not None:
-        await conn.execute(delete(keys).where(where))
+        await session.execute(_FORGET, account_id, key)
     # Once in a while, forget this account's expired keys.
     if now.second == 0:
-        await conn.execute(
-            delete(keys).where(keys.c.account_id == account_id, keys.c.created_at < now - KEEP)
-        )
-    await conn.execute(
-        insert(keys).values(account_id=account_id, key=key, fingerprint=digest, created_at=now)
-    )
-    response = await work(conn)
-    await conn.execute(
-        update(keys)
-        .where(where)
-        .values(
-            status_code=response.status_code,
-            body=bytes(response.body).decode(),
-            location=response.headers.get("location"),
-        )
+        await session.execute(_FORGET_EXPIRED, account_id, session.ts(now - KEEP))
+    await session.execute(_CLAIM, account_id, key, digest, session.ts(now))
+    response = await work(session)
+    await session.execute(
+        _RECORD,
+        account_id,
+        key,
+        response.status_code,
+        bytes(response.body).decode(),
+        response.headers.get("location"),
     )
     return response

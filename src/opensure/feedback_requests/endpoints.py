@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
-from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
 from opensure.api import idempotency, pagination, timestamps
-from opensure.api.deps import AccountId, read, read_planned, transaction
+from opensure.api.deps import AccountId, LeanRoute, read_planned, transaction
 from opensure.api.errors import Errors, json_response
 from opensure.api.openapi import body_schema, errors_for
 from opensure.api.request import array_param, base_url, check_query, json_body
 from opensure.api.validation import parse_path_id
 from opensure.db import utcnow
+from opensure.direct import Direct, Session
 from opensure.feedback_requests import repository as repo
 from opensure.feedback_requests import service
 from opensure.feedback_requests.schemas import (
@@ -25,7 +24,7 @@ from opensure.feedback_requests.schemas import (
     to_json,
 )
 
-router = APIRouter(tags=["Feedback requests"])
+router = APIRouter(tags=["Feedback requests"], route_class=LeanRoute)
 
 
 def _wake_dispatcher(request: Request, feedback_request: dict[str, Any]) -> None:
@@ -47,19 +46,17 @@ LIST_PARAMS = ("page", "per_page", "states", "state", "survey_ids")
 async def create_feedback_request(request: Request, account_id: AccountId) -> Response:
     """Schedule a survey email: a pending feedback request sent at `send_at`."""
     body = await json_body(request)
+    created: dict[str, Any] = {}
 
-    async def work(conn: AsyncConnection) -> Response:
-        created = await service.create(conn=conn, account_id=account_id, body=body)
+    async def work(session: Session) -> Response:
+        created.update(await service.create(session=session, account_id=account_id, body=body))
         location = f"{base_url(request)}/feedback_requests/{created['id']}"
         return json_response(created, 201, {"Location": location})
 
-    response = await idempotency.create(request, account_id, body, work)
-    if (
-        getattr(request.app.state, "dispatcher", None) is not None
-        and response.status_code == 201
-        and "idempotent-replayed" not in response.headers
-    ):
-        _wake_dispatcher(request, orjson.loads(bytes(response.body)))
+    direct: Direct = request.app.state.direct
+    response = await idempotency.create(request, account_id, body, work, direct.transaction)
+    if created:
+        _wake_dispatcher(request, created)
     return response
 
 
@@ -70,8 +67,11 @@ async def create_feedback_request(request: Request, account_id: AccountId) -> Re
 async def get_feedback_request(id: str, request: Request, account_id: AccountId) -> Response:
     """Retrieve one feedback request by id."""
     check_query(request, ())
-    async with read(request) as conn:
-        found = await service.get(conn=conn, account_id=account_id, request_id=parse_path_id(id))
+    direct: Direct = request.app.state.direct
+    async with direct.read() as session:
+        found = await service.get(
+            session=session, account_id=account_id, request_id=parse_path_id(id)
+        )
     return json_response(found)
 
 

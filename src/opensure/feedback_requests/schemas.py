@@ -2,40 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Row
 
-from opensure.api.timestamps import format as ts
+from opensure.direct import timestamp_out as ts
 
 # ---- representation (hot path: plain dicts, no model validation) ----
 
 
-def item_json(row: Row[Any]) -> dict[str, Any]:
-    return {"id": row.item_id, "key": row.key, "value": row.value}
-
-
-def to_json(row: Row[Any], items: list[Row[Any]]) -> dict[str, Any]:
+def to_json(row: Sequence[Any], items: Sequence[Sequence[Any]]) -> dict[str, Any]:
+    """The API's JSON for a request row (repository.COLUMNS order) and its items
+    ((id, kind, key, value) each); timestamps as the driver or SQLAlchemy returned them."""
     return {
-        "id": row.id,
-        "email": row.email,
-        "state": row.state,
-        "first_name": row.first_name,
-        "surname": row.surname,
-        "survey_id": row.survey_id,
-        "email_template_id": row.email_template_id,
-        "reference": row.reference,
-        "machine_id": row.machine_id,
-        "send_at": ts(row.send_at),
-        "sent_at": ts(row.sent_at),
-        "created_at": ts(row.created_at),
-        "updated_at": ts(row.updated_at),
-        "deletion_requested_at": ts(row.deletion_requested_at),
-        "not_sent_reason": row.not_sent_reason,
-        "delivery_failure": row.delivery_failure,
-        "data": [item_json(i) for i in items if i.kind == "data"],
-        "query_params": [item_json(i) for i in items if i.kind == "query_param"],
+        "id": row[0],
+        "email": row[1],
+        "state": row[2],
+        "first_name": row[3],
+        "surname": row[4],
+        "survey_id": row[5],
+        "email_template_id": row[6],
+        "reference": row[7],
+        "machine_id": row[8],
+        "send_at": ts(row[9]),
+        "sent_at": ts(row[10]),
+        "created_at": ts(row[11]),
+        "updated_at": ts(row[12]),
+        "deletion_requested_at": ts(row[13]),
+        "not_sent_reason": row[14],
+        "delivery_failure": row[15],
+        "data": [{"id": i[0], "key": i[2], "value": i[3]} for i in items if i[1] == "data"],
+        "query_params": [
+            {"id": i[0], "key": i[2], "value": i[3]} for i in items if i[1] == "query_param"
+        ],
     }
 
 

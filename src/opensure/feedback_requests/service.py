@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from opensure.api import validation as v
 from opensure.api.errors import Errors, NotFound, UnpermittedParameters, ValidationFailed
 from opensure.db import utcnow
-from opensure.dispatch.notify import announce_due
+from opensure.direct import SaSession, Session
 from opensure.feedback_requests import repository as repo
 from opensure.feedback_requests.schemas import to_json
 from opensure.models.feedback import STATES
@@ -133,33 +133,32 @@ def _data_links(data: list[tuple[str, str]]) -> tuple[str | None, str | None]:
     return staff_code, site_code
 
 
-async def _segment_pairs(
-    conn: AsyncConnection, account_id: int, data: list[tuple[str, str]]
-) -> list[tuple[int, str]]:
-    """(segment id, option value) for each data key that names one of the account's segments."""
-    keys = [key for key, _ in data if key not in ("staff_code", "site_code")]
-    if not keys:
-        return []
-    segments = await repo.segments_by_key(conn, account_id, keys)
-    return [(segments[key], val) for key, val in data if key in segments and val]
+@dataclass
+class Links:
+    """What the data links to: staff and site ids, and (segment id, option value) pairs."""
+
+    values: dict[str, Any]
+    segment_pairs: list[tuple[int, str]]
 
 
 async def _check_refs(
-    conn: AsyncConnection,
+    session: Session,
     account_id: int,
     errors: Errors,
     values: dict[str, Any],
     data: list[tuple[str, str]] | None,
-) -> dict[str, Any]:
-    """Ownership of survey/template ids, and the staff/site ids the data points at."""
-    staff_code, site_code = _data_links(data or [])
+) -> Links:
+    """Ownership of survey/template ids, and the staff/site/segments the data points at."""
+    data = data or []
+    staff_code, site_code = _data_links(data)
     found = await repo.lookups(
-        conn,
+        session,
         account_id,
         survey_id=values.get("survey_id"),
         template_id=values.get("email_template_id"),
         staff_code=staff_code,
         site_code=site_code,
+        segment_keys=sorted({key for key, _ in data if key not in ("staff_code", "site_code")}),
     )
     if values.get("survey_id") is not None and found.survey_id is None:
         errors.add(
@@ -171,43 +170,43 @@ async def _check_refs(
             "invalid_value",
             {"message": "no email template with this id in your account"},
         )
-    return {"staff_id": found.staff_id, "site_id": found.site_id}
+    pairs = [(found.segments[key], val) for key, val in data if key in found.segments and val]
+    return Links({"staff_id": found.staff_id, "site_id": found.site_id}, pairs)
 
 
-async def create(*, conn: AsyncConnection, account_id: int, body: dict[str, Any]) -> dict[str, Any]:
+async def create(*, session: Session, account_id: int, body: dict[str, Any]) -> dict[str, Any]:
     now = utcnow()
     errors = Errors(COLLECTION)
     parsed = _parse(body, errors, creating=True, now=now)
     changes = [c for kind in ITEM_KINDS for c in parsed.items.get(kind, [])]
     data = [(c.key, c.value) for c in changes if c.kind == "data" and c.key is not None]
-    links = await _check_refs(conn, account_id, errors, parsed.values, data)
+    links = await _check_refs(session, account_id, errors, parsed.values, data)
     errors.raise_if_any()
+    send_at = parsed.values["send_at"]
     row = await repo.insert_request(
-        conn,
+        session,
         {
             **parsed.values,
-            **links,
+            **links.values,
             "account_id": account_id,
             "state": "pending",
             "token": secrets.token_urlsafe(24),
-            "created_at": now,
-            "updated_at": now,
+            "send_at": session.ts(send_at),
+            "created_at": session.ts(now),
+            "updated_at": session.ts(now),
         },
     )
     items = [(c.kind, c.key, c.value or "") for c in changes if c.key is not None]
-    await repo.insert_items(conn, row.id, items)
-    pairs = await _segment_pairs(conn, account_id, data)
-    if pairs:
-        await repo.link_segments(conn, row.id, pairs)
-    if row.send_at <= now:
-        await announce_due(conn)
-    fetched = await repo.get(conn, account_id, row.id)
-    assert fetched is not None
-    return to_json(*fetched)
+    rows = await repo.insert_items(session, row[0], items)
+    if links.segment_pairs:
+        await repo.link_segments(session, row[0], links.segment_pairs, replace=False)
+    if send_at <= now:
+        await repo.announce_due(session)
+    return to_json(row, rows)
 
 
-async def get(*, conn: AsyncConnection, account_id: int, request_id: int | None) -> dict[str, Any]:
-    found = await repo.get(conn, account_id, request_id) if request_id else None
+async def get(*, session: Session, account_id: int, request_id: int | None) -> dict[str, Any]:
+    found = await repo.get(session, account_id, request_id) if request_id else None
     if found is None:
         raise NotFound()
     return to_json(*found)
@@ -227,14 +226,13 @@ async def update(
         errors.add("state", "invalid_value", {"allowed_values": ["pending"]})
         raise ValidationFailed(errors.items)
     parsed = _parse(body, errors, creating=False, now=now)
-    current = await repo.get(conn, account_id, request_id)
+    session = SaSession(conn)
+    current = await repo.get(session, account_id, request_id)
     assert current is not None
     _, existing = current
-    by_id = {i.item_id: i for i in existing}
+    by_id = {i[0]: i for i in existing}
     # The request's items after this update, to re-link staff/site/segments.
-    merged: dict[int | str, tuple[str, str, str]] = {
-        i.item_id: (i.kind, i.key, i.value) for i in existing
-    }
+    merged: dict[int | str, tuple[str, str, str]] = {i[0]: (i[1], i[2], i[3]) for i in existing}
     new_items: list[tuple[str, str, str]] = []
     updates: list[tuple[int, dict[str, str]]] = []
     for kind, changes in parsed.items.items():
@@ -244,7 +242,7 @@ async def update(
                     new_items.append((change.kind, change.key, change.value or ""))
                 continue
             target = by_id.get(change.item_id)
-            if target is None or target.kind != change.kind:
+            if target is None or target[1] != change.kind:
                 errors.add(
                     f"{kind}[{index}].id",
                     "invalid_value",
@@ -258,9 +256,9 @@ async def update(
             }
             updates.append((change.item_id, fields))
             merged[change.item_id] = (
-                target.kind,
-                fields.get("key", target.key),
-                fields.get("value", target.value),
+                target[1],
+                fields.get("key", target[2]),
+                fields.get("value", target[3]),
             )
     all_items = list(merged.values()) + new_items
     # The limit holds for the request as a whole, not per PATCH (else repeated PATCHes grow it).
@@ -268,20 +266,20 @@ async def update(
         if not errors.has(kind) and sum(k == item_kind for k, _, _ in all_items) > MAX_ITEMS:
             errors.add(kind, "wrong_length", {"maximum": str(MAX_ITEMS)})
     data = [(key, val) for kind, key, val in all_items if kind == "data"]
-    links = await _check_refs(conn, account_id, errors, parsed.values, data)
+    links = await _check_refs(session, account_id, errors, parsed.values, data)
     errors.raise_if_any()
     for item_id, fields in updates:
         if fields:
             await repo.update_item(conn, item_id, fields)
-    await repo.insert_items(conn, request_id, new_items)
+    await repo.insert_items(session, request_id, new_items)
     values = {**parsed.values, "updated_at": now}
     if "data" in parsed.items:
-        values.update(links)
-        await repo.link_segments(conn, request_id, await _segment_pairs(conn, account_id, data))
+        values.update(links.values)
+        await repo.link_segments(session, request_id, links.segment_pairs, replace=True)
     await repo.update_request(conn, request_id, values)
     if values.get("send_at") is not None and values["send_at"] <= now:
-        await announce_due(conn)
-    fetched = await repo.get(conn, account_id, request_id)
+        await repo.announce_due(session)
+    fetched = await repo.get(session, account_id, request_id)
     assert fetched is not None
     return to_json(*fetched)
 

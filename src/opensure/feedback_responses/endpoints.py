@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from opensure.api import pagination
 from opensure.api import validation as v
-from opensure.api.deps import AccountId, read, read_planned
+from opensure.api.deps import AccountId, LeanRoute, read, read_planned
 from opensure.api.errors import Errors, json_response
 from opensure.api.openapi import errors_for
 from opensure.api.request import array_param, base_url, check_query
@@ -16,7 +16,7 @@ from opensure.feedback_responses import repository as repo
 from opensure.feedback_responses import service
 from opensure.feedback_responses.schemas import FeedbackResponseRead
 
-router = APIRouter(tags=["Feedback responses"])
+router = APIRouter(tags=["Feedback responses"], route_class=LeanRoute)
 LIST_PARAMS = ("page", "per_page", "updated_since", "email", "survey_ids")
 
 

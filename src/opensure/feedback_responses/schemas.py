@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -14,7 +15,9 @@ from opensure.surveys.forms import TYPE_NAMES
 
 
 def to_json(
-    row: Row[Any], answers: list[Row[Any]], request: tuple[Row[Any], list[Row[Any]]] | None
+    row: Row[Any],
+    answers: list[Row[Any]],
+    request: tuple[Sequence[Any], list[Sequence[Any]]] | None,
 ) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "email": row.email,
@@ -22,8 +25,8 @@ def to_json(
         "telephone_number": row.telephone_number,
     }
     if request is not None:
-        for item in request[1]:
-            fields.setdefault(item.key, item.value)
+        for _, _, key, value in request[1]:  # (id, kind, key, value)
+            fields.setdefault(key, value)
     return {
         "id": row.id,
         "reference": row.reference,

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from opensure.api.deps import AccountId, read_planned
+from opensure.api.deps import AccountId, LeanRoute, read_planned
 from opensure.api.errors import json_response
 from opensure.api.openapi import errors_for
 from opensure.api.request import array_param, check_query
 from opensure.metrics import service
 
-router = APIRouter(tags=["Metrics"])
+router = APIRouter(tags=["Metrics"], route_class=LeanRoute)
 
 
 class ResponseRate(BaseModel):

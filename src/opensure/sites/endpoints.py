@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
 from opensure.api import idempotency, pagination
-from opensure.api.deps import AccountId, read, transaction
+from opensure.api.deps import AccountId, LeanRoute, read, transaction
 from opensure.api.errors import Errors, json_response
 from opensure.api.openapi import body_schema, errors_for
 from opensure.api.request import base_url, check_query, json_body
+from opensure.direct import SaSession
 from opensure.sites import repository as repo
 from opensure.sites import service
 from opensure.sites.schemas import SiteCreate, SiteMoved, SiteRead, SiteUpdate, to_json
 
-router = APIRouter(tags=["Sites"])
+router = APIRouter(tags=["Sites"], route_class=LeanRoute)
 # A renamed site's old code redirects: 301 for GET, 307 (repeat the request there) otherwise.
 MOVED = {301: {"model": SiteMoved, "description": "Renamed: Location has the site's current URL"}}
 MOVED_TEMPORARILY = {
@@ -36,12 +36,14 @@ async def create_site(request: Request, account_id: AccountId) -> Response:
     """Create a site."""
     body = await json_body(request)
 
-    async def work(conn: AsyncConnection) -> Response:
-        created = await service.create(conn=conn, account_id=account_id, body=body)
+    async def work(session: SaSession) -> Response:
+        created = await service.create(conn=session.conn, account_id=account_id, body=body)
         location = f"{base_url(request)}/sites/{created['site_code']}"
         return json_response(created, 201, {"Location": location})
 
-    return await idempotency.create(request, account_id, body, work)
+    return await idempotency.create(
+        request, account_id, body, work, idempotency.orm_transaction(request)
+    )
 
 
 @router.get(

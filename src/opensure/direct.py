@@ -1,0 +1,271 @@
+"""Hand-written SQL on the bare driver, for the API's hot paths.
+
+A request through SQLAlchemy's ``AsyncConnection`` costs 400 to 500 µs of CPU before and after the
+database's own work (pool check-out, greenlet, compiled cache, result processing; on SQLite also
+four aiosqlite thread hops per statement). The same query through an asyncpg pool costs about
+120 µs, through one aiosqlite connection about 40 µs (docs/benchmarks.md). So the feedback
+request endpoints that clients call most run their statements here:
+
+* :class:`Query` — one statement written once with ``$1``-style parameters; SQLite gets the
+  same text with ``?1`` (numbered, so a parameter may appear twice).
+* :class:`Session` — ``fetch`` / ``fetchrow`` / ``execute`` on one connection, the same for
+  an asyncpg connection, an aiosqlite connection, and a SQLAlchemy ``AsyncConnection`` (so code
+  written against a session also runs inside a transaction the ORM-side code opened).
+* :class:`Direct` — the process's driver-level pools: ``read()`` for autocommit reads and
+  ``transaction()`` for writes. PostgreSQL: an asyncpg pool (half of the process's connection
+  budget; SQLAlchemy's pool has the other half). SQLite: a few reader connections used round
+  robin and one writer connection whose transactions (``BEGIN IMMEDIATE``) take turns, so the
+  process's writers queue in memory instead of spinning on the database lock.
+
+Values come back as the driver gives them: timestamps are aware datetimes on PostgreSQL and
+text (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC, as SQLAlchemy stores them) on SQLite;
+:func:`timestamp_out` formats either, :meth:`Session.ts` prepares a datetime for binding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+import re
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+import aiosqlite
+import asyncpg
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+Record = Sequence[Any]
+
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=30000",
+)
+
+
+class Query:
+    """One SQL statement with ``$n`` parameters, and its SQLite spelling with ``?n``."""
+
+    __slots__ = ("postgresql", "sqlite")
+
+    def __init__(self, postgresql: str, sqlite: str | None = None) -> None:
+        self.postgresql = postgresql
+        self.sqlite = sqlite if sqlite is not None else re.sub(r"\$(\d+)", r"?\1", postgresql)
+
+    def __repr__(self) -> str:
+        return f"Query({self.postgresql!r})"
+
+
+def sqlite_timestamp(value: dt.datetime) -> str:
+    """A datetime as SQLAlchemy's ``DateTime`` stores it on SQLite (naive UTC, microseconds)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC)
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def timestamp_out(value: dt.datetime | str | None) -> str | None:
+    """``YYYY-MM-DDTHH:MM:SSZ`` from a driver's timestamp (aware datetime or SQLite text)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return f"{value[:10]}T{value[11:19]}Z"
+    if value.tzinfo is not None and value.utcoffset():
+        value = value.astimezone(dt.UTC)
+    return value.isoformat(timespec="seconds")[:19] + "Z"
+
+
+class Session(Protocol):
+    dialect: str
+
+    async def fetch(self, query: Query, *args: Any) -> list[Record]: ...
+
+    async def fetchrow(self, query: Query, *args: Any) -> Record | None: ...
+
+    async def execute(self, query: Query, *args: Any) -> None: ...
+
+    def ts(self, value: dt.datetime) -> Any: ...
+
+
+class PgSession:
+    dialect = "postgresql"
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def fetch(self, query: Query, *args: Any) -> list[Record]:
+        return await self.conn.fetch(query.postgresql, *args)  # type: ignore[no-any-return]
+
+    async def fetchrow(self, query: Query, *args: Any) -> Record | None:
+        return await self.conn.fetchrow(query.postgresql, *args)  # type: ignore[no-any-return]
+
+    async def execute(self, query: Query, *args: Any) -> None:
+        await self.conn.execute(query.postgresql, *args)
+
+    def ts(self, value: dt.datetime) -> Any:
+        return value
+
+
+class SqliteSession:
+    dialect = "sqlite"
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+
+    async def fetch(self, query: Query, *args: Any) -> list[Record]:
+        return list(await self.conn.execute_fetchall(query.sqlite, args))
+
+    async def fetchrow(self, query: Query, *args: Any) -> Record | None:
+        rows = await self.conn.execute_fetchall(query.sqlite, args)
+        return next(iter(rows), None)
+
+    async def execute(self, query: Query, *args: Any) -> None:
+        await self.conn.execute_fetchall(query.sqlite, args)
+
+    def ts(self, value: dt.datetime) -> Any:
+        return sqlite_timestamp(value)
+
+
+class SaSession:
+    """A session over a SQLAlchemy connection: the same SQL inside the ORM side's transaction."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+        self.dialect = conn.dialect.name
+
+    def _sql(self, query: Query) -> str:
+        return query.postgresql if self.dialect == "postgresql" else query.sqlite
+
+    async def fetch(self, query: Query, *args: Any) -> list[Record]:
+        return list((await self.conn.exec_driver_sql(self._sql(query), args)).all())
+
+    async def fetchrow(self, query: Query, *args: Any) -> Record | None:
+        return (await self.conn.exec_driver_sql(self._sql(query), args)).first()
+
+    async def execute(self, query: Query, *args: Any) -> None:
+        await self.conn.exec_driver_sql(self._sql(query), args)
+
+    def ts(self, value: dt.datetime) -> Any:
+        return value if self.dialect == "postgresql" else sqlite_timestamp(value)
+
+
+class Direct(Protocol):
+    dialect: str
+
+    def read(self) -> Any: ...
+
+    def transaction(self) -> Any: ...
+
+    async def close(self) -> None: ...
+
+
+# A connection the server dropped mid-operation (restart, failover) can be left in a state
+# asyncpg refuses to use again ("cannot switch to state ..."): it is closed, not pooled again.
+BROKEN = (asyncpg.InterfaceError, asyncpg.InternalClientError, ConnectionError)
+
+
+class PgDirect:
+    dialect = "postgresql"
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[PgSession]:
+        async with self.pool.acquire() as conn:
+            try:
+                yield PgSession(conn)
+            except BROKEN:
+                conn.terminate()
+                raise
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PgSession]:
+        async with self.pool.acquire() as conn:
+            try:
+                async with conn.transaction():
+                    yield PgSession(conn)
+            except BROKEN:
+                conn.terminate()
+                raise
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+class SqliteDirect:
+    dialect = "sqlite"
+
+    def __init__(self, path: str, readers: int) -> None:
+        self.path = path
+        self.readers: list[aiosqlite.Connection] = []
+        self.writer: aiosqlite.Connection | None = None
+        self.n_readers = readers
+        self._next = itertools.count()
+        self._write_turn = asyncio.Lock()
+        self._opening = asyncio.Lock()
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None, timeout=30)
+        for pragma in SQLITE_PRAGMAS:
+            await conn.execute(pragma)
+        return conn
+
+    async def _open(self) -> None:
+        # Lazily, on first use: a process starts (and answers 503) while the file is away.
+        async with self._opening:
+            if self.writer is None:
+                readers = [await self._connect() for _ in range(self.n_readers)]
+                self.writer, self.readers = await self._connect(), readers
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[SqliteSession]:
+        if self.writer is None:
+            await self._open()
+        # aiosqlite runs one thread per connection and queues concurrent calls on it; reads
+        # are short, so a few connections used in turn serve any number of requests.
+        yield SqliteSession(self.readers[next(self._next) % len(self.readers)])
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SqliteSession]:
+        if self.writer is None:
+            await self._open()
+        assert self.writer is not None
+        async with self._write_turn:
+            conn = self.writer
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield SqliteSession(conn)
+            except BaseException:
+                await conn.rollback()
+                raise
+            await conn.commit()
+
+    async def close(self) -> None:
+        for conn in [*self.readers, *([self.writer] if self.writer else [])]:
+            await conn.close()
+        self.readers, self.writer = [], None
+
+
+# Of the 20 PostgreSQL connections a process may hold (docs/deploy.md), the driver-level pool
+# has this many; SQLAlchemy's pool (create_engine) has the rest.
+PG_POOL_SIZE = 10
+SQLITE_READERS = 4
+
+
+async def open_direct(database_url: str) -> Direct:
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        path = url.database or ":memory:"
+        return SqliteDirect(path, SQLITE_READERS)
+    query = dict(url.query)
+    dsn = url.set(drivername="postgresql", query=query).render_as_string(hide_password=False)
+    # min_size=0: connections are opened on first use, so a process starts while the
+    # database is away and answers 503 until it is back.
+    pool = await asyncpg.create_pool(
+        dsn, min_size=0, max_size=PG_POOL_SIZE, max_inactive_connection_lifetime=1800
+    )
+    return PgDirect(pool)
