@@ -45,10 +45,31 @@ Timestamp = str
 
 
 class DataItemIn(BaseModel):
+    """An item of a new request (an ``id`` here is 403: ids are given by the server)."""
+
     model_config = ConfigDict(extra="forbid")
-    id: int | None = Field(None, description="On update: the item to change. Omit to add an item.")
     key: str = Field(max_length=30, examples=["staff_code"])
     value: str = Field(max_length=100, examples=["luke"])
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+class DataItemChange(BaseModel):
+    """On update: with ``id`` the item to change (``key`` and ``value`` optional), without one
+    an item to add (both required)."""
+
+    model_config = ConfigDict(extra="forbid")
+    # Optional, but never null: the documented types are what the endpoint accepts.
+    id: int = Field(
+        None,  # type: ignore[assignment]
+        ge=1,
+        description="The item to change. Omit to add an item.",
+        json_schema_extra=_no_default,
+    )
+    key: str = Field(None, max_length=30, examples=["staff_code"], json_schema_extra=_no_default)  # type: ignore[assignment]
+    value: str = Field(None, max_length=100, examples=["luke"], json_schema_extra=_no_default)  # type: ignore[assignment]
 
 
 class DataItem(BaseModel):
@@ -86,8 +107,8 @@ class FeedbackRequestUpdate(BaseModel):
     surname: str | None = Field(None, max_length=100)
     reference: str | None = Field(None, max_length=100)
     machine_id: str | None = Field(None, max_length=36)
-    data: list[DataItemIn] | None = Field(None, max_length=50)
-    query_params: list[DataItemIn] | None = Field(None, max_length=50)
+    data: list[DataItemChange] | None = Field(None, max_length=50)
+    query_params: list[DataItemChange] | None = Field(None, max_length=50)
 
 
 class FeedbackRequestRead(BaseModel):
