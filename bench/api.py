@@ -213,7 +213,7 @@ async def _pg_version(url: str) -> str:
         used = int(await conn.fetchval("SELECT count(*) FROM pg_stat_activity"))
     finally:
         await conn.close()
-    # OpenSure alone may open up to 30 connections per worker (pool 10 + overflow 20).
+    # OpenSure may open up to 20 connections per worker, the baseline up to 30.
     if limit - used < 70:
         log(
             f"PostgreSQL allows {limit} connections and {used} are in use: OpenSure may get "
@@ -965,13 +965,14 @@ Requests per second and median / 99th-percentile latency of three endpoints, on 
 Each OpenSure figure (`opensure serve --workers N --no-access-log --no-demo{serve_extra}`)
 comes with a baseline measured in the same run, on the same database and with the same worker
 count: `bench/baseline_app.py`, bare Starlette (no FastAPI, no SQLAlchemy) with asyncpg on
-PostgreSQL (a pool of up to 30 connections per worker, like OpenSure's, that closes idle ones
-after a second so that both apps fit in PostgreSQL's connection limit) and {driver} on SQLite,
+PostgreSQL (a pool of up to 30 connections per worker, more than OpenSure's 20 of which its
+hot paths use 10, that closes idle ones after a second so that both apps fit in PostgreSQL's
+connection limit) and {driver} on SQLite,
 under uvicorn. The baseline reads OpenSure's own tables with
 hand-written SQL and answers with the same JSON (checked before measuring): one SELECT for GET
 by id; COUNT + page + items for the list; for POST one transaction inserting the request and
-its items with `INSERT … RETURNING`, without OpenSure's survey-ownership check,
-staff/site/segment linking or read-back. **ratio** = OpenSure req/s ÷ baseline req/s.
+its items with `INSERT … RETURNING`, without OpenSure's survey-ownership check and
+staff/site/segment lookup (one more statement in OpenSure's transaction). **ratio** = OpenSure req/s ÷ baseline req/s.
 OpenSure runs with `OPENSURE_RATE_LIMIT={RATE_LIMIT}` so that its per-token rate limit (5,000
 requests an hour by default) never answers 429; the limiter still counts every request.
 **CPU ms/req**: CPU time of the server's processes (every worker and thread) per request;
