@@ -972,7 +972,8 @@ under uvicorn. The baseline reads OpenSure's own tables with
 hand-written SQL and answers with the same JSON (checked before measuring): one SELECT for GET
 by id; COUNT + page + items for the list; for POST one transaction inserting the request and
 its items with `INSERT … RETURNING`, without OpenSure's survey-ownership check and
-staff/site/segment lookup (one more statement in OpenSure's transaction). **ratio** = OpenSure req/s ÷ baseline req/s.
+staff/site/segment lookup (one more statement in OpenSure's transaction).
+**ratio** = OpenSure req/s ÷ baseline req/s.
 OpenSure runs with `OPENSURE_RATE_LIMIT={RATE_LIMIT}` so that its per-token rate limit (5,000
 requests an hour by default) never answers 429; the limiter still counts every request.
 **CPU ms/req**: CPU time of the server's processes (every worker and thread) per request;
