@@ -327,9 +327,13 @@ def serve(
     typer.echo(
         f"OpenSure serving on {'https' if ssl_certfile else 'http'}://{host}:{port}", err=True
     )
+    from opensure.ops.slowclients import HeaderTimeoutProtocol
+
     uvicorn.run(
         "opensure.app:create_app",
         factory=True,
+        # uvicorn's httptools protocol plus a deadline for request headers.
+        http=HeaderTimeoutProtocol,
         host=host,
         port=port,
         workers=workers,

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # A request body not received in full within this many seconds is answered 408, so a
     # client that stalls half-way through its body holds nothing for longer.
     body_timeout_seconds: float = Field(default=30.0, gt=0)
+    # A connection whose request headers are not complete this many seconds after it opened
+    # (or after the request's first byte) is answered 408 and closed (opensure.ops.slowclients).
+    header_timeout_seconds: float = Field(default=30.0, gt=0)
 
     @property
     def public_base(self) -> str:

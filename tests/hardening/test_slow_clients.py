@@ -3,11 +3,9 @@
 A client that sends its headers and part of its body, then stalls, gets a 408 in the API's error
 format after OPENSURE_BODY_TIMEOUT_SECONDS (1 s here), and nothing is stored. While it stalls,
 and while another client stalls half-way through its headers, everyone else is served at once:
-a stalled client holds a connection, never the process.
-
-uvicorn itself has no timeout for a connection whose request headers never complete (its
-keep-alive timeout only runs between requests), so such a client is not dropped by the server:
-put a reverse proxy with a header timeout in front (docs/deploy.md).
+a stalled client holds a connection, never the process. A connection whose headers are not
+complete within OPENSURE_HEADER_TIMEOUT_SECONDS (2 s here; uvicorn has no such deadline, see
+opensure.ops.slowclients) gets a 408 and is closed.
 """
 
 from __future__ import annotations
@@ -28,6 +26,7 @@ from tests.fixtures.server import ApiAccount, OpenSureServer, start_server, stop
 pytestmark = pytest.mark.e2e
 
 BODY_TIMEOUT = 1.0
+HEADER_TIMEOUT = 2.0
 # "At once", with room for a loaded CI machine: a request that had to wait for a stalled
 # client would wait for its whole timeout, or for ever.
 PROMPT = 2.0
@@ -50,7 +49,10 @@ async def served(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Serv
             db_url,
             workdir,
             ["--no-demo", "--no-dispatcher"],
-            env={"OPENSURE_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT)},
+            env={
+                "OPENSURE_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT),
+                "OPENSURE_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT),
+            },
         )
         try:
             yield Served(server, await server.create_account())
@@ -193,3 +195,47 @@ async def test_a_client_stalled_in_its_headers_holds_no_one_up(served: Served) -
         await served_at_once(client, account)
         await asyncio.sleep(BODY_TIMEOUT)
         await served_at_once(client, account)
+
+
+async def answered_408_and_closed(reader: asyncio.StreamReader) -> float:
+    status, headers, body = await asyncio.wait_for(read_response(reader), HEADER_TIMEOUT + 10)
+    assert status == 408
+    assert headers["content-type"] == "application/json; charset=utf-8"
+    assert headers["connection"] == "close"
+    assert json.loads(body) == {"message": "Request headers not received in time"}
+    assert await asyncio.wait_for(reader.read(), 5) == b""  # closed by the server
+    return time.monotonic()
+
+
+async def test_connections_whose_headers_never_complete_are_closed(served: Served) -> None:
+    server, account = served.server, served.account
+    async with (
+        connection(server) as (half_reader, half_headers),
+        connection(server) as (silent_reader, _),  # connected, sends nothing
+    ):
+        opened = time.monotonic()
+        half_headers.write(request_head(account, "POST", "/sites", 100)[:40])
+        await half_headers.drain()
+        closed = await asyncio.gather(
+            answered_408_and_closed(half_reader), answered_408_and_closed(silent_reader)
+        )
+    for moment in closed:
+        assert HEADER_TIMEOUT - 0.5 <= moment - opened < HEADER_TIMEOUT + 5
+
+
+async def test_headers_sent_slowly_within_the_deadline_are_served(served: Served) -> None:
+    server, account = served.server, served.account
+    head = request_head(account, "GET", "/sites", 0).replace(b"Content-Length: 0\r\n", b"")
+    async with connection(server) as (reader, writer):
+        for part in (head[:30], head[30:60], head[60:]):
+            writer.write(part)
+            await writer.drain()
+            await asyncio.sleep(HEADER_TIMEOUT / 4)
+        status, _, body = await asyncio.wait_for(read_response(reader), 10)
+        assert status == 200, body
+        # The same connection, kept alive: the next request gets its own deadline.
+        await asyncio.sleep(HEADER_TIMEOUT * 0.75)
+        writer.write(head)
+        await writer.drain()
+        status, _, _ = await asyncio.wait_for(read_response(reader), 10)
+        assert status == 200
