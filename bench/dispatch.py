@@ -20,12 +20,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
 import secrets
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from email.message import EmailMessage
@@ -33,10 +30,21 @@ from pathlib import Path
 from typing import Any
 
 import aiosmtplib
-import asyncpg
 import httpx
 from sqlalchemy import func, insert, select
 
+from bench.harness import (
+    OPENSURE,
+    SURVEY,
+    Sink,
+    api_headers,
+    create_account,
+    create_database,
+    drop_database,
+    free_port,
+    opensure_env,
+    wait_port,
+)
 from opensure.accounts import service as admin
 from opensure.config import Settings
 from opensure.db import create_engine
@@ -46,77 +54,16 @@ from opensure.migrate import upgrade
 from opensure.models import FeedbackRequest
 from opensure.surveys import importer
 
-ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN = os.environ.get(
-    "OPENSURE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-SURVEY = {"name": "Bench", "questions": [{"type": "rating", "text": "How likely?", "nps": True}]}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on port {port}")
-
-
-class Sink:
-    """aiosmtpd in its own process, so it doesn't share the GIL with what is measured."""
-
-    def __init__(self, record_to: Path | None = None) -> None:
-        self.port = free_port()
-        code = (
-            "import asyncio, sys, time\n"
-            "from aiosmtpd.controller import Controller\n"
-            "out = open(sys.argv[2], 'a', buffering=1) if len(sys.argv) > 2 else None\n"
-            "class H:\n"
-            "    async def handle_DATA(self, server, session, envelope):\n"
-            "        if out is not None:\n"
-            "            for line in envelope.content.splitlines():\n"
-            "                if line.lower().startswith(b'message-id:'):\n"
-            "                    out.write(f'{time.time()} {line[11:].strip().decode()}\\n')\n"
-            "                    break\n"
-            "        return '250 OK'\n"
-            "c = Controller(H(), hostname='127.0.0.1', port=int(sys.argv[1]))\n"
-            "c.start()\n"
-            "import signal; signal.sigwait({signal.SIGTERM, signal.SIGINT})\n"
-            "c.stop()\n"
-        )
-        args = [sys.executable, "-c", code, str(self.port)]
-        if record_to is not None:
-            args.append(str(record_to))
-        self.proc = subprocess.Popen(args)
-        wait_port(self.port)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
-
 
 async def fresh_db(backend: str, tmp: Path) -> str:
     if backend == "sqlite":
         return f"sqlite:///{tmp}/bench-{secrets.token_hex(3)}.db"
-    name = f"bench_dispatch_{secrets.token_hex(4)}"
-    conn = await asyncpg.connect(PG_ADMIN)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    return await create_database("bench_dispatch")
 
 
 async def drop_db(url: str) -> None:
     if url.startswith("postgresql"):
-        conn = await asyncpg.connect(PG_ADMIN)
-        await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-        await conn.close()
+        await drop_database(url)
 
 
 async def seed(url: str, n: int) -> None:
@@ -211,13 +158,6 @@ async def raw_send(
     return time.perf_counter() - start
 
 
-def _env(values: dict[str, str]) -> dict[str, str]:
-    """This process's environment without OPENSURE_* settings, plus ``values``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENSURE_")}
-    env.update({f"OPENSURE_{k.upper()}": v for k, v in values.items()})
-    return env
-
-
 async def opensure_send(values: dict[str, str], n: int, tmp: Path) -> float:
     """Run `opensure dispatcher` until all n seeded requests are sent; the seconds it took."""
     engine = create_engine(values["database_url"])
@@ -226,10 +166,7 @@ async def opensure_send(values: dict[str, str], n: int, tmp: Path) -> float:
     log = tmp / f"dispatcher-{secrets.token_hex(3)}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [str(ROOT / ".venv/bin/opensure"), "dispatcher"],
-            env=_env(values),
-            stdout=out,
-            stderr=out,
+            [OPENSURE, "dispatcher"], env=opensure_env(**values), stdout=out, stderr=out
         )
     try:
         deadline = time.monotonic() + 60
@@ -265,67 +202,21 @@ def latency(url: str, samples: int, tmp: Path) -> tuple[float, float]:
     arrivals = tmp / f"arrivals-{secrets.token_hex(3)}.log"
     sink = Sink(record_to=arrivals)
     port = free_port()
-    env = {
-        **os.environ,
-        "OPENSURE_DATABASE_URL": url,
-        "OPENSURE_MAIL_URL": f"smtp://127.0.0.1:{sink.port}",
-        "OPENSURE_PUBLIC_URL": f"http://127.0.0.1:{port}",
-    }
-    token_out = subprocess.run(
-        [
-            str(ROOT / ".venv/bin/opensure"),
-            "accounts",
-            "create",
-            f"Lat {secrets.token_hex(3)}",
-            "--json",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    import json
-
-    account = json.loads(token_out)
-    survey_file = tmp / "survey.json"
-    survey_file.write_text(json.dumps(SURVEY))
-    survey = json.loads(
-        subprocess.run(
-            [
-                str(ROOT / ".venv/bin/opensure"),
-                "surveys",
-                "import",
-                "--account",
-                str(account["id"]),
-                str(survey_file),
-                "--json",
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+    env = opensure_env(
+        database_url=url,
+        mail_url=f"smtp://127.0.0.1:{sink.port}",
+        public_url=f"http://127.0.0.1:{port}",
     )
+    account, survey = create_account(env, tmp, name="Lat")
     server = subprocess.Popen(
-        [
-            str(ROOT / ".venv/bin/opensure"),
-            "serve",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--no-demo",
-        ],
+        [OPENSURE, "serve", "--port", str(port), "--no-access-log", "--no-demo"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
         wait_port(port)
-        headers = {
-            "User-Agent": "bench",
-            "Accept": "application/vnd.customersure.v1+json",
-            "Authorization": f"Token token={account['token']}",
-        }
+        headers = api_headers(account["token"])
         sent_at: dict[int, float] = {}
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
             for i in range(samples):

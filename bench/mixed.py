@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
 import random
 import secrets
 import statistics
@@ -25,21 +24,25 @@ import tempfile
 import time
 from pathlib import Path
 
-import asyncpg
 import httpx
 from sqlalchemy import func, insert, select
 
-from bench.dispatch import ROOT, SURVEY, Sink, free_port, wait_port
+from bench.harness import (
+    OPENSURE,
+    SURVEY,
+    Sink,
+    api_headers,
+    create_database,
+    drop_database,
+    free_port,
+    opensure_env,
+    wait_port,
+)
 from opensure.accounts import service as admin
 from opensure.db import create_engine
 from opensure.migrate import upgrade
 from opensure.models import FeedbackRequest
 from opensure.surveys import importer
-
-PG_ADMIN = os.environ.get(
-    "OPENSURE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-OPENSURE = str(ROOT / ".venv/bin/opensure")
 
 
 async def prepare(url: str, queue: int) -> tuple[str, int, list[int]]:
@@ -93,11 +96,7 @@ async def sent_count(url: str) -> int:
 async def load(
     base: str, token: str, survey_id: int, ids: list[int], seconds: float, concurrency: int
 ) -> tuple[int, int, list[float]]:
-    headers = {
-        "User-Agent": "bench",
-        "Accept": "application/vnd.customersure.v1+json",
-        "Authorization": f"Token token={token}",
-    }
+    headers = api_headers(token)
     send_at = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
     latencies: list[float] = []
     errors = 0
@@ -131,24 +130,19 @@ async def load(
 
 
 async def run_one(workers: int, args: argparse.Namespace, tmp: Path) -> dict[str, float]:
-    name = f"bench_mixed_{secrets.token_hex(4)}"
-    admin_conn = await asyncpg.connect(PG_ADMIN)
-    await admin_conn.execute(f'CREATE DATABASE "{name}"')
-    await admin_conn.close()
-    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    url = await create_database("bench_mixed")
     sink = Sink()
     processes: list[subprocess.Popen[bytes]] = []
     try:
         token, survey_id, ids = await prepare(url, args.queue)
         port = free_port()
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("OPENSURE_")},
-            "OPENSURE_DATABASE_URL": url,
-            "OPENSURE_PUBLIC_URL": f"http://127.0.0.1:{port}",
-            "OPENSURE_MAIL_URL": f"smtp://127.0.0.1:{sink.port}",
-            "OPENSURE_RATE_LIMIT": "0",
-            "OPENSURE_DISPATCH_BATCH_SIZE": "500",
-        }
+        env = opensure_env(
+            database_url=url,
+            public_url=f"http://127.0.0.1:{port}",
+            mail_url=f"smtp://127.0.0.1:{sink.port}",
+            rate_limit="0",
+            dispatch_batch_size="500",
+        )
         processes.append(
             subprocess.Popen(
                 [
@@ -196,9 +190,7 @@ async def run_one(workers: int, args: argparse.Namespace, tmp: Path) -> dict[str
             except subprocess.TimeoutExpired:
                 p.kill()
         sink.stop()
-        admin_conn = await asyncpg.connect(PG_ADMIN)
-        await admin_conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin_conn.close()
+        await drop_database(url)
     latencies.sort()
     return {
         "workers": workers,

@@ -29,7 +29,7 @@ import time
 import asyncpg
 import httpx
 
-from bench.dispatch import ROOT, free_port, wait_port
+from bench.harness import ROOT, free_port, wait_port
 
 PG_ADMIN = os.environ.get(
     "OPENSURE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
