@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     dispatch_batch_size: int = Field(default=200, ge=1, le=5000)
     # SMTP connections one dispatcher keeps open and sends over in parallel.
     smtp_connections: int = Field(default=8, ge=1, le=100)
+    # An idle dispatcher keeps its SMTP connections this long before closing them (servers
+    # wait at least 5 minutes for a client's next command, RFC 5321 §4.5.3.2.7).
+    smtp_idle_seconds: float = Field(default=30.0, ge=0)
     # Temporary failures are retried after retry_base_seconds, doubling up to retry_max_seconds,
     # until retry_window_seconds have passed since the first failure; then the request is not_sent.
     retry_base_seconds: float = Field(default=60.0, gt=0)

@@ -17,6 +17,7 @@ from opensure.models import FeedbackRequest
 from tests.conftest import Account
 from tests.dispatch.support import (
     AFTER_RETRY_DELAY,
+    Received,
     SmtpServer,
     address,
     create_request,
@@ -258,3 +259,36 @@ async def test_request_claimed_by_a_dispatcher_that_died_is_sent_when_its_claim_
     await dispatch(app, smtp.url)
     assert len(smtp.to(to)) == 1
     assert (await fetch_request(account, created["id"]))["state"] == "sent"
+
+
+async def test_a_trickle_of_requests_reuses_one_connection_until_idle(
+    app: FastAPI, account: Account, smtp: SmtpServer
+) -> None:
+    """Requests arriving one by one go over the connection the previous one opened; after
+    OPENSURE_SMTP_IDLE_SECONDS without work it is closed, and the next email opens a new one."""
+    config = settings(smtp.url, smtp_connections=1, dispatch_interval=0.05, smtp_idle_seconds=1.5)
+    dispatcher = Dispatcher(app.state.engine, config)
+    stop = asyncio.Event()
+    running = asyncio.create_task(dispatcher.run(stop))
+
+    async def sent_to(to: str) -> Received:
+        await create_request(account, email=to)
+        for _ in range(200):
+            if smtp.to(to):
+                return smtp.to(to)[0]
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"nothing sent to {to}")
+
+    try:
+        first = await sent_to(address("trickle0"))
+        await asyncio.sleep(0.3)  # idle rounds in between
+        second = await sent_to(address("trickle1"))
+        await asyncio.sleep(0.3)
+        third = await sent_to(address("trickle2"))
+        assert first.peer == second.peer == third.peer
+        await asyncio.sleep(2.5)  # longer than the idle time: the connection is closed
+        after_idle = await sent_to(address("trickle3"))
+        assert after_idle.peer != third.peer
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 10)

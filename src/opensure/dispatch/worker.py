@@ -22,6 +22,7 @@ import logging
 import os
 import random
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
@@ -119,6 +120,7 @@ class Dispatcher:
         # stop the LISTEN, or the dispatcher would sleep through notifications until its poll.
         async with AsyncExitStack() as sessions, _closing(listener):
             pool: list[Session] = []
+            last_work = time.monotonic()
             while not stop.is_set():
                 await listener.ensure()
                 # Cleared before the claim, not when going idle: a notification that arrives
@@ -135,8 +137,12 @@ class Dispatcher:
                     log.exception("dispatch round failed; retrying after the interval")
                     count = 0
                 # A round ends when a claim came back short: everything due has been handled.
-                if count == 0 and pool:
-                    # Idle: close connections rather than hold them open.
+                if count:
+                    last_work = time.monotonic()
+                elif pool and time.monotonic() - last_work >= self.settings.smtp_idle_seconds:
+                    # Idle for a while: close connections rather than hold them open. Not at
+                    # once: a trickle of requests would otherwise open (STARTTLS, AUTH) a
+                    # connection for nearly every email.
                     await sessions.aclose()
                     pool = []
                 await self._idle(stop)
