@@ -19,7 +19,8 @@ request endpoints that clients call most run their statements here:
 
 Values come back as the driver gives them: timestamps are aware datetimes on PostgreSQL and
 text (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC, as SQLAlchemy stores them) on SQLite;
-:func:`timestamp_out` formats either, :meth:`Session.ts` prepares a datetime for binding.
+``opensure.api.timestamps.format`` formats either, :meth:`Session.ts` prepares a datetime
+for binding.
 """
 
 from __future__ import annotations
@@ -37,14 +38,9 @@ import asyncpg
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-Record = Sequence[Any]
+from opensure.db import SQLITE_PRAGMAS, driver_dsn
 
-SQLITE_PRAGMAS = (
-    "PRAGMA journal_mode=WAL",
-    "PRAGMA synchronous=NORMAL",
-    "PRAGMA foreign_keys=ON",
-    "PRAGMA busy_timeout=30000",
-)
+Record = Sequence[Any]
 
 
 class Query:
@@ -65,17 +61,6 @@ def sqlite_timestamp(value: dt.datetime) -> str:
     if value.tzinfo is not None:
         value = value.astimezone(dt.UTC)
     return value.strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def timestamp_out(value: dt.datetime | str | None) -> str | None:
-    """``YYYY-MM-DDTHH:MM:SSZ`` from a driver's timestamp (aware datetime or SQLite text)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return f"{value[:10]}T{value[11:19]}Z"
-    if value.tzinfo is not None and value.utcoffset():
-        value = value.astimezone(dt.UTC)
-    return value.isoformat(timespec="seconds")[:19] + "Z"
 
 
 class Session(Protocol):
@@ -261,11 +246,12 @@ async def open_direct(database_url: str) -> Direct:
     if url.get_backend_name() == "sqlite":
         path = url.database or ":memory:"
         return SqliteDirect(path, SQLITE_READERS)
-    query = dict(url.query)
-    dsn = url.set(drivername="postgresql", query=query).render_as_string(hide_password=False)
     # min_size=0: connections are opened on first use, so a process starts while the
     # database is away and answers 503 until it is back.
     pool = await asyncpg.create_pool(
-        dsn, min_size=0, max_size=PG_POOL_SIZE, max_inactive_connection_lifetime=1800
+        driver_dsn(database_url),
+        min_size=0,
+        max_size=PG_POOL_SIZE,
+        max_inactive_connection_lifetime=1800,
     )
     return PgDirect(pool)

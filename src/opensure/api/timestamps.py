@@ -53,10 +53,13 @@ def parse(value: object) -> dt.datetime | None:
     return value_dt.astimezone(dt.UTC)
 
 
-def format(value: dt.datetime | None) -> str | None:
-    """``YYYY-MM-DDTHH:MM:SSZ`` in UTC, or None."""
+def format(value: dt.datetime | str | None) -> str | None:
+    """``YYYY-MM-DDTHH:MM:SSZ`` in UTC, or None. Also takes a timestamp as SQLite stores it
+    (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC), which the bare driver returns (opensure.direct)."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, str):
+        return f"{value[:10]}T{value[11:19]}Z"
+    if value.tzinfo is not None and value.utcoffset():
+        value = value.astimezone(dt.UTC)
+    return value.isoformat(timespec="seconds")[:19] + "Z"

@@ -15,18 +15,22 @@ from collections.abc import Callable
 from typing import Any
 
 import asyncpg
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection
+
+from opensure.db import driver_dsn
+from opensure.direct import Query, Session
 
 CHANNEL = "opensure_due"
 log = logging.getLogger("opensure.dispatch")
 
 
-async def announce_due(conn: AsyncConnection) -> None:
-    """Tell listening dispatchers (delivered when the transaction commits)."""
-    if conn.dialect.name == "postgresql":
-        await conn.execute(text(f"NOTIFY {CHANNEL}"))
+_NOTIFY_DUE = Query(f"NOTIFY {CHANNEL}")
+
+
+async def announce_due(session: Session) -> None:
+    """Tell listening dispatchers that a request is due (delivered at commit; PostgreSQL)."""
+    if session.dialect == "postgresql":
+        await session.execute(_NOTIFY_DUE)
 
 
 class DueListener:
@@ -35,7 +39,7 @@ class DueListener:
     def __init__(self, database_url: str, on_due: Callable[[], None]) -> None:
         url = make_url(database_url)
         self.enabled = url.get_backend_name() in ("postgresql", "postgres")
-        self.dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.dsn = driver_dsn(database_url)
         self.on_due = on_due
         self.conn: asyncpg.Connection | None = None
 

@@ -20,7 +20,6 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opensure.direct import Query, Record, Session
-from opensure.dispatch.notify import CHANNEL
 from opensure.models import (
     FeedbackRequest,
     FeedbackRequestItem,
@@ -228,15 +227,6 @@ async def link_segments(
     encoded = orjson.dumps([list(p) for p in pairs]).decode()
     await session.execute(_ADD_OPTIONS, encoded)
     await session.execute(_ADD_LINKS, request_id, encoded)
-
-
-_NOTIFY_DUE = Query(f"NOTIFY {CHANNEL}")
-
-
-async def announce_due(session: Session) -> None:
-    """Tell listening dispatchers that a request is due (delivered at commit; PostgreSQL)."""
-    if session.dialect == "postgresql":
-        await session.execute(_NOTIFY_DUE)
 
 
 # ---- the rest: SQLAlchemy Core ----

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from opensure.direct import timestamp_out as ts
+from opensure.api.timestamps import format as ts
 
 # ---- representation (hot path: plain dicts, no model validation) ----
 

@@ -13,6 +13,7 @@ from opensure.api import validation as v
 from opensure.api.errors import Errors, NotFound, UnpermittedParameters, ValidationFailed
 from opensure.db import utcnow
 from opensure.direct import SaSession, Session
+from opensure.dispatch.notify import announce_due
 from opensure.feedback_requests import repository as repo
 from opensure.feedback_requests.schemas import to_json
 from opensure.models.feedback import STATES
@@ -201,7 +202,7 @@ async def create(*, session: Session, account_id: int, body: dict[str, Any]) -> 
     if links.segment_pairs:
         await repo.link_segments(session, row[0], links.segment_pairs, replace=False)
     if send_at <= now:
-        await repo.announce_due(session)
+        await announce_due(session)
     return to_json(row, rows)
 
 
@@ -278,7 +279,7 @@ async def update(
         await repo.link_segments(session, request_id, links.segment_pairs, replace=True)
     await repo.update_request(conn, request_id, values)
     if values.get("send_at") is not None and values["send_at"] <= now:
-        await repo.announce_due(session)
+        await announce_due(session)
     fetched = await repo.get(session, account_id, request_id)
     assert fetched is not None
     return to_json(*fetched)
