@@ -16,15 +16,13 @@ serve: $(STAMP)
 	$(BIN)/opensure serve
 
 ## Run the whole test suite (set OPENSURE_TEST_POSTGRES_URL to include PostgreSQL).
-test: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict client/src
+test: lint
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy --strict client/src
 
 format: $(STAMP)

@@ -48,9 +48,9 @@ from bench.harness import (
 from opensure.accounts import service as admin
 from opensure.config import Settings
 from opensure.db import create_engine
+from opensure.db.migrate import upgrade
 from opensure.dispatch import repository as repo
 from opensure.dispatch.worker import Dispatcher
-from opensure.migrate import upgrade
 from opensure.models import FeedbackRequest
 from opensure.surveys import importer
 

@@ -40,7 +40,7 @@ from bench.harness import (
 )
 from opensure.accounts import service as admin
 from opensure.db import create_engine
-from opensure.migrate import upgrade
+from opensure.db.migrate import upgrade
 from opensure.models import FeedbackRequest
 from opensure.surveys import importer
 

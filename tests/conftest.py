@@ -16,7 +16,7 @@ from opensure.accounts import service as admin
 from opensure.app import create_app
 from opensure.config import Settings
 from opensure.db import create_engine
-from opensure.migrate import upgrade
+from opensure.db.migrate import upgrade
 from opensure.surveys import importer
 from tests.fixtures.databases import fresh_database
 

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from opensure import models  # noqa: F401  (registers every table on Base.metadata)
 from opensure.db import Base, create_engine
-from opensure.migrate import alembic_config, downgrade, is_current, upgrade
+from opensure.db.migrate import alembic_config, downgrade, is_current, upgrade
 from tests.fixtures.databases import fresh_database
 
 MODEL_TABLES = set(Base.metadata.tables)
@@ -136,7 +136,7 @@ import asyncio, sys
 from alembic.script import ScriptDirectory
 import opensure.models
 from opensure.db import create_engine
-from opensure.migrate import alembic_config, upgrade
+from opensure.db.migrate import alembic_config, upgrade
 
 ScriptDirectory.from_config(alembic_config()).get_current_head()
 

@@ -16,22 +16,24 @@ from starlette.staticfiles import StaticFiles
 
 from opensure import __version__
 from opensure.api import errors, openapi
+from opensure.api.context import RequestContext
 from opensure.api.negotiation import MEDIA_TYPE, ApiGate, TokenCache
 from opensure.api.ratelimit import make_limiter
 from opensure.api.request import base_url
 from opensure.config import Settings, get_settings
 from opensure.db import create_engine, reader
-from opensure.direct import open_direct
+from opensure.db.fast import open_direct
 from opensure.dispatch.worker import Dispatcher
 from opensure.feedback_requests.endpoints import router as feedback_requests_router
 from opensure.feedback_responses.endpoints import router as feedback_responses_router
 from opensure.metrics.endpoints import router as metrics_router
 from opensure.ops.endpoints import router as ops_router
-from opensure.ops.observe import RequestContext
+from opensure.pages import security as page_security
+from opensure.pages.endpoints import router as survey_pages
 from opensure.sites.endpoints import router as sites_router
-from opensure.surveys.pages import router as survey_pages
+from opensure.stores import tokens as tokens_store
 
-STATIC = Path(__file__).parent / "surveys" / "static"
+STATIC = Path(__file__).parent / "pages" / "static"
 
 DESCRIPTION = f"""
 The CustomerSure API v1, served by OpenSure.
@@ -51,7 +53,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.reader = reader(engine)
         app.state.direct = await open_direct(settings.database_url)
-        app.state.tokens = TokenCache(app.state.reader, settings.token_cache_seconds)
+        reader_engine = app.state.reader
+        app.state.tokens = TokenCache(
+            lambda digest: tokens_store.account_for(reader_engine, digest),
+            settings.token_cache_seconds,
+        )
         app.state.limiter = make_limiter(
             settings.rate_limit, settings.rate_limit_window_seconds, settings.redis_url
         )
@@ -80,12 +86,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         redirect_slashes=False,
-        # Requests are counted and timed by opensure.ops.observe (Prometheus); FastAPI's own
+        # Requests are counted and timed by opensure.telemetry (Prometheus); FastAPI's own
         # OpenTelemetry instrumentation would look up providers on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.settings = settings
-    errors.install(app)
+    errors.install(app, pages=errors.PageErrors(page_security.is_page, page_security.bare_page))
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     openapi.install(app)
     app.include_router(feedback_requests_router)

@@ -11,20 +11,20 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
-from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from opensure.accounts import repository as accounts_repo
 from opensure.accounts import service as admin
-from opensure.accounts.service import AdminError
 from opensure.api import timestamps
 from opensure.api.negotiation import MEDIA_TYPE
 from opensure.config import get_settings
-from opensure.db import create_engine, utcnow
-from opensure.migrate import ensure_current, upgrade
-from opensure.models import Account
-from opensure.ops.observe import log_config
+from opensure.core.clock import utcnow
+from opensure.core.errors import AdminError
+from opensure.db import create_engine
+from opensure.db.migrate import ensure_current, upgrade
 from opensure.surveys import importer
+from opensure.telemetry import log_config
 
 app = typer.Typer(
     help="OpenSure: self-hosted customer feedback, speaking the CustomerSure API v1.",
@@ -225,8 +225,7 @@ def segments_create(
 
 async def _create_demo(conn: AsyncConnection) -> dict[str, Any] | None:
     """On an empty database: a 'Demo' account with a survey, so there is something to call."""
-    count = (await conn.execute(select(func.count()).select_from(Account.__table__))).scalar_one()
-    if count:
+    if await accounts_repo.count_accounts(conn):
         return None
     account = await admin.create_account(conn, "Demo")
     doc = importer.load(Path(__file__).parent / "demo" / "survey.yaml")

@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlalchemy import insert, select, update
 
-from opensure.db import utcnow
+from opensure.core.clock import utcnow
 from opensure.dispatch.worker import Dispatcher
 from opensure.models import FeedbackRequest
 from tests.conftest import Account

@@ -9,7 +9,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import update
 
-from opensure.db import utcnow
+from opensure.core.clock import utcnow
 from opensure.models import Survey
 from tests.conftest import Account, make_account
 from tests.dispatch.support import (

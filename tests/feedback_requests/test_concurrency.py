@@ -1,4 +1,4 @@
-"""Many creates, reads and updates at once: the driver-level hot path (opensure.direct) beside
+"""Many creates, reads and updates at once: the driver-level hot path (opensure.db.fast) beside
 the ORM side, in one process. On SQLite the creates share one writer connection and take
 turns; PATCH writes through SQLAlchemy's own connections at the same time."""
 

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import insert, select
 
 from opensure.accounts import service as admin
-from opensure.db import utcnow
+from opensure.core.clock import utcnow
 from opensure.models import FeedbackResponse, RequestSegmentOption, SegmentOption, Site
 from opensure.surveys import importer
 from tests.conftest import Account

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from opensure.db import create_engine
-from opensure.migrate import upgrade
+from opensure.db.migrate import upgrade
 from tests.fixtures.databases import fresh_database
 from tests.production.support import SmtpSink
 

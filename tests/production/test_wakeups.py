@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from opensure.dispatch.notify import CHANNEL
+from opensure.db.notify import CHANNEL
 from tests.fixtures.server import start_server, stop_server
 from tests.production.support import (
     ApiAccount,

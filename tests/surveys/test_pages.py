@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from opensure.config import Settings
 from opensure.dispatch.mail import MaildirTransport
 from opensure.dispatch.worker import Dispatcher
-from opensure.surveys import pages
+from opensure.pages import endpoints as pages
 from opensure.surveys import repository as survey_repo
 from tests.conftest import BASE
 from tests.surveys.conftest import (

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import asyncpg
 import orjson
@@ -18,9 +19,34 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
-from opensure.surveys.security import bare_page, is_page
-
 log = logging.getLogger("opensure.api")
+
+
+class PageErrors(NamedTuple):
+    """How errors on HTML pages are shown: the app passes the pages' own (this layer knows no
+    page): which paths are pages, and the self-contained page for a status."""
+
+    is_page: Callable[[str], bool]
+    render: Callable[..., Response]
+
+
+def _no_pages(_path: str) -> bool:
+    return False
+
+
+# Set once by install(); the API alone (no pages) answers JSON everywhere.
+_pages = PageErrors(_no_pages, lambda *a, **k: Response())
+
+
+def is_page(path: str) -> bool:
+    return _pages.is_page(path)
+
+
+def bare_page(
+    status_code: int, title: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    return _pages.render(status_code, title, message, headers)
+
 
 JSON_TYPE = "application/json; charset=utf-8"
 
@@ -211,7 +237,7 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.CrashShutdownError,
     asyncpg.TooManyConnectionsError,
     asyncpg.InterfaceError,
-    # a connection left unusable by a server restart (it is closed, see opensure.direct)
+    # a connection left unusable by a server restart (it is closed, see opensure.db.fast)
     asyncpg.InternalClientError,
     sqlite3.OperationalError,  # locked past busy_timeout, file unreadable
 )
@@ -257,7 +283,10 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return json_response({"message": "Server error"}, 500)
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, *, pages: PageErrors | None = None) -> None:
+    global _pages
+    if pages is not None:
+        _pages = pages
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for exc_type in (

@@ -24,8 +24,9 @@ from starlette.responses import Response
 
 from opensure.api.deps import transaction
 from opensure.api.errors import JSON_TYPE, ApiError, field_error
-from opensure.db import utcnow
-from opensure.direct import Query, SaSession, Session
+from opensure.core.clock import utcnow
+from opensure.db.fast import SaSession, Session
+from opensure.stores import idempotency as store
 
 HEADER = "idempotency-key"
 KEEP = dt.timedelta(hours=24)
@@ -36,21 +37,6 @@ Work = Callable[[S], Awaitable[Response]]
 Begin = Callable[[], AbstractAsyncContextManager[S]]
 # A second request with the same key committed first (its primary key): on any driver.
 DUPLICATE = (IntegrityError, asyncpg.UniqueViolationError, sqlite3.IntegrityError)
-
-_FIND = Query(
-    "SELECT fingerprint, status_code, body, location, created_at > $3 FROM idempotency_keys "
-    "WHERE account_id = $1 AND key = $2"
-)
-_FORGET = Query("DELETE FROM idempotency_keys WHERE account_id = $1 AND key = $2")
-_FORGET_EXPIRED = Query("DELETE FROM idempotency_keys WHERE account_id = $1 AND created_at < $2")
-_CLAIM = Query(
-    "INSERT INTO idempotency_keys (account_id, key, fingerprint, created_at) "
-    "VALUES ($1, $2, $3, $4)"
-)
-_RECORD = Query(
-    "UPDATE idempotency_keys SET status_code = $3, body = $4, location = $5 "
-    "WHERE account_id = $1 AND key = $2"
-)
 
 
 def fingerprint(request: Request, body: dict[str, Any]) -> str:
@@ -69,11 +55,11 @@ def orm_transaction(request: Request) -> Begin[SaSession]:
     return begin
 
 
-def _replay(row: Any) -> Response:
+def _replay(found: store.Stored) -> Response:
     headers = {"Idempotent-Replayed": "true"}
-    if row[3]:
-        headers["Location"] = row[3]
-    return Response(row[2] or "", row[1], headers, media_type=JSON_TYPE)
+    if found.location:
+        headers["Location"] = found.location
+    return Response(found.body or "", found.status_code, headers, media_type=JSON_TYPE)
 
 
 async def create(
@@ -114,9 +100,9 @@ async def _run_once(
     session: S, request: Request, account_id: int, key: str, digest: str, work: Work[S]
 ) -> Response:
     now = utcnow()
-    found = await session.fetchrow(_FIND, account_id, key, session.ts(now - KEEP))
-    if found is not None and found[4]:
-        if found[0] != digest:
+    found = await store.find(session, account_id, key, now - KEEP)
+    if found is not None and found.fresh:
+        if found.fingerprint != digest:
             raise ApiError(
                 "Validation error",
                 status_code=422,
@@ -134,18 +120,18 @@ async def _run_once(
             )
         return _replay(found)
     if found is not None:
-        await session.execute(_FORGET, account_id, key)
+        await store.forget(session, account_id, key)
     # Once in a while, forget this account's expired keys.
     if now.second == 0:
-        await session.execute(_FORGET_EXPIRED, account_id, session.ts(now - KEEP))
-    await session.execute(_CLAIM, account_id, key, digest, session.ts(now))
+        await store.sweep(session, account_id, now - KEEP)
+    await store.claim(session, account_id, key, digest, now)
     response = await work(session)
-    await session.execute(
-        _RECORD,
+    await store.record(
+        session,
         account_id,
         key,
-        response.status_code,
-        bytes(response.body).decode(),
-        response.headers.get("location"),
+        status_code=response.status_code,
+        body=bytes(response.body).decode(),
+        location=response.headers.get("location"),
     )
     return response

@@ -11,7 +11,6 @@ Routing (404/405), body parsing and validation follow inside the app.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import re
@@ -19,8 +18,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import Response
 
 from opensure.api.errors import (
@@ -30,7 +27,7 @@ from opensure.api.errors import (
     json_response,
 )
 from opensure.api.ratelimit import Limiter, Quota
-from opensure.models import ApiToken
+from opensure.core.tokens import hash_token
 
 log = logging.getLogger("opensure.api")
 
@@ -69,10 +66,6 @@ def is_exempt(path: str) -> bool:
     return path in _EXEMPT_EXACT or path.startswith(_EXEMPT_TREES)
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def accepts_v1(accept: str) -> bool:
     for media_range in accept.split(","):
         if media_range.split(";", 1)[0].strip().lower() == MEDIA_TYPE:
@@ -87,10 +80,9 @@ def token_from_header(value: str) -> str | None:
     return m["token"] or m["bearer"]
 
 
-_tokens = ApiToken.__table__
-_TOKEN_LOOKUP = select(_tokens.c.account_id, _tokens.c.token_hash).where(
-    _tokens.c.token_hash == bindparam("digest"), _tokens.c.revoked_at.is_(None)
-)
+# token hash → (account id, stored hash) of an active token, or None (the app passes the
+# tokens store's lookup: this layer knows no table).
+TokenLookup = Callable[[str], Awaitable[tuple[int, str] | None]]
 
 
 class TokenCache:
@@ -100,8 +92,8 @@ class TokenCache:
     within ``ttl`` seconds because entries are not refreshed, only looked up again.
     """
 
-    def __init__(self, engine: AsyncEngine, ttl: float, max_entries: int = 10_000) -> None:
-        self.engine = engine
+    def __init__(self, lookup: TokenLookup, ttl: float, max_entries: int = 10_000) -> None:
+        self.lookup = lookup
         self.ttl = ttl
         self.max_entries = max_entries
         self._entries: dict[str, tuple[int, float]] = {}
@@ -112,16 +104,16 @@ class TokenCache:
         hit = self._entries.get(digest)
         if hit is not None and hit[1] > now:
             return hit[0]
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(_TOKEN_LOOKUP, {"digest": digest})).first()
-        if row is None or not hmac.compare_digest(row.token_hash, digest):
+        found = await self.lookup(digest)
+        if found is None or not hmac.compare_digest(found[1], digest):
             self._entries.pop(digest, None)
             return None
+        account_id = found[0]
         if self.ttl > 0:
             if len(self._entries) >= self.max_entries:
                 self._entries.clear()
-            self._entries[digest] = (row.account_id, now + self.ttl)
-        return int(row.account_id)
+            self._entries[digest] = (account_id, now + self.ttl)
+        return account_id
 
     def forget(self) -> None:
         self._entries.clear()

@@ -55,7 +55,7 @@ def parse(value: object) -> dt.datetime | None:
 
 def format(value: dt.datetime | str | None) -> str | None:
     """``YYYY-MM-DDTHH:MM:SSZ`` in UTC, or None. Also takes a timestamp as SQLite stores it
-    (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC), which the bare driver returns (opensure.direct)."""
+    (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC), which the bare driver returns (opensure.db.fast)."""
     if value is None:
         return None
     if isinstance(value, str):

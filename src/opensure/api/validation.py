@@ -98,6 +98,21 @@ def timestamp(
     return parsed
 
 
+def id_list(errors: Errors, field: str, raw: list[str] | None) -> list[int] | None:
+    """A ``field[]`` query parameter of ids (``survey_ids[]=1&survey_ids[]=2``); None when
+    absent or when an entry is not a valid id (the problem is added to ``errors``)."""
+    if raw is None:
+        return None
+    ids = []
+    for item in raw:
+        number = parse_path_id(item)
+        if number is None:
+            errors.add(field, "invalid_value", {"must_be": "integer"})
+            return None
+        ids.append(number)
+    return ids
+
+
 def parse_path_id(raw: str) -> int | None:
     """An id from the URL, or None (→ 404) when it is not one that can exist."""
     if not raw.isascii() or not raw.isdigit() or len(raw) > 19:

@@ -33,7 +33,8 @@ from urllib.parse import quote_plus, urlencode
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from opensure.config import Settings
-from opensure.db import utcnow
+from opensure.core.clock import utcnow
+from opensure.db.notify import DueListener
 from opensure.dispatch import repository as repo
 from opensure.dispatch.mail import (
     PermanentFailure,
@@ -42,7 +43,6 @@ from opensure.dispatch.mail import (
     Transport,
     transport_from_url,
 )
-from opensure.dispatch.notify import DueListener
 from opensure.dispatch.render import (
     EmailContent,
     RenderedEmail,
@@ -51,7 +51,7 @@ from opensure.dispatch.render import (
     delivery_address,
     message_id,
 )
-from opensure.ops.observe import EMAILS
+from opensure.telemetry import EMAILS
 
 log = logging.getLogger("opensure.dispatch")
 

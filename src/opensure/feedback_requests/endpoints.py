@@ -13,8 +13,8 @@ from opensure.api.errors import Errors, json_response
 from opensure.api.openapi import body_schema, errors_for
 from opensure.api.request import array_param, base_url, check_query, json_body
 from opensure.api.validation import parse_path_id
-from opensure.db import utcnow
-from opensure.direct import Direct, Session
+from opensure.core.clock import utcnow
+from opensure.db.fast import Direct, Session
 from opensure.feedback_requests import repository as repo
 from opensure.feedback_requests import service
 from opensure.feedback_requests.schemas import (

@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from opensure.direct import Query, Record, Session
+from opensure.db.fast import Query, Record, Session
 from opensure.models import (
     FeedbackRequest,
     FeedbackRequestItem,
@@ -53,7 +53,7 @@ PUBLIC_COLUMNS = (
 
 Items = list[Record]  # (id, kind, key, value) of each item
 
-# ---- the hot path: hand-written SQL on the bare driver (opensure.direct) ----
+# ---- the hot path: hand-written SQL on the bare driver (opensure.db.fast) ----
 
 COLUMNS = tuple(c.name for c in PUBLIC_COLUMNS)
 _FR_COLS = ", ".join(f"fr.{c}" for c in COLUMNS)

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opensure.api import validation as v
 from opensure.api.errors import Errors, NotFound, UnpermittedParameters, ValidationFailed
-from opensure.db import utcnow
-from opensure.direct import SaSession, Session
-from opensure.dispatch.notify import announce_due
+from opensure.core.clock import utcnow
+from opensure.db.fast import SaSession, Session
+from opensure.db.notify import announce_due
 from opensure.feedback_requests import repository as repo
 from opensure.feedback_requests.schemas import to_json
 from opensure.models.feedback import STATES
@@ -303,13 +303,4 @@ def parse_list_filters(
         bad = [s for s in states if s not in STATES]
         if bad:
             errors.add("states", "invalid_value", {"allowed_values": list(STATES)})
-    ids: list[int] | None = None
-    if survey_ids is not None:
-        ids = []
-        for raw in survey_ids:
-            number = v.parse_path_id(raw)
-            if number is None:
-                errors.add("survey_ids", "invalid_value", {"must_be": "integer"})
-                break
-            ids.append(number)
-    return states, ids
+    return states, v.id_list(errors, "survey_ids", survey_ids)

@@ -11,7 +11,6 @@ from opensure.api.deps import AccountId, LeanRoute, read, read_planned
 from opensure.api.errors import Errors, json_response
 from opensure.api.openapi import errors_for
 from opensure.api.request import array_param, base_url, check_query
-from opensure.feedback_requests.service import parse_list_filters
 from opensure.feedback_responses import repository as repo
 from opensure.feedback_responses import service
 from opensure.feedback_responses.schemas import FeedbackResponseRead
@@ -69,7 +68,7 @@ async def list_feedback_responses(request: Request, account_id: AccountId) -> Re
     if "updated_since" in qp:
         since = v.timestamp(errors, "updated_since", qp["updated_since"], required=True)
     email = qp.get("email") or None
-    _, survey_ids = parse_list_filters(None, array_param(request, "survey_ids"), errors)
+    survey_ids = v.id_list(errors, "survey_ids", array_param(request, "survey_ids"))
     errors.raise_if_any()
     async with read_planned(request) as conn:
         rows, total = await repo.list_page(

@@ -11,7 +11,7 @@ from sqlalchemy import Row
 from opensure.api.timestamps import format as ts
 from opensure.feedback_requests.schemas import FeedbackRequestRead
 from opensure.feedback_requests.schemas import to_json as request_json
-from opensure.surveys.forms import TYPE_NAMES
+from opensure.models.surveys import TYPE_NAMES
 
 
 def to_json(

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opensure.api.errors import NotFound
-from opensure.db import utcnow
+from opensure.core.clock import utcnow
 from opensure.feedback_requests import repository as requests_repo
 from opensure.feedback_responses import repository as repo
 from opensure.feedback_responses.schemas import to_json

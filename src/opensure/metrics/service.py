@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from opensure.api import timestamps
 from opensure.api import validation as v
 from opensure.api.errors import Errors
-from opensure.db import utcnow
+from opensure.core.clock import utcnow
 from opensure.metrics import repository as repo
 
 
@@ -47,19 +47,6 @@ def window(
     return start, end
 
 
-def _ids(errors: Errors, field: str, raw: list[str] | None) -> list[int] | None:
-    if raw is None:
-        return None
-    ids = []
-    for item in raw:
-        number = v.parse_path_id(item)
-        if number is None:
-            errors.add(field, "invalid_value", {"must_be": "integer"})
-            return None
-        ids.append(number)
-    return ids
-
-
 async def response_rate(
     *,
     conn: AsyncConnection,
@@ -73,7 +60,7 @@ async def response_rate(
     start, end = window(
         errors, raw_from, raw_to, midnight_days_ago(now, 32), midnight_days_ago(now, 2)
     )
-    survey_ids = _ids(errors, "survey_ids", raw_survey_ids)
+    survey_ids = v.id_list(errors, "survey_ids", raw_survey_ids)
     if survey_ids and not errors:
         unknown = set(survey_ids) - await repo.owned_surveys(conn, account_id, survey_ids)
         if unknown:
@@ -104,7 +91,7 @@ async def nps(
     now = utcnow()
     errors = Errors("/nps")
     start, end = window(errors, raw_from, raw_to, midnight_days_ago(now, 30), now)
-    question_ids = _ids(errors, "question_ids", raw_question_ids)
+    question_ids = v.id_list(errors, "question_ids", raw_question_ids)
     if question_ids and not errors:
         unknown = set(question_ids) - await repo.owned_nps_questions(conn, account_id, question_ids)
         if unknown:

@@ -1,4 +1,4 @@
-"""Alembic environment: runs on a connection handed in by opensure.migrate, or opens its own."""
+"""Alembic environment: runs on a connection handed in by opensure.db.migrate, or opens its own."""
 
 from __future__ import annotations
 

@@ -15,7 +15,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from opensure.db import Base, BigId, UTCDateTime, utcnow
+from opensure.core.clock import utcnow
+from opensure.db import Base, BigId, UTCDateTime
 
 STATES = ("pending", "sent", "not_sent")
 

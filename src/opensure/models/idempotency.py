@@ -7,7 +7,8 @@ import datetime as dt
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from opensure.db import Base, UTCDateTime, utcnow
+from opensure.core.clock import utcnow
+from opensure.db import Base, UTCDateTime
 
 
 class IdempotencyKey(Base):

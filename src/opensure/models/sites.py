@@ -7,7 +7,8 @@ import datetime as dt
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from opensure.db import Base, BigId, UTCDateTime, utcnow
+from opensure.core.clock import utcnow
+from opensure.db import Base, BigId, UTCDateTime
 
 
 class Site(Base):

@@ -8,9 +8,18 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from opensure.db import Base, BigId, UTCDateTime, utcnow
+from opensure.core.clock import utcnow
+from opensure.db import Base, BigId, UTCDateTime
 
 QUESTION_TYPES = ("rating", "text", "dropdown", "radio", "checkbox")
+# How the API names each type (``feedback_responses[].answers[].type``).
+TYPE_NAMES = {
+    "rating": "Rating",
+    "text": "Text",
+    "dropdown": "Dropdown",
+    "radio": "Radio",
+    "checkbox": "Checkbox",
+}
 
 
 class Survey(Base):

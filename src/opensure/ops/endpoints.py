@@ -10,10 +10,10 @@ from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from starlette.responses import Response
 
 from opensure.api.errors import is_unavailable, json_response
-from opensure.db import utcnow
+from opensure.core.clock import utcnow
+from opensure.db.migrate import is_current
 from opensure.dispatch import repository as dispatch_repo
-from opensure.migrate import is_current
-from opensure.ops.observe import DUE_REQUESTS, OLDEST_DUE_AGE
+from opensure.telemetry import DUE_REQUESTS, OLDEST_DUE_AGE
 
 router = APIRouter(tags=["Operations"])
 

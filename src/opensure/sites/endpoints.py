@@ -10,7 +10,7 @@ from opensure.api.deps import AccountId, LeanRoute, read, transaction
 from opensure.api.errors import Errors, json_response
 from opensure.api.openapi import body_schema, errors_for
 from opensure.api.request import base_url, check_query, json_body
-from opensure.direct import SaSession
+from opensure.db.fast import SaSession
 from opensure.sites import repository as repo
 from opensure.sites import service
 from opensure.sites.schemas import SiteCreate, SiteMoved, SiteRead, SiteUpdate, to_json

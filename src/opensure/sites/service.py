@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opensure.api import validation as v
 from opensure.api.errors import ApiError, Errors, NotFound, UnpermittedParameters
-from opensure.db import utcnow
+from opensure.core.clock import utcnow
 from opensure.sites import repository as repo
 from opensure.sites.schemas import SITE_CODE_PATTERN, to_json
 

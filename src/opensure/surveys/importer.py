@@ -9,13 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from opensure.accounts.service import AdminError
-from opensure.db import utcnow
-from opensure.models import Question, Survey
+from opensure.core.clock import utcnow
+from opensure.core.errors import AdminError
 from opensure.models.surveys import QUESTION_TYPES
+from opensure.surveys import repository as repo
 
 QUESTION_KEYS = {"type", "text", "nps", "scale", "options", "required"}
 WITH_OPTIONS = {"dropdown", "radio", "checkbox"}
@@ -139,20 +138,13 @@ def validate(doc: Any) -> tuple[str, list[dict[str, Any]]]:
 
 async def import_survey(conn: AsyncConnection, account_id: int, doc: Any) -> dict[str, Any]:
     name, questions = validate(doc)
-    s, q = Survey.__table__, Question.__table__
     code = new_code()
-    survey_id = (
-        await conn.execute(
-            insert(s)
-            .values(account_id=account_id, code=code, name=name, created_at=utcnow())
-            .returning(s.c.id)
-        )
-    ).scalar_one()
+    survey_id = await repo.insert_survey(
+        conn, account_id=account_id, code=code, name=name, now=utcnow()
+    )
     created = []
     for question in questions:
-        qid = (
-            await conn.execute(insert(q).values(survey_id=survey_id, **question).returning(q.c.id))
-        ).scalar_one()
+        qid = await repo.insert_question(conn, survey_id, question)
         created.append(
             {"id": qid, "text": question["text"], "type": question["type"], "nps": question["nps"]}
         )

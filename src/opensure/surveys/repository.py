@@ -1,15 +1,17 @@
-"""SQL for the public survey pages: surveys by code, requests by token, unsubscribes."""
+"""Every query on surveys and questions: creating them, the public pages' lookups (surveys by
+code, requests by token, unsubscribes) and the installation secret."""
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from opensure.db import utcnow
+from opensure.core.clock import utcnow
 from opensure.models import (
     Account,
     FeedbackRequest,
@@ -91,3 +93,21 @@ async def unsubscribe(conn: AsyncConnection, account_id: int, email: str) -> Non
         .values(account_id=account_id, email=email.lower(), created_at=utcnow())
         .on_conflict_do_nothing()
     )
+
+
+async def insert_survey(
+    conn: AsyncConnection, *, account_id: int, code: str, name: str, now: dt.datetime
+) -> int:
+    s = Survey.__table__
+    stmt = (
+        insert(s)
+        .values(account_id=account_id, code=code, name=name, created_at=now)
+        .returning(s.c.id)
+    )
+    return int((await conn.execute(stmt)).scalar_one())
+
+
+async def insert_question(conn: AsyncConnection, survey_id: int, values: dict[str, Any]) -> int:
+    q = Question.__table__
+    stmt = insert(q).values(survey_id=survey_id, **values).returning(q.c.id)
+    return int((await conn.execute(stmt)).scalar_one())

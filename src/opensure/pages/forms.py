@@ -8,13 +8,6 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
-TYPE_NAMES = {
-    "rating": "Rating",
-    "text": "Text",
-    "dropdown": "Dropdown",
-    "radio": "Radio",
-    "checkbox": "Checkbox",
-}
 MAX_TEXT = 10_000
 # A whole number as the form sends it: ASCII digits only (str.isdigit() passes "²", which int()
 # then refuses), and short enough that int() never refuses it.

@@ -38,7 +38,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from opensure.db import SQLITE_PRAGMAS, driver_dsn
+from opensure.db.engine import SQLITE_PRAGMAS, driver_dsn
 
 Record = Sequence[Any]
 

@@ -1,62 +1,12 @@
-"""Engine factory (SQLite | PostgreSQL), the declarative base and shared column types."""
+"""Engine factory (SQLite | PostgreSQL) and each backend's connection settings."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
+from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.types import TypeDecorator
-
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-# 64-bit ids on PostgreSQL; SQLite only auto-increments a column declared INTEGER.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class UTCDateTime(TypeDecorator[dt.datetime]):
-    """Aware UTC datetimes in Python; ``timestamptz`` on PostgreSQL, naive UTC text on SQLite."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Any) -> Any:
-        if dialect.name == "postgresql":
-            return dialect.type_descriptor(DateTime(timezone=True))
-        return dialect.type_descriptor(DateTime())
-
-    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        value = value.astimezone(dt.UTC)
-        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
-
-    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC)
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def async_url(url: str) -> URL:
@@ -91,7 +41,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         return engine
     # PostgreSQL's connections are a shared budget (max_connections, 100 by default): at most
     # 20 per process, so several API processes and dispatchers fit (docs/deploy.md): 10 here,
-    # 10 in the driver-level pool of the hot paths (opensure.direct). No overflow: connections
+    # 10 in the driver-level pool of the hot paths (opensure.db.fast). No overflow: connections
     # opened for a burst and closed after it cost more than waiting for a pooled one.
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 0)
@@ -104,7 +54,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(aurl, **kwargs)
 
 
-# Every SQLite connection, SQLAlchemy's and the driver-level ones of opensure.direct.
+# Every SQLite connection, SQLAlchemy's and the driver-level ones of opensure.db.fast.
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",

@@ -21,9 +21,9 @@ from starlette.responses import RedirectResponse, Response
 from opensure.api.deps import read, transaction
 from opensure.feedback_responses import repository as responses_repo
 from opensure.feedback_responses import service as responses
-from opensure.surveys import forms
+from opensure.pages import forms
+from opensure.pages.security import SECURITY_HEADERS
 from opensure.surveys import repository as repo
-from opensure.surveys.security import SECURITY_HEADERS
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")

@@ -17,8 +17,8 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from opensure.db import driver_dsn
-from opensure.direct import Query, Session
+from opensure.db.engine import driver_dsn
+from opensure.db.fast import Query, Session
 
 CHANNEL = "opensure_due"
 log = logging.getLogger("opensure.dispatch")

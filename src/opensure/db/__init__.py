@@ -1,0 +1,27 @@
+"""The data layer's foundation: engine factory, base and column types, the fast path
+(:mod:`opensure.db.fast`), NOTIFY wake-ups (:mod:`opensure.db.notify`) and the migration runner
+(:mod:`opensure.db.migrate`). Repositories take a :class:`opensure.db.fast.Session` or a
+SQLAlchemy connection; nothing above the repositories writes SQL."""
+
+from opensure.db.base import NAMING_CONVENTION, Base, BigId, UTCDateTime
+from opensure.db.engine import (
+    SQLITE_PRAGMAS,
+    async_url,
+    create_engine,
+    driver_dsn,
+    is_sqlite,
+    reader,
+)
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "SQLITE_PRAGMAS",
+    "Base",
+    "BigId",
+    "UTCDateTime",
+    "async_url",
+    "create_engine",
+    "driver_dsn",
+    "is_sqlite",
+    "reader",
+]

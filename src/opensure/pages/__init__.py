@@ -1,0 +1,1 @@
+"""The public survey, thank-you and unsubscribe pages customers see."""

@@ -1,0 +1,1 @@
+"""Tables shared by several layers (idempotency keys, API tokens): a repository each."""

@@ -1,0 +1,40 @@
+"""The ``api_tokens`` table: every query on it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from opensure.models import ApiToken
+
+_t = ApiToken.__table__
+_LOOKUP = select(_t.c.account_id, _t.c.token_hash).where(
+    _t.c.token_hash == bindparam("digest"), _t.c.revoked_at.is_(None)
+)
+
+
+async def account_for(engine: AsyncEngine, digest: str) -> tuple[int, str] | None:
+    """(account id, stored hash) of the active token with this hash."""
+    async with engine.connect() as conn:
+        row = (await conn.execute(_LOOKUP, {"digest": digest})).first()
+    return None if row is None else (int(row.account_id), str(row.token_hash))
+
+
+async def insert_token(
+    conn: AsyncConnection, *, account_id: int, digest: str, prefix: str, now: dt.datetime
+) -> None:
+    await conn.execute(
+        insert(_t).values(account_id=account_id, token_hash=digest, prefix=prefix, created_at=now)
+    )
+
+
+async def revoke(conn: AsyncConnection, digest: str, now: dt.datetime) -> int:
+    """Revoke the active token with this hash; how many were revoked (0 or 1)."""
+    result = await conn.execute(
+        update(_t)
+        .where(_t.c.token_hash == digest, _t.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return int(result.rowcount)
