@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
@@ -38,7 +43,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         kwargs.setdefault("max_overflow", 20)
         engine = create_async_engine(aurl, connect_args={"timeout": 30}, **kwargs)
         _tune_sqlite(engine)
-        return engine
+        return SqliteEngine(engine.sync_engine)
     # PostgreSQL's connections are a shared budget (max_connections, 100 by default): at most
     # 20 per process, so several API processes and dispatchers fit (docs/deploy.md): 10 here,
     # 10 in the driver-level pool of the hot paths (opensure.db.fast). No overflow: connections
@@ -97,3 +102,42 @@ def reader(engine: AsyncEngine) -> AsyncEngine:
         # isolation level would cost extra thread hops at every check-out and check-in.
         return engine.execution_options(opensure_read=True)
     return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+# ---- SQLite: one writer at a time per process ----
+#
+# SQLite has one write lock per file. Writers of one process that wait for it inside SQLite
+# spin on busy_timeout (sleeping and retrying), which wastes time and, past the timeout, fails.
+# So every writer of a process takes a turn first: the SQLAlchemy engine's transactions
+# (SqliteEngine.begin: PATCH, the pages, the embedded dispatcher, the CLI) and the fast path's
+# writer (opensure.db.fast.SqliteDirect) queue on the same asyncio lock, per database file and
+# event loop. Only writers of other processes still meet at SQLite's lock.
+
+_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def write_turn(path: str | None) -> asyncio.Lock:
+    """The lock every writer of this process takes before writing to the SQLite file."""
+    key = os.path.abspath(path) if path and path != ":memory:" else ":memory:"
+    locks = _turns.setdefault(asyncio.get_running_loop(), {})
+    lock = locks.get(key)
+    if lock is None:
+        lock = locks[key] = asyncio.Lock()
+    return lock
+
+
+class SqliteEngine(AsyncEngine):
+    """An engine whose write transactions take the process's write turn (see write_turn).
+
+    Reads (``reader(engine)``, ``engine.connect()``) do not queue: WAL lets them run beside a
+    writer. A write transaction must not open another one inside it (it would wait for itself).
+    """
+
+    __slots__ = ()
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[Any]:
+        async with write_turn(self.sync_engine.url.database), super().begin() as conn:
+            yield conn

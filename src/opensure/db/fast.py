@@ -14,8 +14,9 @@ request endpoints that clients call most run their statements here:
 * :class:`Direct` — the process's driver-level pools: ``read()`` for autocommit reads and
   ``transaction()`` for writes. PostgreSQL: an asyncpg pool (half of the process's connection
   budget; SQLAlchemy's pool has the other half). SQLite: a few reader connections used round
-  robin and one writer connection whose transactions (``BEGIN IMMEDIATE``) take turns, so the
-  process's writers queue in memory instead of spinning on the database lock.
+  robin and one writer connection whose transactions (``BEGIN IMMEDIATE``) take turns with
+  every other writer of the process (``opensure.db.engine.write_turn``), so they queue in
+  memory instead of spinning on the database lock.
 
 Values come back as the driver gives them: timestamps are aware datetimes on PostgreSQL and
 text (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC, as SQLAlchemy stores them) on SQLite;
@@ -38,7 +39,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from opensure.db.engine import SQLITE_PRAGMAS, driver_dsn
+from opensure.db.engine import SQLITE_PRAGMAS, driver_dsn, write_turn
 
 Record = Sequence[Any]
 
@@ -190,7 +191,6 @@ class SqliteDirect:
         self.writer: aiosqlite.Connection | None = None
         self.n_readers = readers
         self._next = itertools.count()
-        self._write_turn = asyncio.Lock()
         self._opening = asyncio.Lock()
 
     async def _connect(self) -> aiosqlite.Connection:
@@ -219,7 +219,8 @@ class SqliteDirect:
         if self.writer is None:
             await self._open()
         assert self.writer is not None
-        async with self._write_turn:
+        # The same turn as the SQLAlchemy engine's writers of this process (db.engine).
+        async with write_turn(self.path):
             conn = self.writer
             await conn.execute("BEGIN IMMEDIATE")
             try:
