@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections import Counter
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import delete, insert, update
 
+from opensure.metrics import definitions
 from tests.conftest import Account
 from tests.metrics.data import (
     END,
@@ -289,9 +291,8 @@ async def test_whole_and_partial_days_add_up(app: FastAPI, account: Account, day
             percent = (len(replied) * 200 + sent) // (2 * sent) if sent else 0
             assert_rate(r, percent, sent, sent, len(replied))
             ratings = [i % 11 for i in replied]
-            p = sum(1 for x in ratings if x >= 9)
-            pa = sum(1 for x in ratings if 7 <= x <= 8)
-            d = sum(1 for x in ratings if x <= 6)
+            bands = Counter(definitions.band(x) for x in ratings)
+            p, pa, d = bands["promoter"], bands["passive"], bands["detractor"]
             r = await account.get("/nps", params=window(low, high))
             assert r.status_code == 200
             assert (

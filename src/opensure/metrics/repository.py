@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from opensure.metrics import definitions
 from opensure.models import (
     Answer,
     FeedbackRequest,
@@ -94,7 +95,7 @@ async def _response_rate_raw(
     conn: AsyncConnection, account_id: int, span: Span, survey_ids: Sequence[int] | None
 ) -> tuple[int, int, int]:
     start, end, inclusive = span
-    delivered = and_(fr.c.delivery_failure.is_(None))
+    delivered = definitions.is_delivered(fr.c.delivery_failure)
     replied = exists().where(resp.c.feedback_request_id == fr.c.id)
     conditions: list[Any] = [
         fr.c.account_id == account_id,
@@ -166,11 +167,9 @@ async def _nps_raw(
         conditions.append(ans.c.question_id.in_(question_ids))
     stmt = (
         select(
-            func.coalesce(func.sum(case((ans.c.rating >= 9, 1), else_=0)), 0),
-            func.coalesce(
-                func.sum(case((and_(ans.c.rating >= 7, ans.c.rating <= 8), 1), else_=0)), 0
-            ),
-            func.coalesce(func.sum(case((ans.c.rating <= 6, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((definitions.is_promoter(ans.c.rating), 1), else_=0)), 0),
+            func.coalesce(func.sum(case((definitions.is_passive(ans.c.rating), 1), else_=0)), 0),
+            func.coalesce(func.sum(case((definitions.is_detractor(ans.c.rating), 1), else_=0)), 0),
         )
         .select_from(
             resp.join(ans, ans.c.feedback_response_id == resp.c.id).join(
