@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -29,6 +30,10 @@ class LeanRoute(APIRoute):
     documents the path parameters in /openapi.json; ``AccountId`` keeps ``account_id`` out of it.
     """
 
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        _check_lean_signature(self.path, endpoint, set(self.param_convertors))
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         endpoint = self.endpoint
 
@@ -40,6 +45,40 @@ class LeanRoute(APIRoute):
             return response
 
         return handler
+
+
+# What LeanRoute passes to every endpoint besides the path parameters.
+LEAN_ARGUMENTS = ("request", "account_id")
+
+
+def _check_lean_signature(path: str, endpoint: Callable[..., Any], path_params: set[str]) -> None:
+    """Refuse, when the route is declared, an endpoint LeanRoute could not call: one that
+    needs an argument it does not pass (a query or body parameter, a dependency), or that
+    does not take a path parameter, or is not a coroutine function."""
+    name = getattr(endpoint, "__qualname__", repr(endpoint))
+    if not inspect.iscoroutinefunction(endpoint):
+        raise TypeError(f"LeanRoute {path}: {name} must be an async function")
+    params = inspect.signature(endpoint).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    given = {*LEAN_ARGUMENTS, *path_params}
+    problems = [f"path parameter {p!r} is not accepted" for p in sorted(path_params - set(params))]
+    for missing in sorted(set(LEAN_ARGUMENTS) - set(params)):
+        problems.append(f"{missing!r} is not accepted")
+    for pname, param in params.items():
+        if pname in given:
+            if param.kind is inspect.Parameter.POSITIONAL_ONLY:
+                problems.append(f"{pname!r} is positional-only; LeanRoute passes it by name")
+            continue
+        if param.kind in (inspect.Parameter.VAR_POSITIONAL,):
+            continue
+        if param.default is inspect.Parameter.empty:
+            problems.append(
+                f"{pname!r} is required but LeanRoute passes only the request, account_id and "
+                "path parameters (read query and body parameters from the request)"
+            )
+    if problems:
+        raise TypeError(f"LeanRoute {path}: {name} cannot be served: " + "; ".join(problems))
 
 
 @asynccontextmanager
