@@ -21,6 +21,7 @@ from opensure.api.negotiation import MEDIA_TYPE, ApiGate, TokenCache
 from opensure.api.ratelimit import make_limiter
 from opensure.api.request import base_url
 from opensure.config import Settings, get_settings
+from opensure.core.runtime import freeze_startup_heap
 from opensure.db import create_engine, reader
 from opensure.db.fast import open_direct
 from opensure.dispatch.worker import Dispatcher
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.run_dispatcher:
             app.state.dispatcher = Dispatcher(engine, settings)
             dispatcher_task = asyncio.create_task(app.state.dispatcher.run(stop))
+        freeze_startup_heap()
         try:
             yield
         finally:
