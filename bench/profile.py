@@ -93,7 +93,9 @@ def _email(stack: list[str]) -> bool:
 
 @_rule("RequestContext middleware (request id, Prometheus metrics)")
 def _observe(stack: list[str]) -> bool:
-    return _any(stack[-1:], "ops/observe", "prometheus_client/") or _any(stack[-2:], "uuid.py")
+    return _any(stack[-1:], "api/context", "telemetry", "prometheus_client/") or _any(
+        stack[-2:], "uuid.py"
+    )
 
 
 @_rule("ApiGate middleware (headers, token cache, rate limit)")
