@@ -52,7 +52,8 @@ AccountOpt = Annotated[str, typer.Option("--account", help="The account's id or 
 
 
 def fail(message: str) -> NoReturn:
-    typer.echo(f"opensure: {message}", err=True)
+    """Exit 1 with ``message`` on stderr, each of its lines prefixed ``opensure: ``."""
+    typer.echo("\n".join(f"opensure: {line}" for line in message.splitlines()), err=True)
     raise typer.Exit(1)
 
 
