@@ -92,6 +92,48 @@ BAD_SURVEYS: dict[str, tuple[str, str, list[str]]] = {
     ),
 }
 
+BAD_TEMPLATES: dict[str, tuple[str, str, list[str]]] = {
+    # case: (subject, body, the lines stderr must hold: one per broken part)
+    "broken subject": (
+        "Hi {{",
+        TEMPLATE_BODY,
+        ["opensure: template not saved: subject line 1: unexpected 'end of template'"],
+    ),
+    "broken body on line 3": (
+        "How did we do?",
+        "Hi {{ first_name }},\n\nPlease tell us: {{ survey_link }\n",
+        ["opensure: template not saved: body line 3: unexpected '}'"],
+    ),
+    "unknown filter": (
+        "How did we do?",
+        "Hi {{ first_name|shout }},\n{{ survey_link }}\n",
+        ["opensure: template not saved: body line 1: No filter named 'shout'."],
+    ),
+    "include, which has nothing to load": (
+        "How did we do?",
+        "Hi,\n\n{{ survey_link }}\n{% include 'footer.txt' %}\n",
+        ["opensure: template not saved: body line 4: no loader for this environment specified"],
+    ),
+    "what the sandbox refuses": (
+        "How did we do?",
+        "Hi,\n{{ ''.__class__.__mro__ }}\n",
+        [
+            "opensure: template not saved: body line 2: "
+            "access to attribute '__class__' of 'str' object is unsafe."
+        ],
+    ),
+    "both parts": (
+        "{% if first_name %}Hi",
+        "{{ survey_link }}\n{% endfor %}\n",
+        [
+            "opensure: template not saved: subject line 1: Unexpected end of template. Jinja "
+            "was looking for the following tags: 'elif' or 'else' or 'endif'. The innermost "
+            "block that needs to be closed is 'if'.",
+            "opensure: template not saved: body line 2: Encountered unknown tag 'endfor'.",
+        ],
+    ),
+}
+
 BAD_DATABASE_URL = "mysql://user@127.0.0.1/opensure"
 BAD_ARGS: dict[str, tuple[str, ...]] = {
     "missing argument": ("accounts", "create"),
@@ -190,6 +232,12 @@ async def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
         )
     for case, args in BAD_ARGS.items():
         commands[f"bad args: {case}"] = args
+    for n, (case, (subject, body_text, _)) in enumerate(BAD_TEMPLATES.items()):
+        bad_body = db.write(f"bad-template-{n}.txt", body_text)
+        commands[f"bad template: {case}"] = (
+            *("templates", "create", "--account", "Acme", "--name", f"Bad: {case}"),
+            *("--subject", subject, "--body-file", str(bad_body)),
+        )
 
     def launch(name: str, args: tuple[str, ...]) -> Any:
         url = BAD_DATABASE_URL if name == "bad args: unsupported database URL" else None
@@ -392,6 +440,23 @@ async def test_templates_create(run: Run) -> None:
         r = await schedule(client, token, survey_id, email_template_id=created["id"])
         assert r.status_code == 201, r.text
         assert r.json()["email_template_id"] == created["id"]
+
+
+@pytest.mark.parametrize("case", BAD_TEMPLATES)
+async def test_a_template_that_cannot_render_is_refused_with_part_and_line(
+    run: Run, case: str
+) -> None:
+    result = run[f"bad template: {case}"]
+    assert result.returncode != 0, result.describe()
+    assert "Traceback" not in result.stderr, result.describe()
+    assert result.stderr.strip().splitlines() == BAD_TEMPLATES[case][2], result.describe()
+    assert result.stdout.strip() == "", result.describe()
+    # Nothing stored: the account has only the two good templates.
+    assert run.db.rows("SELECT count(*) FROM email_templates WHERE name = ?", f"Bad: {case}") == [
+        (0,)
+    ]
+    names = sorted(n for (n,) in run.db.rows("SELECT name FROM email_templates"))
+    assert names == ["Follow-up", "Second"]
 
 
 async def test_staff_create_with_and_without_a_team(run: Run) -> None:

@@ -24,6 +24,7 @@ from opensure.config import Settings, get_settings
 from opensure.core.runtime import freeze_startup_heap
 from opensure.db import create_engine, reader
 from opensure.db.fast import open_direct
+from opensure.dispatch.housekeeping import Housekeeping
 from opensure.dispatch.worker import Dispatcher
 from opensure.feedback_requests.endpoints import router as feedback_requests_router
 from opensure.feedback_responses.endpoints import router as feedback_responses_router
@@ -66,17 +67,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # database is away (it answers 503 until it is back).
         app.state.secret = settings.secret_key
         stop = asyncio.Event()
-        dispatcher_task = None
+        background: list[asyncio.Task[None]] = []
         if settings.run_dispatcher:
             app.state.dispatcher = Dispatcher(engine, settings)
-            dispatcher_task = asyncio.create_task(app.state.dispatcher.run(stop))
+            background.append(asyncio.create_task(app.state.dispatcher.run(stop)))
+            # Expired Idempotency-Keys are swept wherever a dispatcher runs.
+            app.state.housekeeping = Housekeeping(engine)
+            background.append(asyncio.create_task(app.state.housekeeping.run(stop)))
         freeze_startup_heap()
         try:
             yield
         finally:
             stop.set()
-            if dispatcher_task is not None:
-                await dispatcher_task
+            for task in background:
+                await task
             if app.state.limiter is not None:
                 await app.state.limiter.close()
             await app.state.direct.close()

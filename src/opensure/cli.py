@@ -52,7 +52,8 @@ AccountOpt = Annotated[str, typer.Option("--account", help="The account's id or 
 
 
 def fail(message: str) -> NoReturn:
-    typer.echo(f"opensure: {message}", err=True)
+    """Exit 1 with ``message`` on stderr, each of its lines prefixed ``opensure: ``."""
+    typer.echo("\n".join(f"opensure: {line}" for line in message.splitlines()), err=True)
     raise typer.Exit(1)
 
 
@@ -361,6 +362,7 @@ def dispatcher(
     import logging.config
     import signal
 
+    from opensure.dispatch.housekeeping import Housekeeping
     from opensure.dispatch.worker import Dispatcher
 
     settings = get_settings()
@@ -380,7 +382,13 @@ def dispatcher(
         try:
             await ensure_current(engine)
             if not stop.is_set():
-                await Dispatcher(engine, settings).run(stop)
+                # Expired Idempotency-Keys are swept wherever a dispatcher runs.
+                housekeeping = asyncio.create_task(Housekeeping(engine).run(stop))
+                try:
+                    await Dispatcher(engine, settings).run(stop)
+                finally:
+                    stop.set()
+                    await housekeeping
         finally:
             await engine.dispose()
 

@@ -86,3 +86,20 @@ def test_message_id_takes_the_domain_of_the_sender() -> None:
         "<feedback-request-7.abcdefghijkl@acme.example>"
     )
     assert render.message_id(7, "abc", "not an address") == "<feedback-request-7.abc@localhost>"
+
+
+def test_the_default_template_has_no_problems() -> None:
+    assert render.template_problems(render.DEFAULT_SUBJECT, render.DEFAULT_BODY) == []
+
+
+def test_a_template_problem_names_part_line_and_problem() -> None:
+    problems = render.template_problems("Hi {{ first_name }", "One\nTwo\n{{ first_name|shout }}")
+    assert [(p.part, p.line, p.where()) for p in problems] == [
+        ("subject", 1, "subject line 1: unexpected '}'"),
+        ("body", 3, "body line 3: No filter named 'shout'."),
+    ]
+    # What the dispatcher records as a request's not_sent_reason stays as it was.
+    assert str(problems[1]) == "email template error: No filter named 'shout'."
+    with pytest.raises(render.TemplateProblem) as raised:
+        render.check_template("Hi", "{{ nothing() }}")
+    assert raised.value.where() == "body line 1: 'nothing' is undefined"

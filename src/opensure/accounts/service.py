@@ -15,6 +15,7 @@ from opensure.accounts import repository as repo
 from opensure.core.clock import utcnow
 from opensure.core.errors import AdminError
 from opensure.core.tokens import SHOWN_PREFIX_LENGTH, hash_token, new_token
+from opensure.dispatch.render import template_problems
 from opensure.stores import tokens as tokens_store
 
 __all__ = ["AdminError", "new_token"]
@@ -69,6 +70,10 @@ async def create_template(
 ) -> dict[str, Any]:
     if not name.strip() or not subject.strip() or not body.strip():
         raise AdminError("a template needs a non-empty name, subject and body")
+    # Refused now rather than stored and failing every request that uses it (not_sent).
+    problems = template_problems(subject, body)
+    if problems:
+        raise AdminError("\n".join(f"template not saved: {p.where()}" for p in problems))
     template_id = await repo.insert_template(
         conn, account_id=account_id, name=name, subject=subject, body=body, now=utcnow()
     )

@@ -2,14 +2,16 @@
 
 A retry with the same key and the same body gets the first response again (with
 ``Idempotent-Replayed: true``) and creates nothing; the same key with another body is a 422.
-Keys are per account and kept 24 hours. The key is stored in the same transaction as what
-the request created, so either both exist or neither does; two requests racing with one key
-are serialised by its primary key, and the loser replays the winner's response.
+Keys are per account and kept 24 hours (then swept by :mod:`opensure.dispatch.housekeeping`).
+A key that created a feedback request is linked to it: erasing the request rewrites the stored
+response to the erased request, deleting a pending one makes it a 404 (docs/api.md). The key
+is stored in the same transaction as what the request created, so either both exist or neither
+does; two requests racing with one key are serialised by its primary key, and the loser replays
+the winner's response.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -29,7 +31,7 @@ from opensure.db.fast import SaSession, Session
 from opensure.stores import idempotency as store
 
 HEADER = "idempotency-key"
-KEEP = dt.timedelta(hours=24)
+KEEP = store.KEEP
 MAX_KEY_LENGTH = 255
 
 S = TypeVar("S", bound=Session)
@@ -63,9 +65,19 @@ def _replay(found: store.Stored) -> Response:
 
 
 async def create(
-    request: Request, account_id: int, body: dict[str, Any], work: Work[S], begin: Begin[S]
+    request: Request,
+    account_id: int,
+    body: dict[str, Any],
+    work: Work[S],
+    begin: Begin[S],
+    created_id: Callable[[], int | None] | None = None,
 ) -> Response:
-    """Run ``work`` in a transaction, once per Idempotency-Key when the client sends one."""
+    """Run ``work`` in a transaction, once per Idempotency-Key when the client sends one.
+
+    ``created_id`` gives the id of the feedback request ``work`` created (None for anything
+    else): it is stored with the key, so that erasing that request can rewrite the stored
+    response (:func:`opensure.stores.idempotency.rewrite`).
+    """
     key = request.headers.get(HEADER)
     if key is None:
         async with begin() as session:
@@ -88,7 +100,7 @@ async def create(
     for attempt in range(2):
         try:
             async with begin() as session:
-                return await _run_once(session, request, account_id, key, digest, work)
+                return await _run_once(session, request, account_id, key, digest, work, created_id)
         except DUPLICATE:
             # Another request with this key committed first: answer with its response.
             if attempt:
@@ -97,7 +109,13 @@ async def create(
 
 
 async def _run_once(
-    session: S, request: Request, account_id: int, key: str, digest: str, work: Work[S]
+    session: S,
+    request: Request,
+    account_id: int,
+    key: str,
+    digest: str,
+    work: Work[S],
+    created_id: Callable[[], int | None] | None,
 ) -> Response:
     now = utcnow()
     found = await store.find(session, account_id, key, now - KEEP)
@@ -121,9 +139,7 @@ async def _run_once(
         return _replay(found)
     if found is not None:
         await store.forget(session, account_id, key)
-    # Once in a while, forget this account's expired keys.
-    if now.second == 0:
-        await store.sweep(session, account_id, now - KEEP)
+    # Expired keys of every account are swept by opensure.dispatch.housekeeping.
     await store.claim(session, account_id, key, digest, now)
     response = await work(session)
     await store.record(
@@ -133,5 +149,6 @@ async def _run_once(
         status_code=response.status_code,
         body=bytes(response.body).decode(),
         location=response.headers.get("location"),
+        feedback_request_id=created_id() if created_id is not None else None,
     )
     return response

@@ -19,7 +19,7 @@ from email.utils import formataddr, formatdate, parseaddr
 from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
-from jinja2 import TemplateError, Undefined, nodes
+from jinja2 import TemplateError, TemplateSyntaxError, Undefined, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import escape
 
@@ -57,7 +57,24 @@ _URL = re.compile(r"https?://[^\s<>\"']+")
 
 
 class TemplateProblem(Exception):
-    """The account's template cannot be rendered; the message says why."""
+    """The account's template cannot be rendered; the message says why.
+
+    ``problem`` is Jinja's own words, ``line`` the template line it points at (when known) and
+    ``part`` which part of the template it is in (``subject`` or ``body``, when known).
+    """
+
+    def __init__(self, problem: str, *, part: str | None = None, line: int | None = None) -> None:
+        super().__init__(f"email template error: {problem}")
+        self.problem = problem
+        self.part = part
+        self.line = line
+
+    def where(self) -> str:
+        """``body line 3: unexpected '}'``: the part, the line and the problem, on one line."""
+        place = " ".join(
+            p for p in (self.part, f"line {self.line}" if self.line else None) if p is not None
+        )
+        return one_line(f"{place}: {self.problem}" if place else self.problem)
 
 
 _text_env = ImmutableSandboxedEnvironment(autoescape=False, undefined=Undefined)
@@ -69,15 +86,64 @@ def _compile(source: str, html: bool) -> object:
     env = _html_env if html else _text_env
     try:
         return env.from_string(source)
+    except TemplateSyntaxError as exc:  # unknown filters and tests included
+        raise TemplateProblem(exc.message or str(exc), line=exc.lineno) from exc
     except TemplateError as exc:
-        raise TemplateProblem(f"email template error: {exc}") from exc
+        raise TemplateProblem(str(exc)) from exc
+
+
+# What a trial render fills the placeholders with: once all given, once the optional ones empty.
+_SAMPLES = (
+    {name: f"sample {name}" for name in PLACEHOLDERS},
+    {
+        **{name: f"sample {name}" for name in PLACEHOLDERS},
+        **dict.fromkeys(("first_name", "surname", "name", "reference"), ""),
+    },
+)
+
+
+def _template_line(exc: BaseException) -> int | None:
+    """The template line a render error was raised on (Jinja maps its frames to the template)."""
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def template_problems(subject: str, body: str) -> list[TemplateProblem]:
+    """Everything that stops a template from rendering, one problem per part at most.
+
+    Each part is compiled in the sandbox the dispatcher uses (syntax errors, unknown filters and
+    tests), then rendered with sample values (what only fails at render time: ``{% include %}``,
+    calls of unknown names, what the sandbox refuses). The check made when a template is saved.
+    """
+    problems: list[TemplateProblem] = []
+    for part, source, modes in (("subject", subject, (False,)), ("body", body, (False, True))):
+        try:
+            for html in modes:
+                template = _compile(source, html)
+                for values in _SAMPLES:
+                    try:
+                        template.render(**values)  # type: ignore[attr-defined]
+                    except Exception as exc:  # anything a render raises is a problem
+                        raise TemplateProblem(
+                            getattr(exc, "message", None) or str(exc) or type(exc).__name__,
+                            line=_template_line(exc),
+                        ) from exc
+        except TemplateProblem as exc:
+            exc.part = part
+            problems.append(exc)
+    return problems
 
 
 def check_template(subject: str, body: str) -> None:
-    """Raise TemplateProblem if either part does not compile (used when a template is saved)."""
-    _compile(subject, False)
-    _compile(body, False)
-    _compile(body, True)
+    """Raise the first TemplateProblem of :func:`template_problems`, if any."""
+    problems = template_problems(subject, body)
+    if problems:
+        raise problems[0]
 
 
 def one_line(value: str) -> str:
@@ -106,7 +172,7 @@ def _render(source: str, html: bool, values: dict[str, str]) -> str:
     try:
         return template.render(**values)  # type: ignore[attr-defined, no-any-return]
     except TemplateError as exc:
-        raise TemplateProblem(f"email template error: {exc}") from exc
+        raise TemplateProblem(str(exc), line=_template_line(exc)) from exc
 
 
 # ---- a fast path for simple templates ----

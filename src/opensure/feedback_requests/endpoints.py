@@ -54,7 +54,9 @@ async def create_feedback_request(request: Request, account_id: AccountId) -> Re
         return json_response(created, 201, {"Location": location})
 
     direct: Direct = request.app.state.direct
-    response = await idempotency.create(request, account_id, body, work, direct.transaction)
+    response = await idempotency.create(
+        request, account_id, body, work, direct.transaction, lambda: created.get("id")
+    )
     if created:
         _wake_dispatcher(request, created)
     return response

@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opensure.api import validation as v
@@ -17,6 +18,7 @@ from opensure.db.notify import announce_due
 from opensure.feedback_requests import repository as repo
 from opensure.feedback_requests.schemas import to_json
 from opensure.models.feedback import STATES
+from opensure.stores import idempotency as idempotency_store
 
 COLLECTION = "/feedback_requests/"
 CREATE_FIELDS = (
@@ -290,10 +292,27 @@ async def delete(*, conn: AsyncConnection, account_id: int, request_id: int | No
     locked = await repo.lock_for_update(conn, account_id, request_id) if request_id else None
     if locked is None:
         raise NotFound()
+    session = SaSession(conn)
+    # In the same transaction: the response an Idempotency-Key stored for this request holds
+    # the personal data too. A replay of that key answers what a GET answers from now on
+    # (docs/api.md, "Idempotent creates"), and never creates the request again.
     if locked.state == "pending":
         await repo.delete_request(conn, locked.id)
+        gone = NotFound()
+        await idempotency_store.gone(
+            session,
+            account_id,
+            locked.id,
+            status_code=gone.status_code,
+            body=orjson.dumps(gone.body()).decode(),
+        )
     else:
         await repo.erase_request(conn, locked.id, utcnow())
+        erased = await repo.get(session, account_id, locked.id)
+        assert erased is not None
+        await idempotency_store.rewrite(
+            session, account_id, locked.id, orjson.dumps(to_json(*erased)).decode()
+        )
 
 
 def parse_list_filters(

@@ -8,7 +8,7 @@ from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opensure.core.clock import utcnow
-from opensure.db import Base, UTCDateTime
+from opensure.db import Base, BigId, UTCDateTime
 
 
 class IdempotencyKey(Base):
@@ -24,3 +24,7 @@ class IdempotencyKey(Base):
     body: Mapped[str | None] = mapped_column(Text, nullable=True)
     location: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # The feedback request the key's POST created, so that erasing or deleting that request
+    # rewrites the stored response in the same transaction (no personal data left behind).
+    # No foreign key: the delete rewrites the row itself, and an erased request stays.
+    feedback_request_id: Mapped[int | None] = mapped_column(BigId, nullable=True, index=True)
