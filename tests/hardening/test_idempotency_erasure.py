@@ -37,8 +37,12 @@ EMAIL = "kate.erasable@example.com"
 PERSONAL = (EMAIL, "Kateryna", "Zelenko-Erasable", "secret-order-77")
 
 
+# Once per run: a replay must send the very same body, even when a second ticks in between.
+SEND_AT = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def payload(account: Account) -> dict[str, Any]:
-    send_at = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    send_at = SEND_AT
     return {
         "email": EMAIL,
         "first_name": "Kateryna",
