@@ -7,8 +7,9 @@ import logging
 import time
 from typing import Any
 
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 from opensure.api.errors import is_unavailable, unavailable_response
-from opensure.api.negotiation import ASGIApp, Receive, Scope, Send
 from opensure.telemetry import HTTP_LATENCY, HTTP_REQUESTS, SANE_ID, new_request_id, request_id_var
 
 log = logging.getLogger("opensure.api")
@@ -41,7 +42,7 @@ class RequestContext:
         started = False
         header = (b"x-request-id", request_id.encode("latin-1"))
 
-        async def send_with_id(message: dict[str, Any]) -> None:
+        async def send_with_id(message: Message) -> None:
             nonlocal status, started
             if message["type"] == "http.response.start":
                 status = message["status"]
