@@ -26,7 +26,7 @@ def page_select(
     limit: int,
     offset: int,
     total: int,
-) -> Select[Any]:
+) -> Select[*tuple[Any, ...]]:
     """SELECT ``columns`` of rows [offset, offset + limit) in ``order`` (descending columns)."""
     reverse = offset + limit / 2 > total / 2
     if reverse:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from typing import Any
 
+from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opensure.api.errors import is_unavailable, unavailable_response
@@ -16,7 +16,7 @@ log = logging.getLogger("opensure.api")
 
 
 @functools.lru_cache(maxsize=4096)
-def _series(method: str, route: str, status: int) -> tuple[Any, Any]:
+def _series(method: str, route: str, status: int) -> tuple[Counter, Histogram]:
     """The metric children of one (method, route, status); looked up once, not per request."""
     return HTTP_REQUESTS.labels(method, route, str(status)), HTTP_LATENCY.labels(method, route)
 

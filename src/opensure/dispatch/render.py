@@ -19,7 +19,7 @@ from email.utils import formataddr, formatdate, parseaddr
 from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
-from jinja2 import TemplateError, Undefined, nodes
+from jinja2 import Template, TemplateError, Undefined, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import escape
 
@@ -65,7 +65,7 @@ _html_env = ImmutableSandboxedEnvironment(autoescape=True, undefined=Undefined)
 
 
 @lru_cache(maxsize=512)
-def _compile(source: str, html: bool) -> object:
+def _compile(source: str, html: bool) -> Template:
     env = _html_env if html else _text_env
     try:
         return env.from_string(source)
@@ -104,7 +104,7 @@ def _render(source: str, html: bool, values: dict[str, str]) -> str:
         return fast(values)
     template = _compile(source, html)
     try:
-        return template.render(**values)  # type: ignore[attr-defined, no-any-return]
+        return template.render(**values)
     except TemplateError as exc:
         raise TemplateProblem(f"email template error: {exc}") from exc
 
