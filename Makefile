@@ -24,6 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy --strict client/src
+	$(BIN)/mypy src/opensure
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -6,13 +6,13 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from opensure import __version__
 from opensure.api import errors, openapi
@@ -108,7 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(survey_pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    def scope_base_url(scope: dict[str, Any]) -> str:
+    def scope_base_url(scope: Scope) -> str:
         return base_url(Request(scope))
 
     app.add_middleware(

@@ -13,20 +13,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import Column, ColumnElement, Select, select
 from sqlalchemy.sql.elements import UnaryExpression
 
 
 def page_select(
     columns: Sequence[Any],
-    id_column: ColumnElement[Any],
+    id_column: Column[Any],
     where: ColumnElement[bool],
     order: Sequence[ColumnElement[Any]],
     *,
     limit: int,
     offset: int,
     total: int,
-) -> Select[Any]:
+) -> Select[*tuple[Any, ...]]:
     """SELECT ``columns`` of rows [offset, offset + limit) in ``order`` (descending columns)."""
     reverse = offset + limit / 2 > total / 2
     if reverse:
@@ -41,15 +41,14 @@ def page_select(
     else:
         ids = select(id_column).where(where).order_by(*order).limit(limit).offset(offset)
     page = ids.subquery("page")
-    table = id_column.table  # type: ignore[attr-defined]
     return (
         select(*columns)
-        .select_from(table.join(page, id_column == page.c[id_column.key]))  # type: ignore[attr-defined]
+        .select_from(id_column.table.join(page, id_column == page.c[id_column.key]))
         .order_by(*order)
     )
 
 
 def _flip(column: ColumnElement[Any]) -> ColumnElement[Any]:
     if isinstance(column, UnaryExpression) and column.modifier is not None:
-        return column.element.asc()  # type: ignore[attr-defined,no-any-return]
+        return column.element.asc()
     raise ValueError("page_select expects descending order columns")

@@ -5,17 +5,18 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from typing import Any
+
+from prometheus_client import Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opensure.api.errors import is_unavailable, unavailable_response
-from opensure.api.negotiation import ASGIApp, Receive, Scope, Send
 from opensure.telemetry import HTTP_LATENCY, HTTP_REQUESTS, SANE_ID, new_request_id, request_id_var
 
 log = logging.getLogger("opensure.api")
 
 
 @functools.lru_cache(maxsize=4096)
-def _series(method: str, route: str, status: int) -> tuple[Any, Any]:
+def _series(method: str, route: str, status: int) -> tuple[Counter, Histogram]:
     """The metric children of one (method, route, status); looked up once, not per request."""
     return HTTP_REQUESTS.labels(method, route, str(status)), HTTP_LATENCY.labels(method, route)
 
@@ -41,7 +42,7 @@ class RequestContext:
         started = False
         header = (b"x-request-id", request_id.encode("latin-1"))
 
-        async def send_with_id(message: dict[str, Any]) -> None:
+        async def send_with_id(message: Message) -> None:
             nonlocal status, started
             if message["type"] == "http.response.start":
                 status = message["status"]

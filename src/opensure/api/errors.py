@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import asyncpg
@@ -27,7 +27,7 @@ class PageErrors(NamedTuple):
     page): which paths are pages, and the self-contained page for a status."""
 
     is_page: Callable[[str], bool]
-    render: Callable[..., Response]
+    render: Callable[[int, str, str, Mapping[str, str] | None], Response]
 
 
 def _no_pages(_path: str) -> bool:
@@ -43,7 +43,7 @@ def is_page(path: str) -> bool:
 
 
 def bare_page(
-    status_code: int, title: str, message: str, headers: dict[str, str] | None = None
+    status_code: int, title: str, message: str, headers: Mapping[str, str] | None = None
 ) -> Response:
     return _pages.render(status_code, title, message, headers)
 
@@ -62,7 +62,7 @@ ERROR_CODES = (
 
 
 def json_response(
-    content: Any, status_code: int = 200, headers: dict[str, str] | None = None
+    content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
     return Response(orjson.dumps(content), status_code, headers, media_type=JSON_TYPE)
 

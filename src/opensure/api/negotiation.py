@@ -16,9 +16,9 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opensure.api.errors import (
     ApiError,
@@ -54,11 +54,6 @@ _TOKEN = re.compile(
     r'^\s*(?:Token\s+token\s*=\s*"?(?P<token>[^"\s,]+)"?|Bearer\s+(?P<bearer>\S+))',
     re.IGNORECASE,
 )
-
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def is_exempt(path: str) -> bool:
@@ -120,14 +115,15 @@ class TokenCache:
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    for key, value in headers:
         if key == name:
             return value.decode("latin-1")
     return None
 
 
 def _without_body(send: Send) -> Send:
-    async def send_headers_only(message: dict[str, Any]) -> None:
+    async def send_headers_only(message: Message) -> None:
         if message["type"] == "http.response.body":
             message = {**message, "body": b""}
         await send(message)
@@ -220,7 +216,7 @@ def _too_many(quota: Quota) -> Response:
 
 
 def _with_headers(send: Send, headers: list[tuple[bytes, bytes]]) -> Send:
-    async def wrapped(message: dict[str, Any]) -> None:
+    async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start":
             message["headers"] = [*message.get("headers", []), *headers]
         await send(message)

@@ -32,10 +32,11 @@ import itertools
 import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import aiosqlite
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -79,14 +80,16 @@ class Session(Protocol):
 class PgSession:
     dialect = "postgresql"
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: asyncpg.Connection | PoolConnectionProxy) -> None:
         self.conn = conn
 
+    # asyncpg's Record indexes, slices and iterates like a tuple, though its stubs do not call it
+    # a Sequence: the casts say so instead of copying every row.
     async def fetch(self, query: Query, *args: Any) -> list[Record]:
-        return await self.conn.fetch(query.postgresql, *args)  # type: ignore[no-any-return]
+        return cast(list[Record], await self.conn.fetch(query.postgresql, *args))
 
     async def fetchrow(self, query: Query, *args: Any) -> Record | None:
-        return await self.conn.fetchrow(query.postgresql, *args)  # type: ignore[no-any-return]
+        return cast(Record | None, await self.conn.fetchrow(query.postgresql, *args))
 
     async def execute(self, query: Query, *args: Any) -> None:
         await self.conn.execute(query.postgresql, *args)

@@ -19,7 +19,7 @@ from email.utils import formataddr, formatdate, parseaddr
 from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
-from jinja2 import TemplateError, TemplateSyntaxError, Undefined, nodes
+from jinja2 import Template, TemplateError, TemplateSyntaxError, Undefined, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import escape
 
@@ -82,7 +82,7 @@ _html_env = ImmutableSandboxedEnvironment(autoescape=True, undefined=Undefined)
 
 
 @lru_cache(maxsize=512)
-def _compile(source: str, html: bool) -> object:
+def _compile(source: str, html: bool) -> Template:
     env = _html_env if html else _text_env
     try:
         return env.from_string(source)
@@ -170,7 +170,7 @@ def _render(source: str, html: bool, values: dict[str, str]) -> str:
         return fast(values)
     template = _compile(source, html)
     try:
-        return template.render(**values)  # type: ignore[attr-defined, no-any-return]
+        return template.render(**values)
     except TemplateError as exc:
         raise TemplateProblem(str(exc), line=_template_line(exc)) from exc
 

@@ -6,9 +6,10 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from opensure.db import AnyRow
 from opensure.models import (
     Account,
     EmailTemplate,
@@ -61,7 +62,7 @@ async def claim(
     return list((await conn.execute(stmt)).scalars())
 
 
-async def load(conn: AsyncConnection, ids: Sequence[int]) -> list[Row[Any]]:
+async def load(conn: AsyncConnection, ids: Sequence[int]) -> list[AnyRow]:
     s, a, t = Survey.__table__, Account.__table__, EmailTemplate.__table__
     stmt = (
         select(

@@ -165,7 +165,7 @@ class Dispatcher:
         total = 0
         stop = asyncio.Event()
         async with AsyncExitStack() as sessions:
-            pool = [
+            pool: list[Session] = [
                 await sessions.enter_async_context(self.transport.session())
                 for _ in range(self.settings.smtp_connections)
             ]

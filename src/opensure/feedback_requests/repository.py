@@ -10,7 +10,6 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
-    Row,
     and_,
     delete,
     func,
@@ -19,6 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from opensure.db import AnyRow
 from opensure.db.fast import Query, Record, Session
 from opensure.models import (
     FeedbackRequest,
@@ -71,7 +71,7 @@ async def get(session: Session, account_id: int, request_id: int) -> tuple[Recor
     if not rows:
         return None
     n = len(COLUMNS)
-    items = [tuple(r[n:]) for r in rows if r[n] is not None]
+    items: Items = [tuple(r[n:]) for r in rows if r[n] is not None]
     return tuple(rows[0][:n]), items
 
 
@@ -269,7 +269,7 @@ async def list_page(
     survey_ids: list[int] | None,
     limit: int,
     offset: int,
-) -> tuple[list[Row[Any]], int]:
+) -> tuple[list[AnyRow], int]:
     conditions = _filters(account_id, states, survey_ids)
     if conn.dialect.name == "postgresql":
         # Exact totals kept by triggers (migration 0005): no COUNT(*) over the account.
@@ -301,9 +301,7 @@ async def update_item(conn: AsyncConnection, item_id: int, values: dict[str, str
     await conn.execute(update(item).where(item.c.id == item_id).values(**values))
 
 
-async def lock_for_update(
-    conn: AsyncConnection, account_id: int, request_id: int
-) -> Row[Any] | None:
+async def lock_for_update(conn: AsyncConnection, account_id: int, request_id: int) -> AnyRow | None:
     """The request's state, row-locked on PostgreSQL so a dispatcher cannot send it meanwhile."""
     stmt = select(fr.c.id, fr.c.state).where(fr.c.id == request_id, fr.c.account_id == account_id)
     if conn.dialect.name == "postgresql":
@@ -341,7 +339,7 @@ async def erase_request(conn: AsyncConnection, request_id: int, now: dt.datetime
     )
 
 
-async def many(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, tuple[Row[Any], Items]]:
+async def many(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, tuple[AnyRow, Items]]:
     """Requests by id with their items (for embedding in responses), two queries in all."""
     if not ids:
         return {}

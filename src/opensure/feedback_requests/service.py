@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,7 +131,7 @@ def _parse(body: dict[str, Any], errors: Errors, *, creating: bool, now: dt.date
     return out
 
 
-def _data_links(data: list[tuple[str, str]]) -> tuple[str | None, str | None]:
+def _data_links(data: Sequence[tuple[str, str | None]]) -> tuple[str | None, str | None]:
     staff_code = next((val for key, val in data if key == "staff_code"), None)
     site_code = next((val for key, val in data if key == "site_code"), None)
     return staff_code, site_code
@@ -149,7 +150,7 @@ async def _check_refs(
     account_id: int,
     errors: Errors,
     values: dict[str, Any],
-    data: list[tuple[str, str]] | None,
+    data: Sequence[tuple[str, str | None]] | None,
 ) -> Links:
     """Ownership of survey/template ids, and the staff/site/segments the data points at."""
     data = data or []
@@ -258,7 +259,8 @@ async def update(
                 if val is not None
             }
             updates.append((change.item_id, fields))
-            merged[change.item_id] = (
+            # dict.get(k, <Any>) types as str | None; the stored key and value are never NULL.
+            merged[change.item_id] = (  # type: ignore[assignment]
                 target[1],
                 fields.get("key", target[2]),
                 fields.get("value", target[3]),

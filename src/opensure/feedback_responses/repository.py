@@ -6,9 +6,10 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from opensure.db import AnyRow
 from opensure.models import Answer, FeedbackResponse, Question, ResponseCount
 from opensure.paging import page_select
 
@@ -66,15 +67,15 @@ async def replace_answers(
         )
 
 
-async def get(conn: AsyncConnection, account_id: int, response_id: int) -> Row[Any] | None:
+async def get(conn: AsyncConnection, account_id: int, response_id: int) -> AnyRow | None:
     stmt = select(*COLUMNS).where(resp.c.id == response_id, resp.c.account_id == account_id)
     return (await conn.execute(stmt)).first()
 
 
 async def answers_for(
     conn: AsyncConnection, response_ids: Sequence[int]
-) -> dict[int, list[Row[Any]]]:
-    out: dict[int, list[Row[Any]]] = {rid: [] for rid in response_ids}
+) -> dict[int, list[AnyRow]]:
+    out: dict[int, list[AnyRow]] = {rid: [] for rid in response_ids}
     if not response_ids:
         return out
     stmt = (
@@ -97,7 +98,7 @@ async def list_page(
     survey_ids: list[int] | None,
     limit: int,
     offset: int,
-) -> tuple[list[Row[Any]], int]:
+) -> tuple[list[AnyRow], int]:
     conditions: list[Any] = [resp.c.account_id == account_id]
     if updated_since is not None:
         conditions.append(resp.c.updated_at >= updated_since)

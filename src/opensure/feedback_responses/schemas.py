@@ -6,17 +6,17 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Row
 
 from opensure.api.timestamps import format as ts
+from opensure.db import AnyRow
 from opensure.feedback_requests.schemas import FeedbackRequestRead
 from opensure.feedback_requests.schemas import to_json as request_json
 from opensure.models.surveys import TYPE_NAMES
 
 
 def to_json(
-    row: Row[Any],
-    answers: list[Row[Any]],
+    row: AnyRow,
+    answers: list[AnyRow],
     request: tuple[Sequence[Any], list[Sequence[Any]]] | None,
 ) -> dict[str, Any]:
     fields: dict[str, Any] = {

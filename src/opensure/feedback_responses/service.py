@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opensure.api.errors import NotFound
 from opensure.core.clock import utcnow
+from opensure.db import AnyRow
 from opensure.feedback_requests import repository as requests_repo
 from opensure.feedback_responses import repository as repo
 from opensure.feedback_responses.schemas import to_json
@@ -18,8 +18,8 @@ from opensure.feedback_responses.schemas import to_json
 async def save_submission(
     conn: AsyncConnection,
     *,
-    survey: Row[Any],
-    request: Row[Any] | None,
+    survey: AnyRow,
+    request: AnyRow | None,
     contact: dict[str, str | None],
     answers: dict[int, tuple[str, int | None]],
 ) -> int:
@@ -44,8 +44,8 @@ async def save_submission(
 
 async def _insert(
     conn: AsyncConnection,
-    survey: Row[Any],
-    request: Row[Any] | None,
+    survey: AnyRow,
+    request: AnyRow | None,
     contact: dict[str, str | None],
     answers: dict[int, tuple[str, int | None]],
     now: Any,
@@ -75,7 +75,7 @@ async def _insert(
     return response_id
 
 
-async def render_many(conn: AsyncConnection, rows: list[Row[Any]]) -> list[dict[str, Any]]:
+async def render_many(conn: AsyncConnection, rows: list[AnyRow]) -> list[dict[str, Any]]:
     answers = await repo.answers_for(conn, [r.id for r in rows])
     request_ids = [r.feedback_request_id for r in rows if r.feedback_request_id is not None]
     requests = await requests_repo.many(conn, request_ids)

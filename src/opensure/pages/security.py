@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from html import escape
 
 from starlette.responses import HTMLResponse
@@ -25,7 +26,7 @@ def is_page(path: str) -> bool:
 
 
 def bare_page(
-    status_code: int, title: str, message: str, headers: dict[str, str] | None = None
+    status_code: int, title: str, message: str, headers: Mapping[str, str] | None = None
 ) -> HTMLResponse:
     """A self-contained page for when the templates or the database cannot be relied on."""
     body = (

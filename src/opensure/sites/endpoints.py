@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -17,8 +19,10 @@ from opensure.sites.schemas import SiteCreate, SiteMoved, SiteRead, SiteUpdate, 
 
 router = APIRouter(tags=["Sites"], route_class=LeanRoute)
 # A renamed site's old code redirects: 301 for GET, 307 (repeat the request there) otherwise.
-MOVED = {301: {"model": SiteMoved, "description": "Renamed: Location has the site's current URL"}}
-MOVED_TEMPORARILY = {
+MOVED: dict[int | str, dict[str, Any]] = {
+    301: {"model": SiteMoved, "description": "Renamed: Location has the site's current URL"}
+}
+MOVED_TEMPORARILY: dict[int | str, dict[str, Any]] = {
     307: {
         "model": SiteMoved,
         "description": "Renamed: repeat the request at Location, the site's current URL",

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from opensure.db import AnyRow
 from opensure.models import Site, SiteAlias
 
 site = Site.__table__
@@ -23,7 +24,7 @@ COLUMNS = (
 
 async def by_code(
     conn: AsyncConnection, account_id: int, code: str, *, lock: bool = False
-) -> Row[Any] | None:
+) -> AnyRow | None:
     stmt = select(*COLUMNS).where(site.c.account_id == account_id, site.c.site_code == code)
     if lock and conn.dialect.name == "postgresql":
         stmt = stmt.with_for_update()
@@ -45,12 +46,12 @@ async def code_taken(conn: AsyncConnection, account_id: int, code: str) -> bool:
     return (await conn.execute(stmt)).first() is not None
 
 
-async def insert_site(conn: AsyncConnection, values: dict[str, Any]) -> Row[Any]:
+async def insert_site(conn: AsyncConnection, values: dict[str, Any]) -> AnyRow:
     await drop_alias(conn, values["account_id"], values["site_code"])
     return (await conn.execute(insert(site).values(**values).returning(*COLUMNS))).one()
 
 
-async def update_site(conn: AsyncConnection, site_id: int, values: dict[str, Any]) -> Row[Any]:
+async def update_site(conn: AsyncConnection, site_id: int, values: dict[str, Any]) -> AnyRow:
     return (
         await conn.execute(
             update(site).where(site.c.id == site_id).values(**values).returning(*COLUMNS)
@@ -98,7 +99,7 @@ async def _name_key(conn: AsyncConnection) -> Any:
 
 async def list_page(
     conn: AsyncConnection, account_id: int, *, limit: int, offset: int
-) -> tuple[list[Row[Any]], int]:
+) -> tuple[list[AnyRow], int]:
     where = site.c.account_id == account_id
     total = (await conn.execute(select(func.count()).select_from(site).where(where))).scalar_one()
     if offset >= total:

@@ -6,12 +6,13 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
-from sqlalchemy import Row
+
+from opensure.db import AnyRow
 
 SITE_CODE_PATTERN = r"^[A-Za-z0-9._~-]{1,50}$"
 
 
-def to_json(row: Row[Any]) -> dict[str, Any]:
+def to_json(row: AnyRow) -> dict[str, Any]:
     return {
         "site_code": row.site_code,
         "name": row.name,

@@ -7,11 +7,12 @@ import datetime as dt
 import secrets
 from typing import Any
 
-from sqlalchemy import Row, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opensure.core.clock import utcnow
+from opensure.db import AnyRow
 from opensure.models import (
     Account,
     FeedbackRequest,
@@ -25,9 +26,7 @@ from opensure.models import (
 fr = FeedbackRequest.__table__
 
 
-async def survey_by_code(
-    conn: AsyncConnection, code: str
-) -> tuple[Row[Any], list[Row[Any]]] | None:
+async def survey_by_code(conn: AsyncConnection, code: str) -> tuple[AnyRow, list[AnyRow]] | None:
     s, a, q = Survey.__table__, Account.__table__, Question.__table__
     survey = (
         await conn.execute(
@@ -46,7 +45,7 @@ async def survey_by_code(
     return survey, list(questions)
 
 
-async def request_by_token(conn: AsyncConnection, token: str) -> Row[Any] | None:
+async def request_by_token(conn: AsyncConnection, token: str) -> AnyRow | None:
     st, a = Staff.__table__, Account.__table__
     stmt = (
         select(
