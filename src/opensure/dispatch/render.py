@@ -127,7 +127,7 @@ def template_problems(subject: str, body: str) -> list[TemplateProblem]:
                 template = _compile(source, html)
                 for values in _SAMPLES:
                     try:
-                        template.render(**values)  # type: ignore[attr-defined]
+                        template.render(**values)
                     except Exception as exc:  # anything a render raises is a problem
                         raise TemplateProblem(
                             getattr(exc, "message", None) or str(exc) or type(exc).__name__,
