@@ -29,6 +29,13 @@ class FeedbackRequest(Base):
         Index("ix_feedback_requests_account_state_send_at", "account_id", "state", "send_at", "id"),
         # Metrics count requests by the time they were sent.
         Index("ix_feedback_requests_account_sent_at", "account_id", "sent_at"),
+        # The minimum interval between surveys to one address.
+        Index(
+            "ix_feedback_requests_account_email_sent_at",
+            "account_id",
+            "email_normalized",
+            "sent_at",
+        ),
         # The dispatcher's claim: due pending requests, oldest first.
         Index(
             "ix_feedback_requests_due",
@@ -46,6 +53,8 @@ class FeedbackRequest(Base):
         ForeignKey("email_templates.id", ondelete="SET NULL"), nullable=True
     )
     email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    # opensure.core.emails.normalise_email(email): what lookups compare.
+    email_normalized: Mapped[str | None] = mapped_column(String(254), nullable=True)
     first_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
     surname: Mapped[str | None] = mapped_column(String(100), nullable=True)
     reference: Mapped[str | None] = mapped_column(String(100), nullable=True)
@@ -108,7 +117,7 @@ class FeedbackResponse(Base):
     __table_args__ = (
         Index("ix_feedback_responses_account_submitted", "account_id", "submitted_at", "id"),
         Index("ix_feedback_responses_account_updated", "account_id", "updated_at", "id"),
-        Index("ix_feedback_responses_account_email", "account_id", "email"),
+        Index("ix_feedback_responses_account_email_normalized", "account_id", "email_normalized"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -118,6 +127,8 @@ class FeedbackResponse(Base):
         ForeignKey("feedback_requests.id", ondelete="SET NULL"), nullable=True, unique=True
     )
     email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    # opensure.core.emails.normalise_email(email): what the list's email filter compares.
+    email_normalized: Mapped[str | None] = mapped_column(String(254), nullable=True)
     name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     telephone_number: Mapped[str | None] = mapped_column(String(50), nullable=True)
     reference: Mapped[str | None] = mapped_column(String(100), nullable=True)
