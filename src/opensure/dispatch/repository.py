@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Row, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from opensure.dispatch.outcomes import NotSent, Outcome, Sent
 from opensure.models import (
     Account,
     EmailTemplate,
@@ -182,13 +183,21 @@ _released = (
 )
 
 
-async def record(
-    conn: AsyncConnection,
-    *,
-    sent: list[dict[str, Any]],
-    not_sent: list[dict[str, Any]],
-    deferred: list[dict[str, Any]],
-) -> None:
+async def record(conn: AsyncConnection, outcomes: Sequence[Outcome]) -> None:
+    """Record outcomes (only on requests still pending: a request recorded already, e.g. by
+    another dispatcher after this one's lease ran out, keeps what it has)."""
+    sent: list[dict[str, Any]] = []
+    not_sent: list[dict[str, Any]] = []
+    deferred: list[dict[str, Any]] = []
+    for o in outcomes:
+        if isinstance(o, Sent):
+            sent.append({"b_id": o.request_id, "b_now": o.at, "b_failure": o.failure})
+        elif isinstance(o, NotSent):
+            not_sent.append({"b_id": o.request_id, "b_now": o.at, "b_reason": o.reason})
+        else:
+            deferred.append(
+                {"b_id": o.request_id, "b_now": o.at, "b_next": o.next_at, "b_failure": o.failure}
+            )
     if sent:
         await conn.execute(_sent, sent)
     if not_sent:
