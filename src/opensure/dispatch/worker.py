@@ -274,7 +274,9 @@ class Dispatcher:
         for row in batch.rows:
             reason = batch.reasons.get(row.id)
             if reason:
-                self._outcome(NotSent(row.id, batch.now, reason), wait=False)
+                outcome = NotSent(row.id, batch.now, reason)
+                note(outcome, self.stats)
+                self.recording.add(outcome)  # committed with the sends' outcomes
             else:
                 queue.put_nowait(row)
         low = _LowWater(queue, self.settings.dispatch_batch_size // 4, running_low)
@@ -309,9 +311,10 @@ class Dispatcher:
             row = queue.get_nowait()
             low.check()
             outcome, detail = await self._send_one(session, row, batch.params.get(row.id, []))
+            note(outcome, self.stats, detail)
             # Not the next send before this one is committed: a crash re-sends at most one
             # email per connection.
-            await self._outcome(outcome, detail)
+            await self.recording.record(outcome)
 
     def content_for(self, row: Any, params: Sequence[tuple[str, str]]) -> EmailContent:
         """What goes into the email for a loaded request (``repo.load``)."""
@@ -354,14 +357,6 @@ class Dispatcher:
             policy=self.retry_policy,
             jitter=random.uniform(0.9, 1.1),
         )
-
-    def _outcome(self, outcome: Outcome, detail: str = "", *, wait: bool = True) -> Any:
-        """Count and log ``outcome`` and record it: awaitable until committed when ``wait``."""
-        note(outcome, self.stats, detail)
-        if wait:
-            return self.recording.record(outcome)
-        self.recording.add(outcome)
-        return None
 
     async def _write(self, outcomes: Sequence[Outcome]) -> None:
         async with self.engine.begin() as conn:
