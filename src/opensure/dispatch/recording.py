@@ -26,15 +26,15 @@ class GroupCommit:
         self._writing: asyncio.Future[None] | None = None  # the transaction being written
         self._task: asyncio.Task[None] | None = None
 
-    def add(self, outcome: Outcome) -> None:
-        """Record ``outcome`` with the next transaction, without waiting for it."""
+    def add(self, outcome: Outcome) -> asyncio.Future[None]:
+        """Record ``outcome`` with the next transaction; a future done when it is committed
+        (shared: await it through ``asyncio.shield``)."""
         self._pending.append(outcome)
-        self._start()
+        return self._start()
 
     async def record(self, outcome: Outcome) -> None:
         """Record ``outcome`` and wait until it is committed (the write's error if not)."""
-        self._pending.append(outcome)
-        await asyncio.shield(self._start())
+        await asyncio.shield(self.add(outcome))
 
     async def flush(self) -> None:
         """Wait until everything added so far is committed (the write's error if not)."""

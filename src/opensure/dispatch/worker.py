@@ -4,9 +4,10 @@ Runs inside ``opensure serve`` (embedded shape) or as ``opensure dispatcher`` (p
 One bad request never stops it: the problem is recorded on that request and it goes on.
 
 Work goes through a pipeline: while the SMTP connections send one batch, the next batch is
-claimed and loaded. Each connection sends one email, waits until its outcome is committed, then
-sends the next; the outcomes of all connections are committed together (``recording``), so the
-database sees one transaction per round of sends, not one per email.
+claimed and loaded. A connection hands an email over (SMTP DATA) only once the outcome of its
+previous one is committed; it sends the next envelope (MAIL, RCPT) meanwhile. The outcomes of
+all connections are committed together (``recording``): one transaction per round of sends,
+not one per email.
 
 Delivery guarantee: a request is claimed with a lease before its email is sent, and its
 outcome is committed before that connection sends anything else. A process that dies after the
@@ -30,11 +31,11 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from opensure.config import Settings
 from opensure.core.clock import utcnow
@@ -42,6 +43,7 @@ from opensure.db.notify import DueListener
 from opensure.dispatch import compose, rules
 from opensure.dispatch import repository as repo
 from opensure.dispatch.mail import (
+    NotReady,
     PermanentFailure,
     Session,
     TemporaryFailure,
@@ -97,6 +99,8 @@ class Dispatcher:
             settings.retry_base_seconds, settings.retry_max_seconds, settings.retry_window_seconds
         )
         self._recording: GroupCommit | None = None
+        self._recorder_conn: AsyncConnection | None = None
+        self._recorder_raw: Any = None
 
     @property
     def recording(self) -> GroupCommit:
@@ -116,31 +120,35 @@ class Dispatcher:
         async with AsyncExitStack() as sessions, _closing(listener):
             pool: list[Session] = []
             last_work = time.monotonic()
-            while not stop.is_set():
-                await listener.ensure()
-                # Cleared before the claim, not when going idle: a notification that arrives
-                # during this round is for work the claim may not have seen.
-                self.wakeup.clear()
-                try:
-                    if not pool:
-                        pool = [
-                            await sessions.enter_async_context(self.transport.session())
-                            for _ in range(self.settings.smtp_connections)
-                        ]
-                    count = await self.run_round(pool, stop)
-                except Exception:
-                    log.exception("dispatch round failed; retrying after the interval")
-                    count = 0
-                # A round ends when a claim came back short: everything due has been handled.
-                if count:
-                    last_work = time.monotonic()
-                elif pool and time.monotonic() - last_work >= self.settings.smtp_idle_seconds:
-                    # Idle for a while: close connections rather than hold them open. Not at
-                    # once: a trickle of requests would otherwise open (STARTTLS, AUTH) a
-                    # connection for nearly every email.
-                    await sessions.aclose()
-                    pool = []
-                await self._idle(stop)
+            try:
+                while not stop.is_set():
+                    await listener.ensure()
+                    # Cleared before the claim, not when going idle: a notification that arrives
+                    # during this round is for work the claim may not have seen.
+                    self.wakeup.clear()
+                    try:
+                        if not pool:
+                            pool = [
+                                await sessions.enter_async_context(self.transport.session())
+                                for _ in range(self.settings.smtp_connections)
+                            ]
+                        count = await self.run_round(pool, stop)
+                    except Exception:
+                        log.exception("dispatch round failed; retrying after the interval")
+                        count = 0
+                    # A round ends when a claim came back short: everything due has been handled.
+                    if count:
+                        last_work = time.monotonic()
+                    elif pool and time.monotonic() - last_work >= self.settings.smtp_idle_seconds:
+                        # Idle for a while: close connections rather than hold them open. Not at
+                        # once: a trickle of requests would otherwise open (STARTTLS, AUTH) a
+                        # connection for nearly every email.
+                        await sessions.aclose()
+                        pool = []
+                        await self._close_recorder_conn()
+                    await self._idle(stop)
+            finally:
+                await self._close_recorder_conn()
         log.info("dispatcher %s stopped", self.owner)
 
     async def _idle(self, stop: asyncio.Event) -> None:
@@ -164,11 +172,14 @@ class Dispatcher:
                 await sessions.enter_async_context(self.transport.session())
                 for _ in range(self.settings.smtp_connections)
             ]
-            while True:
-                count = await self.run_round(pool, stop)
-                total += count
-                if count == 0:
-                    return total
+            try:
+                while True:
+                    count = await self.run_round(pool, stop)
+                    total += count
+                    if count == 0:
+                        return total
+            finally:
+                await self._close_recorder_conn()
 
     # ---- one batch ----
 
@@ -300,21 +311,29 @@ class Dispatcher:
         stop: asyncio.Event,
         low: _LowWater,
     ) -> None:
-        while not queue.empty():
-            if stop.is_set():
-                return  # graceful stop: what is left in the queue is released
-            if not rules.may_start_send(self.clock(), batch.send_until):
-                # A slow batch must not outlive its lease: once the lease may run out before
-                # a send now started ends, another dispatcher could take the same request and
-                # both would send it. What is left is released and claimed afresh.
-                return
-            row = queue.get_nowait()
-            low.check()
-            outcome, detail = await self._send_one(session, row, batch.params.get(row.id, []))
-            note(outcome, self.stats, detail)
-            # Not the next send before this one is committed: a crash re-sends at most one
-            # email per connection.
-            await self.recording.record(outcome)
+        # The previous email's outcome, being committed. The next email is not handed over
+        # before it is (its envelope goes out meanwhile): a crash re-sends at most the one
+        # email each connection had in flight.
+        committed: asyncio.Future[None] | None = None
+        try:
+            while not queue.empty():
+                if stop.is_set():
+                    return  # graceful stop: what is left in the queue is released
+                if not rules.may_start_send(self.clock(), batch.send_until):
+                    # A slow batch must not outlive its lease: once the lease may run out
+                    # before a send now started ends, another dispatcher could take the same
+                    # request and both would send it. What is left is released and claimed
+                    # afresh.
+                    return
+                row = queue.get_nowait()
+                low.check()
+                params = batch.params.get(row.id, [])
+                outcome, detail = await self._send_one(session, row, params, committed)
+                note(outcome, self.stats, detail)
+                committed = self.recording.add(outcome)
+        finally:
+            if committed is not None:
+                await asyncio.shield(committed)
 
     def content_for(self, row: Any, params: Sequence[tuple[str, str]]) -> EmailContent:
         """What goes into the email for a loaded request (``repo.load``)."""
@@ -328,14 +347,21 @@ class Dispatcher:
         return compose.message_for(row, content, sender=self.settings.mail_from)
 
     async def _send_one(
-        self, session: Session, row: Any, params: Sequence[tuple[str, str]]
+        self,
+        session: Session,
+        row: Any,
+        params: Sequence[tuple[str, str]],
+        ready: asyncio.Future[None] | None = None,
     ) -> tuple[Outcome, str]:
-        """Send one request's email; its outcome and a detail for the log."""
+        """Send one request's email once ``ready`` is done; its outcome and a detail for the
+        log (NotReady if ``ready`` failed: nothing was sent)."""
         content = self.content_for(row, params)
         now = self.clock()
         try:
             message = self.message_for(row, content)
-            await session.send(message, self.settings.mail_from, content.to)
+            await session.send(message, self.settings.mail_from, content.to, ready)
+        except NotReady:
+            raise
         except TemplateProblem as exc:
             return NotSent(row.id, now, str(exc)), ""
         except PermanentFailure as exc:
@@ -359,8 +385,31 @@ class Dispatcher:
         )
 
     async def _write(self, outcomes: Sequence[Outcome]) -> None:
-        async with self.engine.begin() as conn:
-            await repo.record(conn, outcomes)
+        if self.engine.dialect.name != "postgresql":
+            async with self.engine.begin() as conn:
+                await repo.record(conn, outcomes)
+            return
+        # On PostgreSQL, over a connection kept for recording, on the bare driver: a group
+        # commit is on every SMTP connection's way to its next email, so its latency counts.
+        if self._recorder_conn is None:
+            conn = await self.engine.connect()
+            try:
+                raw = await conn.get_raw_connection()
+            except BaseException:
+                await conn.close()
+                raise
+            self._recorder_conn, self._recorder_raw = conn, raw.driver_connection
+        try:
+            await repo.record_postgresql(self._recorder_raw, outcomes)
+        except BaseException:
+            await self._close_recorder_conn()
+            raise
+
+    async def _close_recorder_conn(self) -> None:
+        conn, self._recorder_conn = self._recorder_conn, None
+        if conn is not None:
+            with suppress(Exception):
+                await conn.close()
 
 
 class _LowWater:
