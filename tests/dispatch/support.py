@@ -22,6 +22,7 @@ from aiosmtpd.controller import Controller
 from fastapi import FastAPI
 
 from opensure.config import Settings
+from opensure.core.clock import utcnow
 from opensure.dispatch.worker import Dispatcher
 from tests.conftest import BASE, Account
 
@@ -136,9 +137,9 @@ class SmtpServer:
         self.controller.stop()
 
 
-RETRY_SECONDS = 0.4
+RETRY_SECONDS = 60.0
 DRAIN_TIMEOUT = 15
-AFTER_RETRY_DELAY = RETRY_SECONDS * 1.1 + 0.1
+AFTER_RETRY_DELAY = RETRY_SECONDS * 1.1 + 1
 
 
 def settings(mail_url: str, **overrides: Any) -> Settings:
@@ -147,8 +148,8 @@ def settings(mail_url: str, **overrides: Any) -> Settings:
         "mail_url": mail_url,
         "public_url": BASE,
         "mail_from": "feedback@opensure.test",
-        # A failed attempt is due again after about RETRY_SECONDS (so tests need not wait long,
-        # yet one drain() does not retry in a loop).
+        # A failed attempt is due again after about RETRY_SECONDS: tests run the dispatcher's
+        # clock ahead (``dispatch(later=…)``) rather than wait for it.
         "retry_base_seconds": RETRY_SECONDS,
         "retry_max_seconds": 60,
     }
@@ -156,10 +157,15 @@ def settings(mail_url: str, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-async def dispatch(app: FastAPI, mail_url: str, **overrides: Any) -> int:
+async def dispatch(app: FastAPI, mail_url: str, *, later: float = 0.0, **overrides: Any) -> int:
     """One dispatcher sends everything due now, then stops (a dispatcher that keeps finding
-    work, e.g. retrying in a loop, fails the test instead of hanging it)."""
-    dispatcher = Dispatcher(app.state.engine, settings(mail_url, **overrides))
+    work, e.g. retrying in a loop, fails the test instead of hanging it). With ``later``, its
+    clock runs that many seconds ahead: past a retry's backoff without waiting for it."""
+    dispatcher = Dispatcher(
+        app.state.engine,
+        settings(mail_url, **overrides),
+        clock=lambda: utcnow() + dt.timedelta(seconds=later),
+    )
     return await asyncio.wait_for(dispatcher.drain(), DRAIN_TIMEOUT)
 
 

@@ -94,8 +94,7 @@ async def test_temporary_failure_is_retried_and_sent_once(
         assert await attempts(app, created["id"]) == 1
     assert smtp.to(at_rcpt) == [] and smtp.to(at_data) == []
 
-    await asyncio.sleep(AFTER_RETRY_DELAY)  # past the backoff
-    await dispatch(app, smtp.url)
+    await dispatch(app, smtp.url, later=AFTER_RETRY_DELAY)  # past the backoff
     for created in (first, second):
         sent = await fetch_request(account, created["id"])
         assert sent["state"] == "sent"
@@ -109,8 +108,7 @@ async def test_temporary_failure_is_retried_and_sent_once(
     (refused,) = [m for m in smtp.rejected_data if at_data in m.recipients]
     assert refused.message["Message-ID"] == smtp.one_to(at_data)["Message-ID"]
 
-    await asyncio.sleep(AFTER_RETRY_DELAY)
-    await dispatch(app, smtp.url)
+    await dispatch(app, smtp.url, later=2 * AFTER_RETRY_DELAY)
     assert len(smtp.to(at_rcpt)) == 1 and len(smtp.to(at_data)) == 1
 
 
@@ -140,8 +138,7 @@ async def test_server_down_keeps_pending_then_gives_up_after_the_window(
     assert pending["not_sent_reason"] is None
     assert await attempts(app, created["id"]) == 1
 
-    await asyncio.sleep(AFTER_RETRY_DELAY)
-    await dispatch(app, nothing_there, retry_window_seconds=0)
+    await dispatch(app, nothing_there, later=AFTER_RETRY_DELAY, retry_window_seconds=0)
     gone = await fetch_request(account, created["id"])
     assert gone["state"] == "not_sent"
     assert gone["sent_at"] is None
@@ -253,10 +250,8 @@ async def test_request_claimed_by_a_dispatcher_that_died_is_sent_when_its_claim_
     assert smtp.to(to) == []
     assert (await fetch_request(account, created["id"]))["state"] == "pending"
 
-    expired = {"lease_until": utcnow() - dt.timedelta(seconds=1)}
-    async with app.state.engine.begin() as conn:
-        await conn.execute(update(fr).where(fr.c.id == created["id"]).values(**expired))
-    await dispatch(app, smtp.url)
+    # Five minutes on, the claim has run out.
+    await dispatch(app, smtp.url, later=5 * 60 + 1)
     assert len(smtp.to(to)) == 1
     assert (await fetch_request(account, created["id"]))["state"] == "sent"
 

@@ -7,7 +7,7 @@ from email.utils import formatdate
 
 import pytest
 
-from opensure.dispatch import render
+from opensure.dispatch import render, templating
 
 VALUES = [
     "",
@@ -21,8 +21,8 @@ VALUES = [
 ]
 
 SIMPLE_TEMPLATES = [
-    render.DEFAULT_SUBJECT,
-    render.DEFAULT_BODY,
+    templating.DEFAULT_SUBJECT,
+    templating.DEFAULT_BODY,
     "Quick question for {{ first_name }}",
     "Dear {{ first_name }},\n\nPlease rate us: {{ survey_link }}\n\n"
     "Opt out: {{ unsubscribe_link }}\n",
@@ -50,17 +50,17 @@ NOT_SIMPLE = [
 
 
 def _values(rng: random.Random) -> dict[str, str]:
-    return {name: rng.choice(VALUES) for name in render.PLACEHOLDERS}
+    return {name: rng.choice(VALUES) for name in templating.PLACEHOLDERS}
 
 
 def _jinja(source: str, html: bool, values: dict[str, str]) -> str:
-    return render._compile(source, html).render(**values)  # type: ignore[attr-defined, no-any-return]
+    return templating._compile(source, html).render(**values)  # type: ignore[attr-defined, no-any-return]
 
 
 @pytest.mark.parametrize("source", SIMPLE_TEMPLATES)
 @pytest.mark.parametrize("html", [False, True])
 def test_simple_templates_render_exactly_as_jinja(source: str, html: bool) -> None:
-    fast = render._fast_template(source, html)
+    fast = templating._fast_template(source, html)
     assert fast is not None
     rng = random.Random(source)
     for _ in range(200):
@@ -70,8 +70,8 @@ def test_simple_templates_render_exactly_as_jinja(source: str, html: bool) -> No
 
 @pytest.mark.parametrize("source", NOT_SIMPLE)
 def test_other_templates_go_through_jinja(source: str) -> None:
-    assert render._fast_template(source, False) is None
-    assert render._fast_template(source, True) is None
+    assert templating._fast_template(source, False) is None
+    assert templating._fast_template(source, True) is None
 
 
 def test_date_header_is_formatdate_of_now() -> None:

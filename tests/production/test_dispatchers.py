@@ -103,7 +103,13 @@ async def test_killed_dispatchers_lose_nothing_and_resend_only_with_the_same_mes
     rng = random.Random(20240605)
     kills = 4
     account = await make_account(pg_engine)
-    settings = {"dispatch_interval": 0.2, "dispatch_batch_size": BATCH, "lease_seconds": 3}
+    connections = 8
+    settings = {
+        "dispatch_interval": 0.2,
+        "dispatch_batch_size": BATCH,
+        "lease_seconds": 3,
+        "smtp_connections": connections,
+    }
 
     def spawn() -> DispatcherProcess:
         return start_dispatcher(pg_url, tmp_path, sink.url, **settings)
@@ -155,9 +161,10 @@ async def test_killed_dispatchers_lose_nothing_and_resend_only_with_the_same_mes
         f"\n{kills} SIGKILLs at {killed_at} emails; all {TOTAL} sent in {took:.1f} s; "
         f"{len(duplicates)} recipients got a second copy (same Message-ID)"
     )
-    # Only what a killed process had handed to SMTP but not yet recorded goes out twice: each
-    # first copy was accepted shortly before a kill, and the lease brought it back once.
-    assert len(duplicates) <= BATCH * kills
+    # Only what a killed process had handed to SMTP but not yet recorded goes out twice (at
+    # most the one email in flight on each of its connections): each first copy was accepted
+    # shortly before a kill, and the lease brought it back once.
+    assert len(duplicates) <= connections * kills
     assert all(len(got) == 2 for got in duplicates.values())
     window = settings["lease_seconds"]
     outside = [
@@ -166,6 +173,69 @@ async def test_killed_dispatchers_lose_nothing_and_resend_only_with_the_same_mes
         if not any(k - window <= got[0].at <= k for k in kill_times)
     ]
     assert not outside, f"{len(outside)} duplicates not sent just before a kill: {outside[:5]}"
+
+
+async def test_a_sigkill_at_full_speed_resends_at_most_one_email_per_connection(
+    pg_url: str, pg_engine: AsyncEngine, sink: SmtpSink, tmp_path: Path
+) -> None:
+    """One dispatcher at a time, killed again and again while it sends as fast as it can: a
+    connection does not start its next email before the previous one's outcome is committed,
+    so each kill re-sends at most one email per SMTP connection."""
+    total, kills, connections = 4000, 3, 4
+    account = await make_account(pg_engine)
+    emails = await seed_due_requests(pg_engine, account, total)
+    settings = {
+        "dispatch_interval": 0.2,
+        "dispatch_batch_size": BATCH,
+        "lease_seconds": 2,
+        "smtp_connections": connections,
+    }
+    everyone: list[DispatcherProcess] = []
+    kill_times: list[float] = []
+    killed_at: list[int] = []
+    deadline = time.monotonic() + DEADLINE
+    try:
+        for k in range(kills):
+            current = start_dispatcher(pg_url, tmp_path, sink.url, **settings)
+            everyone.append(current)
+            # Killed once it is at full speed: some hundred emails into its run.
+            target = sink.count() + 300 + 100 * k
+            while sink.count() < target:
+                assert current.process.poll() is None, current.log()
+                assert time.monotonic() < deadline, f"stuck at {sink.count()} emails"
+                await asyncio.sleep(0.005)
+            current.kill()
+            kill_times.append(time.monotonic())
+            killed_at.append(sink.count())
+        last = start_dispatcher(pg_url, tmp_path, sink.url, **settings)
+        everyone.append(last)
+        try:
+            took = await wait_until_all_sent(pg_engine, total, deadline - time.monotonic())
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{describe(everyone)}") from None
+    finally:
+        for d in everyone:
+            d.terminate()
+    assert killed_at[-1] < total, "the kills came too late to test anything"
+    assert not any("Traceback" in d.log() for d in everyone), describe(everyone)
+    assert await states(pg_engine) == Counter({"sent": total})
+
+    by_message_id: dict[str, list[float]] = {}
+    for d in sink.deliveries():
+        by_message_id.setdefault(d.message_id, []).append(d.at)
+    assert {d.recipient for d in sink.deliveries()} == set(emails), "an email was lost"
+    assert len(by_message_id) == total
+    twice = {mid: at for mid, at in by_message_id.items() if len(at) > 1}
+    print(
+        f"\n{kills} SIGKILLs at {killed_at} emails ({connections} connections); all {total} "
+        f"sent in {took:.1f} s; {len(twice)} emails went out twice"
+    )
+    assert all(len(at) == 2 for at in twice.values()), twice
+    # Each duplicate's first copy was accepted before a kill and after the one before it.
+    per_kill = Counter(
+        next(k for k, killed in enumerate(kill_times) if at[0] <= killed) for at in twice.values()
+    )
+    assert all(n <= connections for n in per_kill.values()), (per_kill, connections)
 
 
 async def test_sigterm_mid_batch_finishes_in_flight_and_hands_back_the_rest(

@@ -15,7 +15,7 @@ from opensure.accounts import repository as repo
 from opensure.core.clock import utcnow
 from opensure.core.errors import AdminError
 from opensure.core.tokens import SHOWN_PREFIX_LENGTH, hash_token, new_token
-from opensure.dispatch.render import template_problems
+from opensure.dispatch.templating import template_problems
 from opensure.stores import tokens as tokens_store
 
 __all__ = ["AdminError", "new_token"]

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
@@ -37,12 +37,26 @@ class ConnectionLost(TemporaryFailure):
     """The connection broke (or the server hung up) while sending."""
 
 
+class NotReady(Exception):
+    """What had to happen before this email may be accepted (``ready``) failed: the email was
+    not transmitted; the cause is the exception's ``__cause__``."""
+
+
 class Message(Protocol):
     def as_bytes(self) -> bytes: ...
 
 
 class Session(Protocol):
-    async def send(self, message: Message, sender: str, recipient: str) -> None: ...
+    async def send(
+        self,
+        message: Message,
+        sender: str,
+        recipient: str,
+        ready: asyncio.Future[None] | None = None,
+    ) -> None:
+        """Send one email. ``ready``, when given, is waited for before the message is handed
+        over (NotReady if it failed); an SMTP session sends the envelope (MAIL, RCPT) first,
+        so those round trips overlap the wait."""
 
 
 class MaildirTransport:
@@ -64,7 +78,14 @@ class MaildirSession:
     def __init__(self, box: mailbox.Maildir) -> None:
         self.box = box
 
-    async def send(self, message: Message, sender: str, recipient: str) -> None:
+    async def send(
+        self,
+        message: Message,
+        sender: str,
+        recipient: str,
+        ready: asyncio.Future[None] | None = None,
+    ) -> None:
+        await _wait_ready(ready)
         try:
             await asyncio.to_thread(self.box.add, message.as_bytes())
         except OSError as exc:
@@ -83,14 +104,14 @@ class SmtpTransport:
     cafile: str | None = None
     timeout: float = 30.0
 
-    def _client(self) -> aiosmtplib.SMTP:
+    def _client(self) -> _Client:
         context: ssl.SSLContext | None = None
         if self.use_tls or self.start_tls:
             context = ssl.create_default_context(cafile=self.cafile)
             if not self.verify:
                 context.check_hostname = False
                 context.verify_mode = ssl.CERT_NONE
-        return aiosmtplib.SMTP(
+        return _Client(
             hostname=self.hostname,
             port=self.port,
             use_tls=self.use_tls,
@@ -110,14 +131,40 @@ class SmtpTransport:
             await session.close()
 
 
+class _Client(aiosmtplib.SMTP):
+    """``sendmail()`` that waits for ``ready`` after the envelope, before DATA."""
+
+    ready: asyncio.Future[None] | None = None
+
+    async def data(self, message: str | bytes, /, **kwargs: Any) -> aiosmtplib.SMTPResponse:
+        ready, self.ready = self.ready, None
+        await _wait_ready(ready)
+        return await super().data(message, **kwargs)
+
+
+async def _wait_ready(ready: asyncio.Future[None] | None) -> None:
+    if ready is None:
+        return
+    try:
+        if not ready.done():
+            await asyncio.shield(ready)  # shared with other senders: not to be cancelled
+        ready.result()
+    except asyncio.CancelledError:
+        if not ready.cancelled():
+            raise  # this send is being cancelled, not what it waited for
+        raise NotReady("not sent: cancelled") from None
+    except Exception as exc:
+        raise NotReady(f"not sent: {exc!r}") from exc
+
+
 class SmtpSession:
     """One SMTP connection, opened on first use and reopened after it breaks."""
 
     def __init__(self, transport: SmtpTransport) -> None:
         self.transport = transport
-        self.client: aiosmtplib.SMTP | None = None
+        self.client: _Client | None = None
 
-    async def _connected(self) -> aiosmtplib.SMTP:
+    async def _connected(self) -> _Client:
         if self.client is not None and self.client.is_connected:
             return self.client
         client = self.transport._client()
@@ -130,25 +177,41 @@ class SmtpSession:
         self.client = client
         return client
 
-    async def send(self, message: Message, sender: str, recipient: str) -> None:
+    async def send(
+        self,
+        message: Message,
+        sender: str,
+        recipient: str,
+        ready: asyncio.Future[None] | None = None,
+    ) -> None:
         reused = self.client is not None and self.client.is_connected
         try:
-            await self._send(message, sender, recipient)
+            await self._send(message, sender, recipient, ready)
         except ConnectionLost:
             if not reused:
                 raise
             # Servers hang up between messages (a limit per connection, an idle timeout) and
             # that is only noticed on the next use: try once more on a fresh connection.
-            await self._send(message, sender, recipient)
+            await self._send(message, sender, recipient, ready)
 
-    async def _send(self, message: Message, sender: str, recipient: str) -> None:
+    async def _send(
+        self,
+        message: Message,
+        sender: str,
+        recipient: str,
+        ready: asyncio.Future[None] | None,
+    ) -> None:
         client = await self._connected()
+        client.ready = ready
         try:
             # A non-ASCII address needs SMTPUTF8; without it, sendmail() refuses before MAIL.
             utf8 = not (sender + recipient).isascii()
             await client.sendmail(
                 sender, [recipient], message.as_bytes(), mail_options=["SMTPUTF8"] if utf8 else []
             )
+        except NotReady:
+            await self._reset()  # the envelope is open: close it
+            raise
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refused = exc.recipients[0] if exc.recipients else None
             code = refused.code if refused else 550
@@ -169,6 +232,9 @@ class SmtpSession:
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             await self._drop()
             raise TemporaryFailure(f"SMTP connection failed: {exc}") from exc
+        finally:
+            if self.client is not None:
+                self.client.ready = None
 
     async def _reset(self) -> None:
         # After a rejection the server may still be mid-transaction; start clean or reconnect.

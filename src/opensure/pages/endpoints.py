@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import RedirectResponse, Response
 
 from opensure.api.deps import read, transaction
+from opensure.core.links import SURVEY_PATH, TOKEN_PARAM, UNSUBSCRIBE_PATH
 from opensure.feedback_responses import repository as responses_repo
 from opensure.feedback_responses import service as responses
 from opensure.pages import forms
@@ -131,6 +132,7 @@ def _context(
         "survey": survey,
         "questions": questions,
         "token": token,
+        "token_param": TOKEN_PARAM,
         "anonymous": feedback_request is None,
         "greeting": greeting,
         "form_token": make_form_token(secret, survey.code, token),
@@ -139,8 +141,10 @@ def _context(
     }
 
 
-@router.get("/s/{code}")
-async def survey_page(code: str, request: Request, t: str = "") -> Response:
+@router.get(SURVEY_PATH)
+async def survey_page(
+    code: str, request: Request, t: str = Query("", alias=TOKEN_PARAM)
+) -> Response:
     async with read(request) as conn:
         loaded = await _load(request, conn, code, t)
         if isinstance(loaded, Response):
@@ -180,7 +184,7 @@ async def _previous_answers(
     return entered
 
 
-@router.post("/s/{code}")
+@router.post(SURVEY_PATH)
 async def submit_survey(code: str, request: Request) -> Response:
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
@@ -199,7 +203,7 @@ async def submit_survey(code: str, request: Request) -> Response:
             "We couldn't read your answers. Please go back and try again.",
             400,
         )
-    token = (form.get("t") or [""])[0]
+    token = (form.get(TOKEN_PARAM) or [""])[0]
     form_token = (form.get("form_token") or [""])[0]
     if not form_token_ok(await form_secret(request), code, token, form_token):
         return _message(
@@ -234,12 +238,12 @@ async def submit_survey(code: str, request: Request) -> Response:
             contact=submission.contact,
             answers=submission.answers,
         )
-    response = RedirectResponse(f"/s/{code}/thanks", status_code=303)
+    response = RedirectResponse(SURVEY_PATH.format(code=code) + "/thanks", status_code=303)
     response.headers.update(SECURITY_HEADERS)
     return response
 
 
-@router.get("/s/{code}/thanks")
+@router.get(SURVEY_PATH + "/thanks")
 async def thanks_page(code: str, request: Request) -> Response:
     async with read(request) as conn:
         found = await repo.survey_by_code(conn, code)
@@ -261,7 +265,7 @@ async def _unsubscribe_target(request: Request, conn: Any, token: str) -> Any:
     return found
 
 
-@router.get("/u/{token}")
+@router.get(UNSUBSCRIBE_PATH)
 async def unsubscribe_page(token: str, request: Request) -> Response:
     async with read(request) as conn:
         target = await _unsubscribe_target(request, conn, token)
@@ -271,7 +275,7 @@ async def unsubscribe_page(token: str, request: Request) -> Response:
     return _page(request, "unsubscribe.html", {**context, "done": False})
 
 
-@router.post("/u/{token}")
+@router.post(UNSUBSCRIBE_PATH)
 async def unsubscribe(token: str, request: Request) -> Response:
     """One click (RFC 8058): a POST to the link unsubscribes at once, no form token needed."""
     async with transaction(request) as conn:

@@ -1,0 +1,42 @@
+"""A survey email from a loaded request (``repository.load``): what goes into it
+(``EmailContent``), then the message in the account's template or the default."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from opensure.core.links import survey_link, unsubscribe_link
+from opensure.dispatch.render import (
+    EmailContent,
+    RenderedEmail,
+    build_message,
+    delivery_address,
+    message_id,
+)
+
+
+def content_for(
+    row: Any, params: Sequence[tuple[str, str]], *, base: str, sender: str
+) -> EmailContent:
+    return EmailContent(
+        to=delivery_address(row.email),
+        to_name=" ".join(p for p in (row.first_name, row.surname) if p) or None,
+        first_name=row.first_name,
+        surname=row.surname,
+        company=row.account_name,
+        reference=row.reference,
+        survey_link=survey_link(base, row.survey_code, row.token, params),
+        unsubscribe_link=unsubscribe_link(base, row.token),
+        message_id=message_id(row.id, row.token, sender),
+    )
+
+
+def message_for(row: Any, content: EmailContent, *, sender: str) -> RenderedEmail:
+    """TemplateProblem if the account's template cannot be rendered."""
+    return build_message(
+        content,
+        sender=sender,
+        subject_template=row.template_subject,
+        body_template=row.template_body,
+    )

@@ -1,0 +1,162 @@
+"""Whether a claimed request may be sent, and what to do after a temporary failure.
+
+Pure functions over plain data (a loaded request needs only the attributes of ``Request``):
+the dispatcher reads what they need from the database and records what they decide.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from opensure.dispatch.outcomes import Deferred, NotSent
+
+SURVEY_REMOVED = "survey removed"
+ERASED = "recipient's personal data was erased"
+UNSUBSCRIBED = "recipient unsubscribed"
+
+
+class Request(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def account_id(self) -> int: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def survey_deleted_at(self) -> dt.datetime | None: ...
+    @property
+    def min_interval_days(self) -> int | None: ...
+
+
+def address(request: Request) -> tuple[int, str]:
+    """Whom a request goes to, as unsubscribes and the minimum interval see it."""
+    return request.account_id, (request.email or "").lower()
+
+
+def removed_or_erased(requests: Iterable[Request]) -> dict[int, str]:
+    """Requests whose survey was removed or whose recipient's personal data was erased."""
+    reasons: dict[int, str] = {}
+    for r in requests:
+        if r.survey_deleted_at is not None:
+            reasons[r.id] = SURVEY_REMOVED
+        elif not r.email:
+            reasons[r.id] = ERASED
+    return reasons
+
+
+def to_check(requests: Iterable[Request], reasons: Mapping[int, str]) -> list[Request]:
+    """The requests not yet ruled out."""
+    return [r for r in requests if r.id not in reasons]
+
+
+def unsubscribed(
+    requests: Iterable[Request], reasons: Mapping[int, str], gone: Collection[tuple[int, str]]
+) -> dict[int, str]:
+    """Requests to an (account, address) in ``gone``, the unsubscribed ones."""
+    return {r.id: UNSUBSCRIBED for r in to_check(requests, reasons) if address(r) in gone}
+
+
+@dataclass(frozen=True)
+class IntervalQuery:
+    """Which addresses of an account to look up as sent to since ``since``."""
+
+    account_id: int
+    days: int
+    since: dt.datetime
+    emails: list[str]
+
+
+def interval_queries(
+    requests: Iterable[Request], reasons: Mapping[int, str], now: dt.datetime
+) -> list[IntervalQuery]:
+    by_account: dict[int, list[Request]] = {}
+    for r in to_check(requests, reasons):
+        if r.min_interval_days:
+            by_account.setdefault(r.account_id, []).append(r)
+    return [
+        IntervalQuery(
+            account_id,
+            days := rows[0].min_interval_days or 0,
+            now - dt.timedelta(days=days),
+            [address(r)[1] for r in rows],
+        )
+        for account_id, rows in by_account.items()
+    ]
+
+
+def recently_surveyed(
+    requests: Iterable[Request],
+    reasons: Mapping[int, str],
+    recent: Mapping[int, Collection[str]],
+) -> dict[int, str]:
+    """Requests to addresses surveyed within their account's minimum interval (``recent``:
+    per account, the lower-cased addresses sent to within it), and every request after the
+    first to one address in this batch: one email per address per batch."""
+    found: dict[int, str] = {}
+    seen: dict[int, set[str]] = {}
+    for r in to_check(requests, reasons):
+        if not r.min_interval_days:
+            continue
+        account, email = address(r)
+        taken = seen.setdefault(account, set(recent.get(account, ())))
+        if email in taken:
+            found[r.id] = f"recipient surveyed within the last {r.min_interval_days} days"
+        else:
+            taken.add(email)
+    return found
+
+
+# ---- sending in time ----
+
+
+def send_deadline(claimed_at: dt.datetime, lease_seconds: float) -> dt.datetime:
+    """Until when a claimed batch may start new sends: half the lease, so that a send started
+    in time has the other half to finish before anyone else may claim the request."""
+    return claimed_at + dt.timedelta(seconds=lease_seconds / 2)
+
+
+def may_start_send(now: dt.datetime, deadline: dt.datetime) -> bool:
+    return now < deadline
+
+
+# ---- retries ----
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    base_seconds: float
+    max_seconds: float
+    window_seconds: float
+
+
+def after_temporary_failure(
+    request_id: int,
+    *,
+    attempts: int,
+    first_failed_at: dt.datetime | None,
+    now: dt.datetime,
+    error: str,
+    policy: RetryPolicy,
+    jitter: float = 1.0,
+) -> Deferred | NotSent:
+    """Retry later with exponential backoff (times ``jitter``), never past the retry window
+    from the first failure; once the window has passed, give up."""
+    first = first_failed_at or now
+    window = dt.timedelta(seconds=policy.window_seconds)
+    if now - first >= window:
+        reason = f"delivery failed after retrying for {human(window)}: {error}"
+        return NotSent(request_id, now, reason)
+    delay = min(policy.base_seconds * 2 ** min(attempts, 30), policy.max_seconds) * jitter
+    next_at = min(now + dt.timedelta(seconds=delay), first + window)
+    return Deferred(request_id, now, next_at, error, attempts + 1)
+
+
+def human(delta: dt.timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds % 3600 == 0 and seconds >= 3600:
+        hours = seconds // 3600
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{seconds} seconds"
