@@ -113,7 +113,7 @@ async def query_params(
 async def unsubscribed(
     conn: AsyncConnection, pairs: Sequence[tuple[int, str]]
 ) -> set[tuple[int, str]]:
-    """Which (account id, lower-cased email) pairs have unsubscribed."""
+    """Which (account id, normalised email) pairs have unsubscribed."""
     if not pairs:
         return set()
     u = Unsubscribe.__table__
@@ -127,14 +127,15 @@ async def unsubscribed(
 async def recently_sent(
     conn: AsyncConnection, account_id: int, emails: Sequence[str], since: dt.datetime
 ) -> set[str]:
-    """Lower-cased addresses of this account that were sent a survey email since ``since``."""
+    """Normalised addresses (``core.emails``) of this account that were sent a survey email
+    since ``since`` (served by ix_feedback_requests_account_email_sent_at)."""
     if not emails:
         return set()
-    stmt = select(func.lower(fr.c.email)).where(
+    stmt = select(fr.c.email_normalized).where(
         fr.c.account_id == account_id,
-        fr.c.state == "sent",
+        fr.c.email_normalized.in_(set(emails)),
         fr.c.sent_at >= since,
-        func.lower(fr.c.email).in_(set(emails)),
+        fr.c.state == "sent",
     )
     return set((await conn.execute(stmt)).scalars())
 

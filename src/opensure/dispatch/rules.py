@@ -11,6 +11,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from opensure.core.emails import normalise_email
 from opensure.dispatch.outcomes import Deferred, NotSent
 
 SURVEY_REMOVED = "survey removed"
@@ -33,7 +34,7 @@ class Request(Protocol):
 
 def address(request: Request) -> tuple[int, str]:
     """Whom a request goes to, as unsubscribes and the minimum interval see it."""
-    return request.account_id, (request.email or "").lower()
+    return request.account_id, normalise_email(request.email or "")
 
 
 def removed_or_erased(requests: Iterable[Request]) -> dict[int, str]:
@@ -93,7 +94,7 @@ def recently_surveyed(
     recent: Mapping[int, Collection[str]],
 ) -> dict[int, str]:
     """Requests to addresses surveyed within their account's minimum interval (``recent``:
-    per account, the lower-cased addresses sent to within it), and every request after the
+    per account, the normalised addresses sent to within it), and every request after the
     first to one address in this batch: one email per address per batch."""
     found: dict[int, str] = {}
     seen: dict[int, set[str]] = {}

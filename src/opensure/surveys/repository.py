@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opensure.core.clock import utcnow
+from opensure.core.emails import normalise_email
 from opensure.db import AnyRow
 from opensure.models import (
     Account,
@@ -89,7 +90,7 @@ async def unsubscribe(conn: AsyncConnection, account_id: int, email: str) -> Non
     dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     await conn.execute(
         dialect_insert(u)
-        .values(account_id=account_id, email=email.lower(), created_at=utcnow())
+        .values(account_id=account_id, email=normalise_email(email), created_at=utcnow())
         .on_conflict_do_nothing()
     )
 
