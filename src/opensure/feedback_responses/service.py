@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opensure.api.errors import NotFound
 from opensure.core.clock import utcnow
+from opensure.db.fast import SaSession
 from opensure.feedback_requests import repository as requests_repo
 from opensure.feedback_responses import repository as repo
 from opensure.feedback_responses.schemas import to_json
@@ -78,7 +79,7 @@ async def _insert(
 async def render_many(conn: AsyncConnection, rows: list[Row[Any]]) -> list[dict[str, Any]]:
     answers = await repo.answers_for(conn, [r.id for r in rows])
     request_ids = [r.feedback_request_id for r in rows if r.feedback_request_id is not None]
-    requests = await requests_repo.many(conn, request_ids)
+    requests = await requests_repo.many(SaSession(conn), request_ids)
     return [
         to_json(
             r, answers[r.id], requests.get(r.feedback_request_id) if r.feedback_request_id else None
