@@ -5,18 +5,18 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Row
 
 from opensure.api.timestamps import format as ts
 from opensure.feedback_requests.repository import RequestWithItems
 from opensure.feedback_requests.schemas import FeedbackRequestRead
 from opensure.feedback_requests.schemas import to_json as request_json
+from opensure.feedback_responses.repository import AnswerRow, ResponseRow
 from opensure.models.surveys import TYPE_NAMES
 
 
 def to_json(
-    row: Row[Any],
-    answers: list[Row[Any]],
+    row: ResponseRow,
+    answers: list[AnswerRow],
     request: RequestWithItems | None,
 ) -> dict[str, Any]:
     fields: dict[str, Any] = {
