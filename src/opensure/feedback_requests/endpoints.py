@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from opensure.api import idempotency, pagination, timestamps
-from opensure.api.deps import AccountId, LeanRoute, read_planned, transaction
+from opensure.api.deps import AccountId, LeanRoute, transaction
 from opensure.api.errors import Errors, json_response
 from opensure.api.openapi import body_schema, errors_for
 from opensure.api.request import array_param, base_url, check_query, json_body
@@ -140,15 +140,15 @@ async def list_feedback_requests(request: Request, account_id: AccountId) -> Res
         states or None, array_param(request, "survey_ids"), errors
     )
     errors.raise_if_any()
-    async with read_planned(request) as conn:
-        rows, total = await repo.list_page(
-            conn,
+    direct: Direct = request.app.state.direct
+    async with direct.read_planned() as session:
+        found, total = await repo.list_page(
+            session,
             account_id,
             states=state_filter,
             survey_ids=survey_ids,
             limit=page.per_page,
             offset=page.offset,
         )
-        items = await repo.items_for(conn, [r.id for r in rows])
-    body = [to_json(r, items[r.id]) for r in rows]
+    body = [to_json(row, items) for row, items in found]
     return json_response(body, 200, pagination.headers(request, base_url(request), page, total))

@@ -1,4 +1,13 @@
-"""All SQL for feedback requests (SQLAlchemy Core: this is the API's hot path)."""
+"""All SQL for feedback requests.
+
+Reads and creates run hand-written SQL on the bare driver (``opensure.db.fast``: statements
+prepared once per connection), the API's hot path; the remaining writes of PATCH and DELETE
+use SQLAlchemy Core inside the endpoint's transaction.
+
+A request is read one way: :class:`RequestRow` (its public columns, by name) and its
+:class:`ItemRow` list. The SELECT lists are generated from those classes' fields, so a column
+cannot land in another column's field.
+"""
 
 from __future__ import annotations
 
@@ -6,73 +15,201 @@ import datetime as dt
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import (
-    and_,
-    delete,
-    func,
-    select,
-    update,
-)
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opensure.db import AnyRow
 from opensure.db.fast import Query, Record, Session
-from opensure.models import (
-    FeedbackRequest,
-    FeedbackRequestItem,
-    FeedbackResponse,
-    RequestCount,
-)
-from opensure.paging import page_select
+from opensure.models import FeedbackRequest, FeedbackRequestItem, FeedbackResponse
 
 fr = FeedbackRequest.__table__
 item = FeedbackRequestItem.__table__
 
-# The columns the API shows, in the order it shows them.
-PUBLIC_COLUMNS = (
-    fr.c.id,
-    fr.c.email,
-    fr.c.state,
-    fr.c.first_name,
-    fr.c.surname,
-    fr.c.survey_id,
-    fr.c.email_template_id,
-    fr.c.reference,
-    fr.c.machine_id,
-    fr.c.send_at,
-    fr.c.sent_at,
-    fr.c.created_at,
-    fr.c.updated_at,
-    fr.c.deletion_requested_at,
-    fr.c.not_sent_reason,
-    fr.c.delivery_failure,
+
+class RequestRow(NamedTuple):
+    """A feedback request's public columns (the API shows them in this order). Timestamps as
+    the driver returns them: datetimes on PostgreSQL, text on SQLite."""
+
+    id: int
+    email: str | None
+    state: str
+    first_name: str | None
+    surname: str | None
+    survey_id: int
+    email_template_id: int | None
+    reference: str | None
+    machine_id: str | None
+    send_at: Any
+    sent_at: Any
+    created_at: Any
+    updated_at: Any
+    deletion_requested_at: Any
+    not_sent_reason: str | None
+    delivery_failure: str | None
+
+
+class ItemRow(NamedTuple):
+    """A data item (kind ``data``) or query parameter (kind ``query_param``) of a request."""
+
+    id: int
+    kind: str
+    key: str
+    value: str
+
+
+# A NamedTuple (not a dataclass): 100 list rows are built in C, without per-field setattr.
+RequestWithItems = tuple[RequestRow, list[ItemRow]]
+
+COLUMNS = RequestRow._fields  # the one declaration of the public columns
+_N = len(COLUMNS)
+_RETURNING = ", ".join(f'"{c}"' for c in COLUMNS)
+_ITEM_RETURNING = ", ".join(f'"{c}"' for c in ItemRow._fields)
+# Each column under its field's name; the request's columns, then its item's (LEFT JOIN).
+_SELECT = (
+    ", ".join(f'fr."{c}" AS "{c}"' for c in COLUMNS)
+    + ", "
+    + ", ".join(f'i."{c}" AS "item_{c}"' for c in ItemRow._fields)
 )
+_JOIN_ITEMS = "LEFT OUTER JOIN feedback_request_items i ON i.feedback_request_id = fr.id"
 
-Items = list[Record]  # (id, kind, key, value) of each item
 
-# ---- the hot path: hand-written SQL on the bare driver (opensure.db.fast) ----
+def _check_columns() -> None:
+    # The table must have every field (a typo here fails at import, not on a request).
+    missing = [c for c in COLUMNS if c not in fr.c] + [
+        c for c in ItemRow._fields if c not in item.c
+    ]
+    if missing:
+        raise RuntimeError(f"feedback request columns missing from the tables: {missing}")
 
-COLUMNS = tuple(c.name for c in PUBLIC_COLUMNS)
-_FR_COLS = ", ".join(f"fr.{c}" for c in COLUMNS)
+
+_check_columns()
+
+
+def request_row(record: Record) -> RequestRow:
+    """A request from a record whose first columns are ``COLUMNS`` (as every SELECT here)."""
+    return RequestRow._make(record[:_N])
+
+
+def item_row(record: Record, start: int = 0) -> ItemRow:
+    return ItemRow._make(record[start : start + 4])
+
+
+def assemble(records: Sequence[Record]) -> list[RequestWithItems]:
+    """Requests with their items from ``_SELECT`` rows (one per item, or one with NULL item
+    columns for a request without items), in the rows' order."""
+    out: list[RequestWithItems] = []
+    current_id = None
+    items: list[ItemRow] = []
+    for record in records:
+        if record[0] != current_id:
+            current_id = record[0]
+            items = []
+            out.append((request_row(record), items))
+        if record[_N] is not None:
+            items.append(ItemRow._make(record[_N : _N + 4]))
+    return out
+
 
 GET = Query(
-    f'SELECT {_FR_COLS}, i.id, i.kind, i."key", i.value FROM feedback_requests fr '
-    "LEFT OUTER JOIN feedback_request_items i ON i.feedback_request_id = fr.id "
+    f"SELECT {_SELECT} FROM feedback_requests fr {_JOIN_ITEMS} "
     "WHERE fr.id = $1 AND fr.account_id = $2 ORDER BY i.id"
 )
 
 
-async def get(session: Session, account_id: int, request_id: int) -> tuple[Record, Items] | None:
+async def get(session: Session, account_id: int, request_id: int) -> RequestWithItems | None:
     """The request and its items in one round trip (a LEFT JOIN; one row per item)."""
-    rows = await session.fetch(GET, request_id, account_id)
-    if not rows:
-        return None
-    n = len(COLUMNS)
-    items: Items = [tuple(r[n:]) for r in rows if r[n] is not None]
-    return tuple(rows[0][:n]), items
+    found = assemble(await session.fetch(GET, request_id, account_id))
+    return found[0] if found else None
+
+
+MANY = Query(
+    f"SELECT {_SELECT} FROM feedback_requests fr {_JOIN_ITEMS} "
+    "WHERE fr.id = ANY($1::bigint[]) ORDER BY fr.id, i.id",
+    f"SELECT {_SELECT} FROM feedback_requests fr {_JOIN_ITEMS} "
+    "WHERE fr.id IN (SELECT value FROM json_each(?1)) ORDER BY fr.id, i.id",
+)
+
+
+async def many(session: Session, ids: Sequence[int]) -> dict[int, RequestWithItems]:
+    """Requests by id with their items (for embedding in responses), one statement."""
+    if not ids:
+        return {}
+    arg: Any = list(ids) if session.dialect == "postgresql" else orjson.dumps(list(ids)).decode()
+    return {found[0].id: found for found in assemble(await session.fetch(MANY, arg))}
+
+
+# ---- the list: trigger-kept totals on PostgreSQL, a deferred join for the page ----
+
+
+@functools.cache
+def _list_queries(states: bool, surveys: bool, reverse: bool) -> tuple[Query, Query]:
+    """COUNT and page statements for one filter shape (parameters: account, [states],
+    [survey ids], limit, offset); each shape is its own prepared statement, so that even a
+    generic plan has no filter it does not use."""
+    pg: list[str] = ["account_id = $1"]
+    lite: list[str] = ["account_id = ?1"]
+    n = 1
+    if states:
+        n += 1
+        pg.append(f"state = ANY(${n}::text[])")
+        lite.append(f"state IN (SELECT value FROM json_each(?{n}))")
+    if surveys:
+        n += 1
+        pg.append(f"survey_id = ANY(${n}::bigint[])")
+        lite.append(f"survey_id IN (SELECT value FROM json_each(?{n}))")
+    limit, offset = n + 1, n + 2
+    # Exact totals kept by triggers (migration 0005) on PostgreSQL: no COUNT(*) over the account.
+    count = Query(
+        f"SELECT coalesce(sum(n), 0)::bigint FROM rollup_request_counts WHERE {' AND '.join(pg)}",
+        f"SELECT count(*) FROM feedback_requests WHERE {' AND '.join(lite)}",
+    )
+    # As opensure.paging.page_select: the offset walks ids only, the page's rows are then
+    # read in full; a page in the second half is read from the other end (a small offset).
+    order = "send_at ASC, id ASC" if reverse else "send_at DESC, id DESC"
+
+    def page(where: list[str], mark: str) -> str:
+        return (
+            f"SELECT {_SELECT} FROM (SELECT id FROM feedback_requests "
+            f"WHERE {' AND '.join(where)} ORDER BY {order} "
+            f"LIMIT {mark}{limit} OFFSET {mark}{offset}) AS page "
+            f"JOIN feedback_requests fr ON fr.id = page.id {_JOIN_ITEMS} "
+            "ORDER BY fr.send_at DESC, fr.id DESC, i.id"
+        )
+
+    return count, Query(page(pg, "$"), page(lite, "?"))
+
+
+async def list_page(
+    session: Session,
+    account_id: int,
+    *,
+    states: list[str] | None,
+    survey_ids: list[int] | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[RequestWithItems], int]:
+    """One page of the account's requests (newest ``send_at`` first) and the total."""
+    pg = session.dialect == "postgresql"
+    filters: list[Any] = [account_id]
+    for values in (states, survey_ids):
+        if values:
+            filters.append(list(values) if pg else orjson.dumps(list(values)).decode())
+    count, _ = _list_queries(bool(states), bool(survey_ids), False)
+    row = await session.fetchrow(count, *filters)
+    total = int(row[0]) if row is not None else 0
+    if offset >= total:
+        return [], total
+    reverse = offset + limit / 2 > total / 2
+    _, page = _list_queries(bool(states), bool(survey_ids), reverse)
+    if reverse:
+        size = min(limit, total - offset)
+        records = await session.fetch(page, *filters, size, total - offset - size)
+    else:
+        records = await session.fetch(page, *filters, limit, offset)
+    return assemble(records), total
 
 
 # Everything a create/update checks and links, in one statement: the survey and template (if
@@ -152,21 +289,21 @@ INSERT_COLUMNS = (
 INSERT = Query(
     f"INSERT INTO feedback_requests ({', '.join(INSERT_COLUMNS)}) "
     f"VALUES ({', '.join(f'${n}' for n in range(1, len(INSERT_COLUMNS) + 1))}) "
-    f"RETURNING {', '.join(COLUMNS)}"
+    f"RETURNING {_RETURNING}"
 )
 
 
-async def insert_request(session: Session, values: dict[str, Any]) -> Record:
+async def insert_request(session: Session, values: dict[str, Any]) -> RequestRow:
     """Insert a request (``values`` keyed by INSERT_COLUMNS; absent ones NULL), return its row."""
     row = await session.fetchrow(INSERT, *(values.get(c) for c in INSERT_COLUMNS))
     assert row is not None
-    return tuple(row)
+    return request_row(row)
 
 
 _PG_INSERT_ITEMS = Query(
     'INSERT INTO feedback_request_items (feedback_request_id, kind, "key", value) '
     "SELECT $1, t.kind, t.ikey, t.val FROM unnest($2::text[], $3::text[], $4::text[]) "
-    'WITH ORDINALITY AS t(kind, ikey, val, n) ORDER BY t.n RETURNING id, kind, "key", value'
+    f"WITH ORDINALITY AS t(kind, ikey, val, n) ORDER BY t.n RETURNING {_ITEM_RETURNING}"
 )
 
 
@@ -175,14 +312,14 @@ def _sqlite_insert_items(count: int) -> Query:
     rows = ", ".join(f"(?1, ?{3 * n + 2}, ?{3 * n + 3}, ?{3 * n + 4})" for n in range(count))
     sql = (
         'INSERT INTO feedback_request_items (feedback_request_id, kind, "key", value) '
-        f'VALUES {rows} RETURNING id, kind, "key", value'
+        f"VALUES {rows} RETURNING {_ITEM_RETURNING}"
     )
     return Query(sql, sql)
 
 
 async def insert_items(
     session: Session, request_id: int, items: Sequence[tuple[str, str, str]]
-) -> Items:
+) -> list[ItemRow]:
     """Insert (kind, key, value) items in one statement; their rows, in id order."""
     if not items:
         return []
@@ -192,7 +329,7 @@ async def insert_items(
     else:
         flat = [v for entry in items for v in entry]
         rows = await session.fetch(_sqlite_insert_items(len(items)), request_id, *flat)
-    return sorted((tuple(r) for r in rows), key=lambda r: int(r[0]))
+    return sorted((item_row(r) for r in rows), key=lambda r: int(r.id))
 
 
 # Segment links: options are created on first use, then the request's links replaced.
@@ -229,72 +366,7 @@ async def link_segments(
     await session.execute(_ADD_LINKS, request_id, encoded)
 
 
-# ---- the rest: SQLAlchemy Core ----
-
-
-async def items_for(conn: AsyncConnection, request_ids: Sequence[int]) -> dict[int, Items]:
-    by_request: dict[int, Items] = {rid: [] for rid in request_ids}
-    if not request_ids:
-        return by_request
-    stmt = (
-        select(
-            item.c.feedback_request_id,
-            item.c.id.label("item_id"),
-            item.c.kind,
-            item.c.key,
-            item.c.value,
-        )
-        .where(item.c.feedback_request_id.in_(request_ids))
-        .order_by(item.c.id)
-    )
-    for row in await conn.execute(stmt):
-        by_request[row[0]].append(tuple(row[1:]))
-    return by_request
-
-
-def _filters(account_id: int, states: list[str] | None, survey_ids: list[int] | None) -> list[Any]:
-    conditions: list[Any] = [fr.c.account_id == account_id]
-    if states:
-        conditions.append(fr.c.state.in_(states))
-    if survey_ids:
-        conditions.append(fr.c.survey_id.in_(survey_ids))
-    return conditions
-
-
-async def list_page(
-    conn: AsyncConnection,
-    account_id: int,
-    *,
-    states: list[str] | None,
-    survey_ids: list[int] | None,
-    limit: int,
-    offset: int,
-) -> tuple[list[AnyRow], int]:
-    conditions = _filters(account_id, states, survey_ids)
-    if conn.dialect.name == "postgresql":
-        # Exact totals kept by triggers (migration 0005): no COUNT(*) over the account.
-        rc = RequestCount.__table__
-        counted: list[Any] = [rc.c.account_id == account_id]
-        if states:
-            counted.append(rc.c.state.in_(states))
-        if survey_ids:
-            counted.append(rc.c.survey_id.in_(survey_ids))
-        count_stmt = select(func.coalesce(func.sum(rc.c.n), 0)).where(*counted)
-    else:
-        count_stmt = select(func.count()).select_from(fr).where(and_(*conditions))
-    total = int((await conn.execute(count_stmt)).scalar_one())
-    if offset >= total:
-        return [], total
-    stmt = page_select(
-        PUBLIC_COLUMNS,
-        fr.c.id,
-        and_(*conditions),
-        (fr.c.send_at.desc(), fr.c.id.desc()),
-        limit=limit,
-        offset=offset,
-        total=total,
-    )
-    return list((await conn.execute(stmt)).all()), total
+# ---- the rest of PATCH and DELETE: SQLAlchemy Core, in the endpoint's transaction ----
 
 
 async def update_item(conn: AsyncConnection, item_id: int, values: dict[str, str]) -> None:
@@ -337,12 +409,3 @@ async def erase_request(conn: AsyncConnection, request_id: int, now: dt.datetime
         .where(resp.c.feedback_request_id == request_id)
         .values(email=None, name=None, telephone_number=None)
     )
-
-
-async def many(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, tuple[AnyRow, Items]]:
-    """Requests by id with their items (for embedding in responses), two queries in all."""
-    if not ids:
-        return {}
-    rows = (await conn.execute(select(*PUBLIC_COLUMNS).where(fr.c.id.in_(ids)))).all()
-    items = await items_for(conn, [r.id for r in rows])
-    return {r.id: (r, items[r.id]) for r in rows}

@@ -8,33 +8,33 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from opensure.api.timestamps import format as ts
+from opensure.feedback_requests.repository import ItemRow, RequestRow
 
 # ---- representation (hot path: plain dicts, no model validation) ----
 
 
-def to_json(row: Sequence[Any], items: Sequence[Sequence[Any]]) -> dict[str, Any]:
-    """The API's JSON for a request row (repository.COLUMNS order) and its items
-    ((id, kind, key, value) each); timestamps as the driver or SQLAlchemy returned them."""
+def to_json(row: RequestRow, items: Sequence[ItemRow]) -> dict[str, Any]:
+    """The API's JSON for a request and its items; timestamps as the driver returned them."""
     return {
-        "id": row[0],
-        "email": row[1],
-        "state": row[2],
-        "first_name": row[3],
-        "surname": row[4],
-        "survey_id": row[5],
-        "email_template_id": row[6],
-        "reference": row[7],
-        "machine_id": row[8],
-        "send_at": ts(row[9]),
-        "sent_at": ts(row[10]),
-        "created_at": ts(row[11]),
-        "updated_at": ts(row[12]),
-        "deletion_requested_at": ts(row[13]),
-        "not_sent_reason": row[14],
-        "delivery_failure": row[15],
-        "data": [{"id": i[0], "key": i[2], "value": i[3]} for i in items if i[1] == "data"],
+        "id": row.id,
+        "email": row.email,
+        "state": row.state,
+        "first_name": row.first_name,
+        "surname": row.surname,
+        "survey_id": row.survey_id,
+        "email_template_id": row.email_template_id,
+        "reference": row.reference,
+        "machine_id": row.machine_id,
+        "send_at": ts(row.send_at),
+        "sent_at": ts(row.sent_at),
+        "created_at": ts(row.created_at),
+        "updated_at": ts(row.updated_at),
+        "deletion_requested_at": ts(row.deletion_requested_at),
+        "not_sent_reason": row.not_sent_reason,
+        "delivery_failure": row.delivery_failure,
+        "data": [{"id": i.id, "key": i.key, "value": i.value} for i in items if i.kind == "data"],
         "query_params": [
-            {"id": i[0], "key": i[2], "value": i[3]} for i in items if i[1] == "query_param"
+            {"id": i.id, "key": i.key, "value": i.value} for i in items if i.kind == "query_param"
         ],
     }
 

@@ -201,9 +201,9 @@ async def create(*, session: Session, account_id: int, body: dict[str, Any]) -> 
         },
     )
     items = [(c.kind, c.key, c.value or "") for c in changes if c.key is not None]
-    rows = await repo.insert_items(session, row[0], items)
+    rows = await repo.insert_items(session, row.id, items)
     if links.segment_pairs:
-        await repo.link_segments(session, row[0], links.segment_pairs, replace=False)
+        await repo.link_segments(session, row.id, links.segment_pairs, replace=False)
     if send_at <= now:
         await announce_due(session)
     return to_json(row, rows)
@@ -234,9 +234,11 @@ async def update(
     current = await repo.get(session, account_id, request_id)
     assert current is not None
     _, existing = current
-    by_id = {i[0]: i for i in existing}
+    by_id = {i.id: i for i in existing}
     # The request's items after this update, to re-link staff/site/segments.
-    merged: dict[int | str, tuple[str, str, str]] = {i[0]: (i[1], i[2], i[3]) for i in existing}
+    merged: dict[int | str, tuple[str, str, str]] = {
+        i.id: (i.kind, i.key, i.value) for i in existing
+    }
     new_items: list[tuple[str, str, str]] = []
     updates: list[tuple[int, dict[str, str]]] = []
     for kind, changes in parsed.items.items():
@@ -246,7 +248,7 @@ async def update(
                     new_items.append((change.kind, change.key, change.value or ""))
                 continue
             target = by_id.get(change.item_id)
-            if target is None or target[1] != change.kind:
+            if target is None or target.kind != change.kind:
                 errors.add(
                     f"{kind}[{index}].id",
                     "invalid_value",
@@ -259,11 +261,10 @@ async def update(
                 if val is not None
             }
             updates.append((change.item_id, fields))
-            # dict.get(k, <Any>) types as str | None; the stored key and value are never NULL.
-            merged[change.item_id] = (  # type: ignore[assignment]
-                target[1],
-                fields.get("key", target[2]),
-                fields.get("value", target[3]),
+            merged[change.item_id] = (
+                target.kind,
+                fields.get("key", target.key),
+                fields.get("value", target.value),
             )
     all_items = list(merged.values()) + new_items
     # The limit holds for the request as a whole, not per PATCH (else repeated PATCHes grow it).

@@ -7,10 +7,11 @@ from starlette.responses import Response
 
 from opensure.api import pagination
 from opensure.api import validation as v
-from opensure.api.deps import AccountId, LeanRoute, read, read_planned
+from opensure.api.deps import AccountId, LeanRoute
 from opensure.api.errors import Errors, json_response
 from opensure.api.openapi import errors_for
 from opensure.api.request import array_param, base_url, check_query
+from opensure.db.fast import Direct
 from opensure.feedback_responses import repository as repo
 from opensure.feedback_responses import service
 from opensure.feedback_responses.schemas import FeedbackResponseRead
@@ -26,8 +27,11 @@ LIST_PARAMS = ("page", "per_page", "updated_since", "email", "survey_ids")
 async def get_feedback_response(id: str, request: Request, account_id: AccountId) -> Response:
     """Retrieve one feedback response by id."""
     check_query(request, ())
-    async with read(request) as conn:
-        found = await service.get(conn=conn, account_id=account_id, response_id=v.parse_path_id(id))
+    direct: Direct = request.app.state.direct
+    async with direct.read() as session:
+        found = await service.get(
+            session=session, account_id=account_id, response_id=v.parse_path_id(id)
+        )
     return json_response(found)
 
 
@@ -70,9 +74,10 @@ async def list_feedback_responses(request: Request, account_id: AccountId) -> Re
     email = qp.get("email") or None
     survey_ids = v.id_list(errors, "survey_ids", array_param(request, "survey_ids"))
     errors.raise_if_any()
-    async with read_planned(request) as conn:
+    direct: Direct = request.app.state.direct
+    async with direct.read_planned() as session:
         rows, total = await repo.list_page(
-            conn,
+            session,
             account_id,
             updated_since=since,
             email=email,
@@ -80,5 +85,5 @@ async def list_feedback_responses(request: Request, account_id: AccountId) -> Re
             limit=page.per_page,
             offset=page.offset,
         )
-        body = await service.render_many(conn, rows)
+        body = await service.render_many(session, rows)
     return json_response(body, 200, pagination.headers(request, base_url(request), page, total))

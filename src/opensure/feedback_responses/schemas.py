@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from opensure.api.timestamps import format as ts
-from opensure.db import AnyRow
+from opensure.feedback_requests.repository import RequestWithItems
 from opensure.feedback_requests.schemas import FeedbackRequestRead
 from opensure.feedback_requests.schemas import to_json as request_json
+from opensure.feedback_responses.repository import AnswerRow, ResponseRow
 from opensure.models.surveys import TYPE_NAMES
 
 
 def to_json(
-    row: AnyRow,
-    answers: list[AnyRow],
-    request: tuple[Sequence[Any], list[Sequence[Any]]] | None,
+    row: ResponseRow,
+    answers: list[AnswerRow],
+    request: RequestWithItems | None,
 ) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "email": row.email,
@@ -25,8 +25,8 @@ def to_json(
         "telephone_number": row.telephone_number,
     }
     if request is not None:
-        for _, _, key, value in request[1]:  # (id, kind, key, value)
-            fields.setdefault(key, value)
+        for i in request[1]:
+            fields.setdefault(i.key, i.value)
     return {
         "id": row.id,
         "reference": row.reference,

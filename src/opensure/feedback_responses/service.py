@@ -10,8 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from opensure.api.errors import NotFound
 from opensure.core.clock import utcnow
 from opensure.db import AnyRow
+from opensure.db.fast import Session
 from opensure.feedback_requests import repository as requests_repo
 from opensure.feedback_responses import repository as repo
+from opensure.feedback_responses.repository import ResponseRow
 from opensure.feedback_responses.schemas import to_json
 
 
@@ -75,10 +77,11 @@ async def _insert(
     return response_id
 
 
-async def render_many(conn: AsyncConnection, rows: list[AnyRow]) -> list[dict[str, Any]]:
-    answers = await repo.answers_for(conn, [r.id for r in rows])
+async def render_many(session: Session, rows: list[ResponseRow]) -> list[dict[str, Any]]:
+    """The responses' JSON, with their answers and the requests they answer: two statements."""
+    answers = await repo.answers_for(session, [r.id for r in rows])
     request_ids = [r.feedback_request_id for r in rows if r.feedback_request_id is not None]
-    requests = await requests_repo.many(conn, request_ids)
+    requests = await requests_repo.many(session, request_ids)
     return [
         to_json(
             r, answers[r.id], requests.get(r.feedback_request_id) if r.feedback_request_id else None
@@ -87,8 +90,8 @@ async def render_many(conn: AsyncConnection, rows: list[AnyRow]) -> list[dict[st
     ]
 
 
-async def get(*, conn: AsyncConnection, account_id: int, response_id: int | None) -> dict[str, Any]:
-    row = await repo.get(conn, account_id, response_id) if response_id else None
+async def get(*, session: Session, account_id: int, response_id: int | None) -> dict[str, Any]:
+    row = await repo.get(session, account_id, response_id) if response_id else None
     if row is None:
         raise NotFound()
-    return (await render_many(conn, [row]))[0]
+    return (await render_many(session, [row]))[0]

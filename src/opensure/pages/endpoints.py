@@ -20,6 +20,7 @@ from starlette.responses import RedirectResponse, Response
 
 from opensure.api.deps import read, transaction
 from opensure.core.links import SURVEY_PATH, TOKEN_PARAM, UNSUBSCRIBE_PATH
+from opensure.db.fast import SaSession
 from opensure.feedback_responses import repository as responses_repo
 from opensure.feedback_responses import service as responses
 from opensure.pages import forms
@@ -177,7 +178,7 @@ async def _previous_answers(
         return {}
     types = {q.id: q.type for q in questions}
     entered: dict[str, list[str]] = {}
-    for answer in (await responses_repo.answers_for(conn, [response_id]))[response_id]:
+    for answer in (await responses_repo.answers_for(SaSession(conn), [response_id]))[response_id]:
         value = answer.value
         values = value.split(", ") if types.get(answer.question_id) == "checkbox" else [value]
         entered[f"q{answer.question_id}"] = values
