@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import unicodedata
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -205,3 +206,58 @@ async def test_processes_migrating_at_once_all_succeed(kind: str, tmp_path: Path
             await engine.dispose()
     finally:
         await databases.aclose()
+
+
+async def test_0007_fills_the_normalised_addresses_of_existing_rows(engine: AsyncEngine) -> None:
+    nfd = unicodedata.normalize("NFD", "Zoë@Bücher.example")
+    await upgrade(engine, "0006")
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO accounts (id, name, min_interval_days, created_at) "
+                "VALUES (1, 'A', 0, '2026-01-01 00:00:00')"
+            )
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO surveys (id, account_id, code, name, created_at) "
+                "VALUES (1, 1, 'c0de', 'S', '2026-01-01 00:00:00')"
+            )
+        )
+        for rid, email in ((1, "Kate@Example.COM"), (2, nfd), (3, None)):
+            await conn.execute(
+                text(
+                    "INSERT INTO feedback_requests (id, account_id, survey_id, email, state, "
+                    "send_at, created_at, updated_at, token) VALUES (:id, 1, 1, :email, "
+                    "'pending', '2026-01-01 00:00:00', '2026-01-01 00:00:00', "
+                    "'2026-01-01 00:00:00', :token)"
+                ),
+                {"id": rid, "email": email, "token": f"t{rid}"},
+            )
+        await conn.execute(
+            text(
+                "INSERT INTO feedback_responses (id, account_id, survey_id, email, submitted_at, "
+                "updated_at) VALUES (1, 1, 1, :email, '2026-01-01 00:00:00', "
+                "'2026-01-01 00:00:00')"
+            ),
+            {"email": nfd},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO unsubscribes (account_id, email, created_at) "
+                "VALUES (1, :email, '2026-01-01 00:00:00')"
+            ),
+            {"email": nfd.lower()},
+        )
+    await upgrade(engine)
+    async with engine.connect() as conn:
+        requests = dict(
+            (await conn.execute(text("SELECT id, email_normalized FROM feedback_requests"))).all()
+        )
+        responses = (
+            await conn.execute(text("SELECT email_normalized FROM feedback_responses"))
+        ).scalars()
+        unsubscribed = (await conn.execute(text("SELECT email FROM unsubscribes"))).scalars()
+        assert requests == {1: "kate@example.com", 2: "zoë@bücher.example", 3: None}
+        assert list(responses) == ["zoë@bücher.example"]
+        assert list(unsubscribed) == ["zoë@bücher.example"]

@@ -273,6 +273,7 @@ INSERT_COLUMNS = (
     "account_id",
     "survey_id",
     "email",
+    "email_normalized",
     "first_name",
     "surname",
     "reference",
@@ -397,6 +398,7 @@ async def erase_request(conn: AsyncConnection, request_id: int, now: dt.datetime
         .where(fr.c.id == request_id)
         .values(
             email=None,
+            email_normalized=None,
             first_name=None,
             surname=None,
             deletion_requested_at=func.coalesce(fr.c.deletion_requested_at, now),
@@ -407,5 +409,5 @@ async def erase_request(conn: AsyncConnection, request_id: int, now: dt.datetime
     await conn.execute(
         update(resp)
         .where(resp.c.feedback_request_id == request_id)
-        .values(email=None, name=None, telephone_number=None)
+        .values(email=None, email_normalized=None, name=None, telephone_number=None)
     )

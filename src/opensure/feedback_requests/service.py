@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from opensure.api import validation as v
 from opensure.api.errors import Errors, NotFound, UnpermittedParameters, ValidationFailed
 from opensure.core.clock import utcnow
+from opensure.core.emails import normalised_or_none
 from opensure.db.fast import SaSession, Session
 from opensure.db.notify import announce_due
 from opensure.feedback_requests import repository as repo
@@ -110,6 +111,7 @@ def _parse(body: dict[str, Any], errors: Errors, *, creating: bool, now: dt.date
     given = body if not creating else {f: body.get(f) for f in CREATE_FIELDS}
     if creating or "email" in given:
         out.values["email"] = v.email(errors, "email", given.get("email"), required=True)
+        out.values["email_normalized"] = normalised_or_none(out.values["email"])
     if creating or "send_at" in given:
         out.values["send_at"] = v.timestamp(
             errors, "send_at", given.get("send_at"), required=True, minimum=now - PAST_GRACE

@@ -11,6 +11,7 @@ import orjson
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from opensure.core.emails import normalise_email
 from opensure.db.fast import Query, Session
 from opensure.models import Answer, FeedbackResponse
 
@@ -130,8 +131,8 @@ def _list_queries(since: bool, email: bool, surveys: bool, reverse: bool) -> tup
         lite.append(f"updated_at >= ?{n}")
     if email:
         n += 1
-        pg.append(f"lower(email) = ${n}")
-        lite.append(f"lower(email) = ?{n}")
+        pg.append(f"email_normalized = ${n}")
+        lite.append(f"email_normalized = ?{n}")
     if surveys:
         n += 1
         pg.append(f"survey_id = ANY(${n}::bigint[])")
@@ -173,7 +174,7 @@ async def list_page(
     if updated_since is not None:
         args.append(session.ts(updated_since))
     if email is not None:
-        args.append(email.lower())
+        args.append(normalise_email(email))
     if survey_ids:
         args.append(_id_list(session, survey_ids))
     shape = (updated_since is not None, email is not None, bool(survey_ids))

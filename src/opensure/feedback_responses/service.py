@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opensure.api.errors import NotFound
 from opensure.core.clock import utcnow
+from opensure.core.emails import normalised_or_none
 from opensure.db import AnyRow
 from opensure.db.fast import Session
 from opensure.feedback_requests import repository as requests_repo
@@ -72,6 +73,7 @@ async def _insert(
         )
     else:
         values.update(contact)
+    values["email_normalized"] = normalised_or_none(values.get("email"))
     response_id = await repo.insert_response(conn, values)
     await repo.replace_answers(conn, response_id, answers)
     return response_id
