@@ -44,8 +44,8 @@ def string(
     return text
 
 
-def email(errors: Errors, field: str, value: Any, *, required: bool) -> str | None:
-    text = string(errors, field, value, maximum=254, required=required)
+def email(errors: Errors, field: str, value: Any, *, required: bool, maximum: int) -> str | None:
+    text = string(errors, field, value, maximum=maximum, required=required)
     if text is None:
         return None
     text = text.strip()

@@ -9,6 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from opensure.api.timestamps import format as ts
 from opensure.feedback_requests.repository import ItemRow, RequestRow
+from opensure.models.feedback import (
+    EMAIL_MAX,
+    ITEM_KEY_MAX,
+    ITEM_VALUE_MAX,
+    ITEMS_MAX,
+    REQUEST_TEXT_MAX,
+)
 
 # ---- representation (hot path: plain dicts, no model validation) ----
 
@@ -48,8 +55,8 @@ class DataItemIn(BaseModel):
     """An item of a new request (an ``id`` here is 403: ids are given by the server)."""
 
     model_config = ConfigDict(extra="forbid")
-    key: str = Field(max_length=30, examples=["staff_code"])
-    value: str = Field(max_length=100, examples=["luke"])
+    key: str = Field(max_length=ITEM_KEY_MAX, examples=["staff_code"])
+    value: str = Field(max_length=ITEM_VALUE_MAX, examples=["luke"])
 
 
 def _no_default(schema: dict[str, Any]) -> None:
@@ -68,8 +75,12 @@ class DataItemChange(BaseModel):
         description="The item to change. Omit to add an item.",
         json_schema_extra=_no_default,
     )
-    key: str = Field(None, max_length=30, examples=["staff_code"], json_schema_extra=_no_default)  # type: ignore[assignment]
-    value: str = Field(None, max_length=100, examples=["luke"], json_schema_extra=_no_default)  # type: ignore[assignment]
+    key: str = Field(
+        None, max_length=ITEM_KEY_MAX, examples=["staff_code"], json_schema_extra=_no_default
+    )  # type: ignore[assignment]
+    value: str = Field(
+        None, max_length=ITEM_VALUE_MAX, examples=["luke"], json_schema_extra=_no_default
+    )  # type: ignore[assignment]
 
 
 class DataItem(BaseModel):
@@ -80,35 +91,35 @@ class DataItem(BaseModel):
 
 class FeedbackRequestCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    email: str = Field(max_length=254, examples=["john.smith@example.com"])
+    email: str = Field(max_length=EMAIL_MAX, examples=["john.smith@example.com"])
     send_at: Timestamp = Field(
         description="ISO 8601. Up to 24 hours in the past means 'send as soon as possible'.",
         examples=["2014-08-20T18:00:00+0100"],
     )
     survey_id: int = Field(examples=[1484])
     email_template_id: int | None = None
-    first_name: str | None = Field(None, max_length=100)
-    surname: str | None = Field(None, max_length=100)
-    reference: str | None = Field(None, max_length=100)
-    machine_id: str | None = Field(None, max_length=36)
-    data: list[DataItemIn] | None = Field(None, max_length=50)
+    first_name: str | None = Field(None, max_length=REQUEST_TEXT_MAX["first_name"])
+    surname: str | None = Field(None, max_length=REQUEST_TEXT_MAX["surname"])
+    reference: str | None = Field(None, max_length=REQUEST_TEXT_MAX["reference"])
+    machine_id: str | None = Field(None, max_length=REQUEST_TEXT_MAX["machine_id"])
+    data: list[DataItemIn] | None = Field(None, max_length=ITEMS_MAX)
     query_params: list[DataItemIn] | None = Field(
-        None, max_length=50, description="Added to the survey link's query string."
+        None, max_length=ITEMS_MAX, description="Added to the survey link's query string."
     )
 
 
 class FeedbackRequestUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    email: str | None = Field(None, max_length=254)
+    email: str | None = Field(None, max_length=EMAIL_MAX)
     send_at: Timestamp | None = None
     survey_id: int | None = None
     email_template_id: int | None = None
-    first_name: str | None = Field(None, max_length=100)
-    surname: str | None = Field(None, max_length=100)
-    reference: str | None = Field(None, max_length=100)
-    machine_id: str | None = Field(None, max_length=36)
-    data: list[DataItemChange] | None = Field(None, max_length=50)
-    query_params: list[DataItemChange] | None = Field(None, max_length=50)
+    first_name: str | None = Field(None, max_length=REQUEST_TEXT_MAX["first_name"])
+    surname: str | None = Field(None, max_length=REQUEST_TEXT_MAX["surname"])
+    reference: str | None = Field(None, max_length=REQUEST_TEXT_MAX["reference"])
+    machine_id: str | None = Field(None, max_length=REQUEST_TEXT_MAX["machine_id"])
+    data: list[DataItemChange] | None = Field(None, max_length=ITEMS_MAX)
+    query_params: list[DataItemChange] | None = Field(None, max_length=ITEMS_MAX)
 
 
 class FeedbackRequestRead(BaseModel):

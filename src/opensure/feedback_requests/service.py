@@ -19,7 +19,14 @@ from opensure.db.fast import SaSession, Session
 from opensure.db.notify import announce_due
 from opensure.feedback_requests import repository as repo
 from opensure.feedback_requests.schemas import to_json
-from opensure.models.feedback import STATES
+from opensure.models.feedback import (
+    EMAIL_MAX,
+    ITEM_KEY_MAX,
+    ITEM_VALUE_MAX,
+    ITEMS_MAX,
+    REQUEST_TEXT_MAX,
+    STATES,
+)
 from opensure.stores import idempotency as idempotency_store
 
 COLLECTION = "/feedback_requests/"
@@ -36,10 +43,10 @@ CREATE_FIELDS = (
     "query_params",
 )
 ITEM_FIELDS = ("id", "key", "value")
-MAX_ITEMS = 50
+MAX_ITEMS = ITEMS_MAX
 # A send_at up to this far in the past means "as soon as possible" (clients send "now").
 PAST_GRACE = dt.timedelta(hours=24)
-SCALARS = {"first_name": 100, "surname": 100, "reference": 100, "machine_id": 36}
+SCALARS = REQUEST_TEXT_MAX
 ITEM_KINDS = {"data": "data", "query_params": "query_param"}
 
 
@@ -92,14 +99,16 @@ def _parse_items(errors: Errors, kind: str, entries: Any, *, creating: bool) -> 
         elif "id" in entry:
             raise UnpermittedParameters([f"{name}.id"])
         updating = item_id is not None
-        key = v.string(errors, f"{name}.key", entry.get("key"), maximum=30, required=not updating)
+        key = v.string(
+            errors, f"{name}.key", entry.get("key"), maximum=ITEM_KEY_MAX, required=not updating
+        )
         if updating and "value" not in entry:
             value = None
         elif entry.get("value") == "":
             value = ""
         else:
             value = v.string(
-                errors, f"{name}.value", entry.get("value"), maximum=100, required=True
+                errors, f"{name}.value", entry.get("value"), maximum=ITEM_VALUE_MAX, required=True
             )
         changes.append(ItemChange(ITEM_KINDS[kind], item_id, key, value))
     return changes
@@ -110,7 +119,9 @@ def _parse(body: dict[str, Any], errors: Errors, *, creating: bool, now: dt.date
     out = Parsed()
     given = body if not creating else {f: body.get(f) for f in CREATE_FIELDS}
     if creating or "email" in given:
-        out.values["email"] = v.email(errors, "email", given.get("email"), required=True)
+        out.values["email"] = v.email(
+            errors, "email", given.get("email"), required=True, maximum=EMAIL_MAX
+        )
         out.values["email_normalized"] = normalised_or_none(out.values["email"])
     if creating or "send_at" in given:
         out.values["send_at"] = v.timestamp(

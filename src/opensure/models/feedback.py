@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import (
     ForeignKey,
@@ -161,3 +162,28 @@ class Answer(Base):
     value: Mapped[str] = mapped_column(Text)
     # Rating answers as a number, for metrics.
     rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+def max_length(column: Any) -> int:
+    """The length a string column holds: the one source of a field's length limit."""
+    length = column.type.length
+    assert isinstance(length, int), f"{column} has no length"
+    return length
+
+
+# Length limits of what clients and customers send, from the columns that store them (the
+# API's validation, its OpenAPI schemas and the survey pages' form all use these).
+_request = FeedbackRequest.__table__.c
+_item = FeedbackRequestItem.__table__.c
+_response = FeedbackResponse.__table__.c
+EMAIL_MAX = max_length(_request.email)
+REQUEST_TEXT_MAX = {
+    name: max_length(_request[name])
+    for name in ("first_name", "surname", "reference", "machine_id")
+}
+ITEM_KEY_MAX = max_length(_item.key)
+ITEM_VALUE_MAX = max_length(_item.value)
+CONTACT_NAME_MAX = max_length(_response.name)
+CONTACT_PHONE_MAX = max_length(_response.telephone_number)
+# Data items and query parameters a request may carry, of each kind.
+ITEMS_MAX = 50

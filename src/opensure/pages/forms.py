@@ -8,6 +8,8 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
+from opensure.models.feedback import CONTACT_NAME_MAX, CONTACT_PHONE_MAX, EMAIL_MAX
+
 MAX_TEXT = 10_000
 # A whole number as the form sends it: ASCII digits only (str.isdigit() passes "²", which int()
 # then refuses), and short enough that int() never refuses it.
@@ -76,8 +78,8 @@ def check(questions: list[Any], form: dict[str, list[str]], *, anonymous: bool) 
         phone = _first(form, "telephone_number")
         if not name:
             sub.errors["name"] = "Please tell us your name."
-        elif len(name) > 200:
-            sub.errors["name"] = "Please keep your name under 200 characters."
+        elif len(name) > CONTACT_NAME_MAX:
+            sub.errors["name"] = f"Please keep your name under {CONTACT_NAME_MAX} characters."
         if not email:
             sub.errors["email"] = "Please give your email address."
         else:
@@ -85,10 +87,12 @@ def check(questions: list[Any], form: dict[str, list[str]], *, anonymous: bool) 
                 validate_email(email, check_deliverability=False)
             except EmailNotValidError:
                 sub.errors["email"] = "This doesn't look like an email address."
-            if len(email) > 254:
+            if len(email) > EMAIL_MAX:
                 sub.errors["email"] = "This email address is too long."
-        if phone and len(phone) > 50:
-            sub.errors["telephone_number"] = "Please keep the number under 50 characters."
+        if phone and len(phone) > CONTACT_PHONE_MAX:
+            sub.errors["telephone_number"] = (
+                f"Please keep the number under {CONTACT_PHONE_MAX} characters."
+            )
         for key, value in (("name", name), ("email", email), ("telephone_number", phone)):
             if NUL in value:
                 sub.errors[key] = UNSTORABLE
