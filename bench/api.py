@@ -1,7 +1,7 @@
 """Requests/s and latency of the API's hot endpoints, next to a bare Starlette baseline.
 
     .venv/bin/python -m bench.api [--quick] [--backend sqlite,postgresql] [--workers 1,2]
-                                  [--endpoint get,post,list] [--write]
+                                  [--endpoint get,post,list,responses] [--write]
 
 For each backend (a fresh SQLite file in a temporary directory; a fresh PostgreSQL database
 that is dropped afterwards) it migrates with ``opensure migrate``, creates two accounts with a
@@ -13,6 +13,8 @@ items each through the API, checks that both apps answer with the same JSON, and
 * ``GET /feedback_requests/:id``       random ids among the seeded requests
 * ``POST /feedback_requests``          a new request with two data items, send_at in the future
 * ``GET /feedback_requests?per_page=100``  the first page of the seeded account
+* ``GET /feedback_responses?per_page=100`` the first page of 300 responses seeded straight into
+  the database (answers and the request they answer embedded)
 
 with wrk (one thread by default: on a 2-core machine the load generator shares the CPUs with
 the servers), a warm-up run first, OpenSure and then the baseline for each endpoint. POSTs go
@@ -69,10 +71,15 @@ ENDPOINTS = {
     "get": "GET /feedback_requests/:id",
     "post": "POST /feedback_requests",
     "list": "GET /feedback_requests?per_page=100",
+    "responses": "GET /feedback_responses?per_page=100",
 }
 # OpenSure req/s as a share of the baseline's, per endpoint.
-TARGETS = {"get": 0.50, "post": 0.40}
+TARGETS = {"get": 0.85, "post": 0.50, "list": 0.70, "responses": 0.70}
 LIST_PATH = "/feedback_requests?per_page=100"
+RESPONSES_PATH = "/feedback_responses?per_page=100"
+# Responses seeded (straight into the database: one per seeded request, every question
+# answered), so that the responses list has full pages with an embedded request each.
+RESPONSES = 300
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_ENV = ("OPENSURE_BENCH_POSTGRES_URL", "OPENSURE_TEST_POSTGRES_URL")
 RATE_LIMIT = 10**9
@@ -419,6 +426,86 @@ def seed(server: Server, fixture: Fixture, count: int) -> None:
     log(f"seeded {count} feedback requests in {time.monotonic() - started:.1f}s")
 
 
+def seed_responses(url: str, fixture: Fixture) -> None:
+    """A response to each of the first RESPONSES seeded requests, written to the database."""
+    started = time.monotonic()
+    now = dt.datetime.now(dt.UTC)
+    rows = [
+        (fixture.read_survey_id, rid, f"seed{n}@example.com", now - dt.timedelta(minutes=n))
+        for n, rid in enumerate(fixture.seeded_ids[:RESPONSES])
+    ]
+    if url.startswith("sqlite"):
+        db = sqlite3.connect(make_url(url).database or "")
+        try:
+            with db:
+                _seed_responses_sqlite(db, fixture, rows)
+        finally:
+            db.close()
+    else:
+        asyncio.run(_seed_responses_pg(url, fixture, rows))
+    log(f"seeded {len(rows)} feedback responses in {time.monotonic() - started:.1f}s")
+
+
+def _answer(qtype: str, n: int) -> tuple[str, int | None]:
+    return (str(n % 11), n % 11) if qtype == "rating" else (f"answer {n}", None)
+
+
+def _seed_responses_sqlite(db: sqlite3.Connection, fixture: Fixture, rows: list[Any]) -> None:
+    account = db.execute(
+        "SELECT account_id FROM surveys WHERE id = ?", (fixture.read_survey_id,)
+    ).fetchone()[0]
+    questions = db.execute(
+        "SELECT id, type FROM questions WHERE survey_id = ? ORDER BY position",
+        (fixture.read_survey_id,),
+    ).fetchall()
+    for n, (survey, rid, email, at) in enumerate(rows):
+        stamp = at.strftime("%Y-%m-%d %H:%M:%S.%f")
+        response = db.execute(
+            "INSERT INTO feedback_responses (account_id, survey_id, feedback_request_id, email, "
+            "name, reference, submitted_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "RETURNING id",
+            (account, survey, rid, email, "Kate Smith", f"#{n}", stamp, stamp),
+        ).fetchone()[0]
+        db.executemany(
+            "INSERT INTO answers (feedback_response_id, question_id, value, rating) "
+            "VALUES (?, ?, ?, ?)",
+            [(response, qid, *_answer(qtype, n)) for qid, qtype in questions],
+        )
+
+
+async def _seed_responses_pg(url: str, fixture: Fixture, rows: list[Any]) -> None:
+    conn = await asyncpg.connect(asyncpg_dsn(url), timeout=10)
+    try:
+        account = await conn.fetchval(
+            "SELECT account_id FROM surveys WHERE id = $1", fixture.read_survey_id
+        )
+        questions = await conn.fetch(
+            "SELECT id, type FROM questions WHERE survey_id = $1 ORDER BY position",
+            fixture.read_survey_id,
+        )
+        async with conn.transaction():
+            for n, (survey, rid, email, at) in enumerate(rows):
+                response = await conn.fetchval(
+                    "INSERT INTO feedback_responses (account_id, survey_id, feedback_request_id, "
+                    "email, name, reference, submitted_at, updated_at) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+                    account,
+                    survey,
+                    rid,
+                    email,
+                    "Kate Smith",
+                    f"#{n}",
+                    at,
+                )
+                await conn.executemany(
+                    "INSERT INTO answers (feedback_response_id, question_id, value, rating) "
+                    "VALUES ($1, $2, $3, $4)",
+                    [(response, q["id"], *_answer(q["type"], n)) for q in questions],
+                )
+    finally:
+        await conn.close()
+
+
 def check_same_answers(opensure: Server, baseline: Server, fixture: Fixture) -> None:
     """Both apps must answer each benchmarked request alike, or the comparison means nothing."""
 
@@ -426,7 +513,7 @@ def check_same_answers(opensure: Server, baseline: Server, fixture: Fixture) -> 
         with httpx.Client(base_url=server.base, headers=headers_for(token), timeout=10) as c:
             return c.request(method, path, **kw)
 
-    for path in (f"/feedback_requests/{fixture.seeded_ids[0]}", LIST_PATH):
+    for path in (f"/feedback_requests/{fixture.seeded_ids[0]}", LIST_PATH, RESPONSES_PATH):
         a = call(opensure, "GET", path, fixture.read_token)
         b = call(baseline, "GET", path, fixture.read_token)
         if a.status_code != 200 or b.status_code != 200 or a.json() != b.json():
@@ -564,10 +651,11 @@ def wrk_script(endpoint: str, fixture: Fixture, prefix: str) -> str:
             '  return wrk.format("GET", "/feedback_requests/" .. ids[math.random(n)])',
             "end",
         ]
-    elif endpoint == "list":
+    elif endpoint in ("list", "responses"):
+        path = LIST_PATH if endpoint == "list" else RESPONSES_PATH
         lines += [
             "request = function()",
-            f'  return wrk.format("GET", {lua_str(LIST_PATH)})',
+            f'  return wrk.format("GET", {lua_str(path)})',
             "end",
         ]
     else:
@@ -636,6 +724,8 @@ def httpx_requests(
             return "GET", f"/feedback_requests/{secrets.choice(fixture.seeded_ids)}", None
         if endpoint == "list":
             return "GET", LIST_PATH, None
+        if endpoint == "responses":
+            return "GET", RESPONSES_PATH, None
         body = request_body(fixture.write_survey_id, f"{prefix}-{n}@example.com", n, send_at)
         return "POST", "/feedback_requests", body
 
@@ -764,6 +854,7 @@ def run_backend(
                 baseline.wait_ready(fixture.read_token)
                 if not fixture.seeded_ids:
                     seed(opensure, fixture, opts.seed)
+                    seed_responses(url, fixture)
                 check_same_answers(opensure, baseline, fixture)
                 for endpoint in opts.endpoints:
                     runs: dict[str, list[Measurement]] = {"opensure": [], "baseline": []}
@@ -896,8 +987,6 @@ def verdict(results: list[Result]) -> str:
             f"{len(met)} of {len(runs)} configurations; lowest: {worst.ratio:.1%}, "
             f"{worst.backend}, {worst.workers} worker{'s' if worst.workers > 1 else ''})."
         )
-    if any(r.endpoint == "list" for r in results):
-        lines.append(f"- `{ENDPOINTS['list']}`: no target; shown for reference.")
     return "\n".join(lines) + "\n"
 
 
@@ -955,12 +1044,15 @@ def report(opts: Options, results: list[Result], info: dict[str, str], started: 
     )
     return f"""## What is measured
 
-Requests per second and median / 99th-percentile latency of three endpoints, on loopback
+Requests per second and median / 99th-percentile latency of four endpoints, on loopback
 (127.0.0.1), with 1 and 2 worker processes, on SQLite and PostgreSQL:
 
 - `{ENDPOINTS["get"]}`: a random one of {opts.seed:,} seeded requests (2 data items each);
 - `{ENDPOINTS["post"]}`: a new pending request with 2 data items and `send_at` 30 days ahead;
-- `{ENDPOINTS["list"]}`: the first page of the seeded account.
+- `{ENDPOINTS["list"]}`: the first page of the seeded account;
+- `{ENDPOINTS["responses"]}`: the first page of {RESPONSES} responses (written straight to the
+  database, one per seeded request, every question of the survey answered), each with its
+  answers and its request (with items) embedded.
 
 Each OpenSure figure (`opensure serve --workers N --no-access-log --no-demo{serve_extra}`)
 comes with a baseline measured in the same run, on the same database and with the same worker
@@ -970,7 +1062,8 @@ hot paths use 10, that closes idle ones after a second so that both apps fit in 
 connection limit) and {driver} on SQLite,
 under uvicorn. The baseline reads OpenSure's own tables with
 hand-written SQL and answers with the same JSON (checked before measuring): one SELECT for GET
-by id; COUNT + page + items for the list; for POST one transaction inserting the request and
+by id; COUNT + page + items for the list; COUNT + page + answers + requests with their items
+for the responses list; for POST one transaction inserting the request and
 its items with `INSERT … RETURNING`, without OpenSure's survey-ownership check and
 staff/site/segment lookup (one more statement in OpenSure's transaction).
 **ratio** = OpenSure req/s ÷ baseline req/s.
@@ -1069,7 +1162,7 @@ def parse_args(argv: list[str]) -> Options:
         "--endpoint",
         default=",".join(ENDPOINTS),
         type=lambda v: parse_list(v, tuple(ENDPOINTS), "--endpoint"),
-        help="comma list of get, post, list (default: all)",
+        help="comma list of get, post, list, responses (default: all)",
     )
     p.add_argument("--duration", type=float, default=10.0, help="seconds measured (default 10)")
     p.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up (default 2)")

@@ -9,6 +9,8 @@ SQLAlchemy and OpenSure's own checks cost. Per request it does:
 * ``GET /feedback_requests/{id}``: one SELECT, the request LEFT JOIN its items;
 * ``GET /feedback_requests``: COUNT, the page SELECT and the items SELECT, plus the
   ``Link`` / ``X-Total-Count`` / ``X-Total-Pages`` headers (the same three queries as OpenSure);
+* ``GET /feedback_responses``: COUNT, the page SELECT, the answers SELECT (joined to their
+  questions) and the embedded requests' SELECT (LEFT JOIN their items), plus the same headers;
 * ``POST /feedback_requests``: minimal body checks, then one transaction with
   ``INSERT … RETURNING`` for the request and one multi-row ``INSERT … RETURNING`` for its items.
   Unlike OpenSure it does not check that the survey belongs to the account, does not link
@@ -115,6 +117,45 @@ PG_INSERT_ITEMS_SQL = (
 )
 
 
+RESPONSE_COLUMNS = (
+    "id",
+    "reference",
+    "machine_id",
+    "survey_id",
+    "feedback_request_id",
+    "email",
+    "name",
+    "telephone_number",
+    "submitted_at",
+    "updated_at",
+)
+R_COLS = ", ".join(f"r.{c}" for c in RESPONSE_COLUMNS)
+RESPONSES_COUNT_SQL = "SELECT count(*) FROM feedback_responses WHERE account_id = $1"
+RESPONSES_PAGE_SQL = (
+    f"SELECT {R_COLS} FROM feedback_responses r WHERE r.account_id = $1 "
+    "ORDER BY r.submitted_at DESC, r.id DESC LIMIT $2 OFFSET $3"
+)
+ANSWERS_SQL = (
+    "SELECT a.feedback_response_id, a.question_id, a.value, q.text, q.type "
+    "FROM answers a JOIN questions q ON q.id = a.question_id "
+    "WHERE a.feedback_response_id IN ({ids}) ORDER BY q.position, q.id"
+)
+REQUESTS_SQL = (
+    f'SELECT {FR_COLS}, i.id, i.kind, i."key", i.value FROM feedback_requests fr '
+    "LEFT OUTER JOIN feedback_request_items i ON i.feedback_request_id = fr.id "
+    "WHERE fr.id IN ({ids}) ORDER BY fr.id, i.id"
+)
+PG_ANSWERS_SQL = ANSWERS_SQL.replace("IN ({ids})", "= ANY($1::bigint[])")
+PG_REQUESTS_SQL = REQUESTS_SQL.replace("IN ({ids})", "= ANY($1::bigint[])")
+TYPE_NAMES = {
+    "rating": "Rating",
+    "text": "Text",
+    "dropdown": "Dropdown",
+    "radio": "Radio",
+    "checkbox": "Checkbox",
+}
+
+
 def qmarks(sql: str) -> str:
     return re.sub(r"\$\d+", "?", sql)
 
@@ -176,6 +217,53 @@ def to_json(row: Row, items: Sequence[Row], ts: Callable[[Any], str | None]) -> 
     }
 
 
+def response_json(
+    row: Row,
+    answers: Sequence[Row],
+    request: tuple[Row, list[Row]] | None,
+    ts: Callable[[Any], str | None],
+) -> dict[str, Any]:
+    """``row``: RESPONSE_COLUMNS; ``answers``: (response id, question id, value, text, type);
+    ``request``: its 16 columns and (id, kind, key, value) items."""
+    fields: dict[str, Any] = {"email": row[5], "name": row[6], "telephone_number": row[7]}
+    if request is not None:
+        for i in request[1]:
+            fields.setdefault(i[2], i[3])
+    return {
+        "id": row[0],
+        "reference": row[1],
+        "machine_id": row[2],
+        "survey_id": row[3],
+        "fields": fields,
+        "answers": [
+            {
+                "question_id": a[1],
+                "question": a[3],
+                "answer": a[2],
+                "type": TYPE_NAMES.get(a[4], a[4]),
+            }
+            for a in answers
+        ],
+        "submitted_at": ts(row[8]),
+        "updated_at": ts(row[9]),
+        "feedback_request": to_json(request[0], request[1], ts) if request is not None else None,
+    }
+
+
+def group_requests(rows: Sequence[Row]) -> dict[int, tuple[Row, list[Row]]]:
+    """(request row, items) by id, from REQUESTS_SQL rows (one per item)."""
+    out: dict[int, tuple[Row, list[Row]]] = {}
+    for r in rows:
+        found = out.get(r[0])
+        if found is None:
+            found = out[r[0]] = (r[:NCOLS], [])
+        if r[NCOLS] is not None:
+            found[1].append(r[NCOLS:])
+    return out
+
+
+ResponsesPage = tuple[int, list[Row], list[Row], list[Row]]
+
 # ---- stores: the same operations over asyncpg, aiosqlite and sqlite3 ----
 
 
@@ -214,6 +302,17 @@ class PgStore:
             rows = await conn.fetch(PAGE_SQL, account_id, limit, offset)
             items = await conn.fetch(PG_ITEMS_SQL, [r[0] for r in rows]) if rows else []
         return total, rows, items
+
+    async def responses(self, account_id: int, limit: int, offset: int) -> ResponsesPage:
+        async with self.pool.acquire() as conn:
+            total = await conn.fetchval(RESPONSES_COUNT_SQL, account_id)
+            if offset >= total:
+                return total, [], [], []
+            rows = await conn.fetch(RESPONSES_PAGE_SQL, account_id, limit, offset)
+            answers = await conn.fetch(PG_ANSWERS_SQL, [r[0] for r in rows])
+            ids = [r[4] for r in rows if r[4] is not None]
+            requests = await conn.fetch(PG_REQUESTS_SQL, ids) if ids else []
+        return total, rows, answers, requests
 
     async def create(
         self, values: Sequence[Any], items: Sequence[tuple[str, str, str]]
@@ -293,6 +392,33 @@ class AioSqliteStore:
             )
         return total, rows, items
 
+    async def responses(self, account_id: int, limit: int, offset: int) -> ResponsesPage:
+        async with self.conn() as conn:
+            count = await conn.execute_fetchall(qmarks(RESPONSES_COUNT_SQL), (account_id,))
+            total = next(iter(count))[0]
+            if offset >= total:
+                return total, [], [], []
+            rows = list(
+                await conn.execute_fetchall(qmarks(RESPONSES_PAGE_SQL), (account_id, limit, offset))
+            )
+            rids = [r[0] for r in rows]
+            answers = list(
+                await conn.execute_fetchall(
+                    ANSWERS_SQL.format(ids=", ".join("?" * len(rids))), rids
+                )
+            )
+            ids = [r[4] for r in rows if r[4] is not None]
+            requests = (
+                list(
+                    await conn.execute_fetchall(
+                        REQUESTS_SQL.format(ids=", ".join("?" * len(ids))), ids
+                    )
+                )
+                if ids
+                else []
+            )
+        return total, rows, answers, requests
+
     async def create(
         self, values: Sequence[Any], items: Sequence[tuple[str, str, str]]
     ) -> tuple[Row, list[Row]]:
@@ -343,6 +469,19 @@ class SyncSqliteStore:
         ids = [r[0] for r in rows]
         items = self.db.execute(sqlite_items_sql(len(ids)), ids).fetchall() if ids else []
         return total, rows, items
+
+    async def responses(self, account_id: int, limit: int, offset: int) -> ResponsesPage:
+        db = self.db
+        total = db.execute(qmarks(RESPONSES_COUNT_SQL), (account_id,)).fetchone()[0]
+        if offset >= total:
+            return total, [], [], []
+        rows = db.execute(qmarks(RESPONSES_PAGE_SQL), (account_id, limit, offset)).fetchall()
+        rids = [r[0] for r in rows]
+        answers = db.execute(ANSWERS_SQL.format(ids=", ".join("?" * len(rids))), rids).fetchall()
+        ids = [r[4] for r in rows if r[4] is not None]
+        sql = REQUESTS_SQL.format(ids=", ".join("?" * len(ids)))
+        requests = db.execute(sql, ids).fetchall() if ids else []
+        return total, rows, answers, requests
 
     async def create(
         self, values: Sequence[Any], items: Sequence[tuple[str, str, str]]
@@ -470,6 +609,31 @@ def create_app() -> Starlette:
         for it in items:
             by_request[it[0]].append(it[1:])
         body = [to_json(r, by_request[r[0]], store.ts) for r in rows]
+        return paged(request, body, page, per_page, total)
+
+    async def list_responses(request: Request) -> Response:
+        account = await account_of(request)
+        if isinstance(account, Response):
+            return account
+        query = request.query_params
+        try:
+            page = max(1, int(query.get("page") or 1))
+            per_page = min(max(1, int(query.get("per_page") or 30)), 100)
+        except ValueError:
+            return error(422, "Validation error")
+        store = state["store"]
+        total, rows, answers, requests = await store.responses(
+            account, per_page, (page - 1) * per_page
+        )
+        by_response: dict[int, list[Row]] = {r[0]: [] for r in rows}
+        for a in answers:
+            by_response[a[0]].append(a)
+        embedded = group_requests(requests)
+        body = [response_json(r, by_response[r[0]], embedded.get(r[4]), store.ts) for r in rows]
+        return paged(request, body, page, per_page, total)
+
+    def paged(request: Request, body: list[Any], page: int, per_page: int, total: int) -> Response:
+        query = request.query_params
         pages = max(1, -(-total // per_page))
         kept = [(k, v) for k, v in query.multi_items() if k != "page"]
         base = public + request.url.path
@@ -541,6 +705,7 @@ def create_app() -> Starlette:
             Route("/feedback_requests", list_page, methods=["GET"]),
             Route("/feedback_requests", create, methods=["POST"]),
             Route("/feedback_requests/{id}", get_one, methods=["GET"]),
+            Route("/feedback_responses", list_responses, methods=["GET"]),
         ],
         lifespan=lifespan,
     )
