@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from opensure.accounts import repository as accounts_repo
 from opensure.accounts import service as admin
 from opensure.api import timestamps
-from opensure.api.negotiation import MEDIA_TYPE
 from opensure.config import get_settings
 from opensure.core.clock import utcnow
 from opensure.core.errors import AdminError
@@ -254,7 +253,7 @@ def _print_demo(demo: dict[str, Any], base: str) -> None:
         "Create a feedback request:\n\n"
         f"curl -i -X POST {base}/feedback_requests \\\n"
         "  -H 'User-Agent: Demo' \\\n"
-        f"  -H 'Accept: {MEDIA_TYPE}' \\\n"
+        f"  -H 'Accept: {media_type()}' \\\n"
         f"  -H 'Authorization: Token token=\"{token}\"' \\\n"
         "  -H 'Content-Type: application/json' \\\n"
         f"  -d '{body}'\n"
@@ -423,3 +422,11 @@ def main() -> None:
             raise
         sys.exit(exit_code)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def media_type() -> str:
+    # Imported when needed: the web layer costs a third of a second to import, and every
+    # admin command would pay it.
+    from opensure.api.negotiation import MEDIA_TYPE
+
+    return MEDIA_TYPE
