@@ -146,11 +146,21 @@ class Direct(Protocol):
 
     def read(self) -> Any: ...
 
-    def read_planned(self) -> Any: ...
+    def read_planned(self, custom: bool = True) -> Any: ...
 
     def transaction(self) -> Any: ...
 
     async def close(self) -> None: ...
+
+
+# Pages that start this deep into a list are planned for their values (read_planned).
+DEEP_OFFSET = 1000
+
+
+def needs_custom_plan(offset: int, *, window: bool = False) -> bool:
+    """Whether a list read should be planned for its values: deep pages, and filters by a
+    time window (whose width changes the best plan)."""
+    return window or offset >= DEEP_OFFSET
 
 
 # A connection the server dropped mid-operation (restart, failover) can be left in a state
@@ -174,18 +184,21 @@ class PgDirect:
                 raise
 
     @asynccontextmanager
-    async def read_planned(self) -> AsyncIterator[PgSession]:
-        """A read whose statements PostgreSQL plans for their actual parameters.
+    async def read_planned(self, custom: bool = True) -> AsyncIterator[PgSession]:
+        """A read whose statements PostgreSQL plans for their actual parameters (``custom``).
 
         The statements stay prepared (asyncpg's cache), but after five runs PostgreSQL may
         switch a prepared statement to a generic plan that ignores the values: for an OFFSET
         deep into a million rows that plan can be a sequential scan (about 200 ms instead of
-        10 ms). List pages use this. The setting lasts until the pool's reset on release
-        (asyncpg's ``RESET ALL``, sent on every release anyway): one round trip more.
+        10 ms). The setting lasts until the pool's reset on release (asyncpg's ``RESET ALL``,
+        sent on every release anyway): one round trip more, and PostgreSQL plans every run.
+        So list pages ask for it only where a generic plan can go wrong (``needs_custom_plan``):
+        the first pages walk the index the same way under either plan.
         """
         async with self.pool.acquire() as conn:
             try:
-                await conn.execute("SET plan_cache_mode = force_custom_plan")
+                if custom:
+                    await conn.execute("SET plan_cache_mode = force_custom_plan")
                 yield PgSession(conn)
             except BROKEN:
                 conn.terminate()
@@ -237,8 +250,11 @@ class SqliteDirect:
         # are short, so a few connections used in turn serve any number of requests.
         yield SqliteSession(self.readers[next(self._next) % len(self.readers)])
 
-    # SQLite plans every statement for its values: nothing to ask for.
-    read_planned = read
+    @asynccontextmanager
+    async def read_planned(self, custom: bool = True) -> AsyncIterator[SqliteSession]:
+        # SQLite plans every statement for its values: nothing to ask for.
+        async with self.read() as session:
+            yield session
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqliteSession]:

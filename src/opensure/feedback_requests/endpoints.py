@@ -14,7 +14,7 @@ from opensure.api.openapi import body_schema, errors_for
 from opensure.api.request import array_param, base_url, check_query, json_body
 from opensure.api.validation import parse_path_id
 from opensure.core.clock import utcnow
-from opensure.db.fast import Direct, Session
+from opensure.db.fast import Direct, Session, needs_custom_plan
 from opensure.feedback_requests import repository as repo
 from opensure.feedback_requests import service
 from opensure.feedback_requests.schemas import (
@@ -141,7 +141,7 @@ async def list_feedback_requests(request: Request, account_id: AccountId) -> Res
     )
     errors.raise_if_any()
     direct: Direct = request.app.state.direct
-    async with direct.read_planned() as session:
+    async with direct.read_planned(needs_custom_plan(page.offset)) as session:
         found, total = await repo.list_page(
             session,
             account_id,

@@ -11,7 +11,7 @@ from opensure.api.deps import AccountId, LeanRoute
 from opensure.api.errors import Errors, json_response
 from opensure.api.openapi import errors_for
 from opensure.api.request import array_param, base_url, check_query
-from opensure.db.fast import Direct
+from opensure.db.fast import Direct, needs_custom_plan
 from opensure.feedback_responses import repository as repo
 from opensure.feedback_responses import service
 from opensure.feedback_responses.schemas import FeedbackResponseRead
@@ -75,7 +75,9 @@ async def list_feedback_responses(request: Request, account_id: AccountId) -> Re
     survey_ids = v.id_list(errors, "survey_ids", array_param(request, "survey_ids"))
     errors.raise_if_any()
     direct: Direct = request.app.state.direct
-    async with direct.read_planned() as session:
+    async with direct.read_planned(
+        needs_custom_plan(page.offset, window=since is not None)
+    ) as session:
         rows, total = await repo.list_page(
             session,
             account_id,
