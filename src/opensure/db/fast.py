@@ -74,6 +74,8 @@ class Session(Protocol):
 
     async def execute(self, query: Query, *args: Any) -> None: ...
 
+    async def executemany(self, query: Query, rows: Sequence[Sequence[Any]]) -> None: ...
+
     def ts(self, value: dt.datetime) -> Any: ...
 
 
@@ -94,6 +96,10 @@ class PgSession:
     async def execute(self, query: Query, *args: Any) -> None:
         await self.conn.execute(query.postgresql, *args)
 
+    async def executemany(self, query: Query, rows: Sequence[Sequence[Any]]) -> None:
+        # One round trip for all rows, atomic on its own (asyncpg's pipelined executemany).
+        await self.conn.executemany(query.postgresql, rows)
+
     def ts(self, value: dt.datetime) -> Any:
         return value
 
@@ -113,6 +119,9 @@ class SqliteSession:
 
     async def execute(self, query: Query, *args: Any) -> None:
         await self.conn.execute_fetchall(query.sqlite, args)
+
+    async def executemany(self, query: Query, rows: Sequence[Sequence[Any]]) -> None:
+        await self.conn.executemany(query.sqlite, rows)
 
     def ts(self, value: dt.datetime) -> Any:
         return sqlite_timestamp(value)
@@ -136,6 +145,10 @@ class SaSession:
 
     async def execute(self, query: Query, *args: Any) -> None:
         await self.conn.exec_driver_sql(self._sql(query), args)
+
+    async def executemany(self, query: Query, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            await self.conn.exec_driver_sql(self._sql(query), [tuple(r) for r in rows])
 
     def ts(self, value: dt.datetime) -> Any:
         return value if self.dialect == "postgresql" else sqlite_timestamp(value)

@@ -6,11 +6,11 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-import asyncpg
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opensure.db import AnyRow
+from opensure.db.fast import Query, Session
 from opensure.dispatch.outcomes import Deferred, NotSent, Outcome, Sent
 from opensure.models import (
     Account,
@@ -140,41 +140,6 @@ async def recently_sent(
     return set((await conn.execute(stmt)).scalars())
 
 
-_sent = (
-    update(fr)
-    .where(fr.c.id == bindparam("b_id"), fr.c.state == "pending")
-    .values(
-        state="sent",
-        sent_at=bindparam("b_now"),
-        updated_at=bindparam("b_now"),
-        delivery_failure=bindparam("b_failure"),
-        lease_owner=None,
-        lease_until=None,
-    )
-)
-_not_sent = (
-    update(fr)
-    .where(fr.c.id == bindparam("b_id"), fr.c.state == "pending")
-    .values(
-        state="not_sent",
-        updated_at=bindparam("b_now"),
-        not_sent_reason=bindparam("b_reason"),
-        lease_owner=None,
-        lease_until=None,
-    )
-)
-_deferred = (
-    update(fr)
-    .where(fr.c.id == bindparam("b_id"), fr.c.state == "pending")
-    .values(
-        attempts=fr.c.attempts + 1,
-        next_attempt_at=bindparam("b_next"),
-        first_failed_at=func.coalesce(fr.c.first_failed_at, bindparam("b_now")),
-        delivery_failure=bindparam("b_failure"),
-        lease_owner=None,
-        lease_until=None,
-    )
-)
 _released = (
     update(fr)
     .where(
@@ -186,68 +151,44 @@ _released = (
 )
 
 
-async def record(conn: AsyncConnection, outcomes: Sequence[Outcome]) -> None:
-    """Record outcomes (only on requests still pending: a request recorded already, e.g. by
-    another dispatcher after this one's lease ran out, keeps what it has)."""
-    sent: list[dict[str, Any]] = []
-    not_sent: list[dict[str, Any]] = []
-    deferred: list[dict[str, Any]] = []
-    for o in outcomes:
-        if isinstance(o, Sent):
-            sent.append({"b_id": o.request_id, "b_now": o.at, "b_failure": o.failure})
-        elif isinstance(o, NotSent):
-            not_sent.append({"b_id": o.request_id, "b_now": o.at, "b_reason": o.reason})
-        else:
-            deferred.append(
-                {"b_id": o.request_id, "b_now": o.at, "b_next": o.next_at, "b_failure": o.failure}
-            )
-    if sent:
-        await conn.execute(_sent, sent)
-    if not_sent:
-        await conn.execute(_not_sent, not_sent)
-    if deferred:
-        await conn.execute(_deferred, deferred)
-
-
-# The same three updates on PostgreSQL, for the bare driver: asyncpg's executemany sends all
-# rows in one round trip, atomically. A group commit is on every SMTP connection's way to its
-# next email, so its latency is what the dispatcher waits for.
-_SET_LEASE_FREE = "lease_owner = NULL, lease_until = NULL"
-_WHERE_PENDING = "WHERE id = $1 AND state = 'pending'"
-_sent_pg = (
+# Outcomes are recorded only on requests still pending: a request recorded already, e.g. by
+# another dispatcher after this one's lease ran out, keeps what it has.
+_FREE_WHERE_PENDING = "lease_owner = NULL, lease_until = NULL WHERE id = $1 AND state = 'pending'"
+_SENT = Query(
     "UPDATE feedback_requests SET state = 'sent', sent_at = $2, updated_at = $2,"
-    f" delivery_failure = $3, {_SET_LEASE_FREE} {_WHERE_PENDING}"
+    f" delivery_failure = $3, {_FREE_WHERE_PENDING}"
 )
-_not_sent_pg = (
+_NOT_SENT = Query(
     "UPDATE feedback_requests SET state = 'not_sent', updated_at = $2,"
-    f" not_sent_reason = $3, {_SET_LEASE_FREE} {_WHERE_PENDING}"
+    f" not_sent_reason = $3, {_FREE_WHERE_PENDING}"
 )
-_deferred_pg = (
+_DEFERRED = Query(
     "UPDATE feedback_requests SET attempts = attempts + 1, next_attempt_at = $3,"
-    " first_failed_at = coalesce(first_failed_at, $2::timestamptz),"
-    f" delivery_failure = $4, {_SET_LEASE_FREE} {_WHERE_PENDING}"
+    " first_failed_at = coalesce(first_failed_at, $2), delivery_failure = $4,"
+    f" {_FREE_WHERE_PENDING}"
 )
 
 
-async def record_postgresql(conn: asyncpg.Connection, outcomes: Sequence[Outcome]) -> None:
-    """``record`` on an asyncpg connection outside any transaction: one round trip per kind
-    of outcome, in one transaction only when there is more than one kind."""
-    sent = [(o.request_id, o.at, o.failure) for o in outcomes if isinstance(o, Sent)]
-    not_sent = [(o.request_id, o.at, o.reason) for o in outcomes if isinstance(o, NotSent)]
+async def record(session: Session, outcomes: Sequence[Outcome]) -> None:
+    """Record outcomes: one ``executemany`` per kind of outcome (each one round trip on the
+    bare drivers). Several kinds are atomic only inside the caller's transaction
+    (``kinds(outcomes) > 1``)."""
+    ts = session.ts
+    sent = [(o.request_id, ts(o.at), o.failure) for o in outcomes if isinstance(o, Sent)]
+    not_sent = [(o.request_id, ts(o.at), o.reason) for o in outcomes if isinstance(o, NotSent)]
     deferred = [
-        (o.request_id, o.at, o.next_at, o.failure) for o in outcomes if isinstance(o, Deferred)
+        (o.request_id, ts(o.at), ts(o.next_at), o.failure)
+        for o in outcomes
+        if isinstance(o, Deferred)
     ]
-    statements = [
-        (sql, rows)
-        for sql, rows in ((_sent_pg, sent), (_not_sent_pg, not_sent), (_deferred_pg, deferred))
-        if rows
-    ]
-    if len(statements) == 1:
-        await conn.executemany(*statements[0])
-        return
-    async with conn.transaction():
-        for sql, rows in statements:
-            await conn.executemany(sql, rows)
+    for query, rows in ((_SENT, sent), (_NOT_SENT, not_sent), (_DEFERRED, deferred)):
+        if rows:
+            await session.executemany(query, rows)
+
+
+def kinds(outcomes: Sequence[Outcome]) -> int:
+    """How many kinds of outcome (statements) ``record`` runs for these outcomes."""
+    return len({type(o) for o in outcomes})
 
 
 async def release(conn: AsyncConnection, owner: str, ids: Sequence[int]) -> None:

@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from opensure.config import Settings
 from opensure.core.clock import utcnow
+from opensure.db.fast import PgSession, SaSession
 from opensure.db.notify import DueListener
 from opensure.dispatch import compose, rules
 from opensure.dispatch import repository as repo
@@ -387,7 +388,7 @@ class Dispatcher:
     async def _write(self, outcomes: Sequence[Outcome]) -> None:
         if self.engine.dialect.name != "postgresql":
             async with self.engine.begin() as conn:
-                await repo.record(conn, outcomes)
+                await repo.record(SaSession(conn), outcomes)
             return
         # On PostgreSQL, over a connection kept for recording, on the bare driver: a group
         # commit is on every SMTP connection's way to its next email, so its latency counts.
@@ -400,7 +401,13 @@ class Dispatcher:
                 raise
             self._recorder_conn, self._recorder_raw = conn, raw.driver_connection
         try:
-            await repo.record_postgresql(self._recorder_raw, outcomes)
+            session = PgSession(self._recorder_raw)
+            if repo.kinds(outcomes) == 1:
+                # One executemany is atomic on its own: no BEGIN/COMMIT round trips.
+                await repo.record(session, outcomes)
+            else:
+                async with self._recorder_raw.transaction():
+                    await repo.record(session, outcomes)
         except BaseException:
             await self._close_recorder_conn()
             raise
