@@ -11,44 +11,35 @@ offset 990,000 on PostgreSQL). Two things keep the cost down:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-from sqlalchemy import Column, ColumnElement, Select, select
-from sqlalchemy.sql.elements import UnaryExpression
 
 
-def page_select(
-    columns: Sequence[Any],
-    id_column: Column[Any],
-    where: ColumnElement[bool],
-    order: Sequence[ColumnElement[Any]],
-    *,
-    limit: int,
-    offset: int,
-    total: int,
-) -> Select[*tuple[Any, ...]]:
-    """SELECT ``columns`` of rows [offset, offset + limit) in ``order`` (descending columns)."""
-    reverse = offset + limit / 2 > total / 2
-    if reverse:
+def window(offset: int, limit: int, total: int) -> tuple[bool, int, int]:
+    """(read from the other end?, LIMIT, OFFSET) for rows [offset, offset + limit) of
+    ``total`` rows."""
+    if offset + limit / 2 > total / 2:
         count = min(limit, total - offset)
-        ids = (
-            select(id_column)
-            .where(where)
-            .order_by(*(_flip(c) for c in order))
-            .limit(count)
-            .offset(total - offset - count)
-        )
-    else:
-        ids = select(id_column).where(where).order_by(*order).limit(limit).offset(offset)
-    page = ids.subquery("page")
+        return True, count, total - offset - count
+    return False, limit, offset
+
+
+def page_sql(
+    columns: str,
+    table: str,
+    alias: str,
+    where: Sequence[str],
+    order: Sequence[str],
+    *,
+    limit: str,
+    offset: str,
+    reverse: bool,
+) -> str:
+    """SELECT ``columns`` (of ``table`` as ``alias``) of one page, newest ``order`` first:
+    the ids walked with ``limit``/``offset`` (parameter markers), then the rows joined."""
+    direction = "ASC" if reverse else "DESC"
+    walk = ", ".join(f"{c} {direction}" for c in order)
+    shown = ", ".join(f"{alias}.{c} DESC" for c in order)
     return (
-        select(*columns)
-        .select_from(id_column.table.join(page, id_column == page.c[id_column.key]))
-        .order_by(*order)
+        f"SELECT {columns} FROM (SELECT id FROM {table} WHERE {' AND '.join(where)} "
+        f"ORDER BY {walk} LIMIT {limit} OFFSET {offset}) AS page "
+        f"JOIN {table} {alias} ON {alias}.id = page.id ORDER BY {shown}"
     )
-
-
-def _flip(column: ColumnElement[Any]) -> ColumnElement[Any]:
-    if isinstance(column, UnaryExpression) and column.modifier is not None:
-        return column.element.asc()
-    raise ValueError("page_select expects descending order columns")

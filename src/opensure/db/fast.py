@@ -36,6 +36,7 @@ from typing import Any, Protocol, cast
 
 import aiosqlite
 import asyncpg
+import orjson
 from asyncpg.pool import PoolConnectionProxy
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -63,6 +64,34 @@ def sqlite_timestamp(value: dt.datetime) -> str:
     if value.tzinfo is not None:
         value = value.astimezone(dt.UTC)
     return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def in_list(column: str, n: int, pg_type: str = "bigint") -> tuple[str, str]:
+    """``column`` is one of the values of list parameter ``n`` (see :func:`list_param`): the
+    PostgreSQL and the SQLite spelling."""
+    return f"{column} = ANY(${n}::{pg_type}[])", f"{column} IN (SELECT value FROM json_each(?{n}))"
+
+
+class Where:
+    """A WHERE clause over numbered parameters, spelled for both engines as it is built."""
+
+    def __init__(self) -> None:
+        self.postgresql: list[str] = []
+        self.sqlite: list[str] = []
+        self.params = 0
+
+    def add(self, condition: str) -> None:
+        """A condition on the next parameter, written with ``{}`` where it goes."""
+        self.params += 1
+        self.postgresql.append(condition.format(f"${self.params}"))
+        self.sqlite.append(condition.format(f"?{self.params}"))
+
+    def add_in(self, column: str, pg_type: str = "bigint") -> None:
+        """``column`` is one of the next parameter's values (a list parameter)."""
+        self.params += 1
+        pg, lite = in_list(column, self.params, pg_type)
+        self.postgresql.append(pg)
+        self.sqlite.append(lite)
 
 
 class Session(Protocol):
@@ -311,3 +340,8 @@ async def open_direct(database_url: str) -> Direct:
         max_inactive_connection_lifetime=1800,
     )
     return PgDirect(pool)
+
+
+def list_param(session: Session, values: Sequence[Any]) -> Any:
+    """A list parameter: an array for asyncpg, JSON text for SQLite's ``json_each``."""
+    return list(values) if session.dialect == "postgresql" else orjson.dumps(list(values)).decode()

@@ -22,8 +22,9 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opensure.db import AnyRow
-from opensure.db.fast import Query, Record, Session
+from opensure.db.fast import Query, Record, Session, Where, in_list, list_param
 from opensure.models import FeedbackRequest, FeedbackRequestItem, FeedbackResponse
+from opensure.paging import page_sql, window
 
 fr = FeedbackRequest.__table__
 item = FeedbackRequestItem.__table__
@@ -113,17 +114,14 @@ async def get(session: Session, account_id: int, request_id: int) -> RequestWith
     return request_row(records[0]), [item_row(r, _N) for r in records if r[_N] is not None]
 
 
+_ITEMS_OF = in_list("i.feedback_request_id", 1)
 ITEMS = Query(
-    f"SELECT i.feedback_request_id, {_ITEM_COLUMNS} FROM feedback_request_items i "
-    "WHERE i.feedback_request_id = ANY($1::bigint[]) ORDER BY i.id",
-    f"SELECT i.feedback_request_id, {_ITEM_COLUMNS} FROM feedback_request_items i "
-    "WHERE i.feedback_request_id IN (SELECT value FROM json_each(?1)) ORDER BY i.id",
+    *(
+        f"SELECT i.feedback_request_id, {_ITEM_COLUMNS} FROM feedback_request_items i "
+        f"WHERE {condition} ORDER BY i.id"
+        for condition in _ITEMS_OF
+    )
 )
-
-
-def _array(session: Session, values: Sequence[Any]) -> Any:
-    """A list parameter: an array for asyncpg, JSON text for SQLite's json_each."""
-    return list(values) if session.dialect == "postgresql" else orjson.dumps(list(values)).decode()
 
 
 async def with_items(session: Session, records: Sequence[Record]) -> list[RequestWithItems]:
@@ -135,15 +133,13 @@ async def with_items(session: Session, records: Sequence[Record]) -> list[Reques
         return []
     rows = [_new(RequestRow, r) for r in records]  # exactly COLUMNS: no slice
     by_id: dict[int, list[ItemRow]] = {row.id: [] for row in rows}
-    for r in await session.fetch(ITEMS, _array(session, list(by_id))):
+    for r in await session.fetch(ITEMS, list_param(session, list(by_id))):
         by_id[r[0]].append(_new(ItemRow, r[1:]))
     return [(row, by_id[row.id]) for row in rows]
 
 
 MANY = Query(
-    f"SELECT {_REQUEST_SELECT} FROM feedback_requests fr WHERE fr.id = ANY($1::bigint[])",
-    f"SELECT {_REQUEST_SELECT} FROM feedback_requests fr "
-    "WHERE fr.id IN (SELECT value FROM json_each(?1))",
+    *(f"SELECT {_REQUEST_SELECT} FROM feedback_requests fr WHERE {c}" for c in in_list("fr.id", 1))
 )
 
 
@@ -151,7 +147,7 @@ async def many(session: Session, ids: Sequence[int]) -> dict[int, RequestWithIte
     """Requests by id with their items (for embedding in responses), two statements."""
     if not ids:
         return {}
-    found = await with_items(session, await session.fetch(MANY, _array(session, ids)))
+    found = await with_items(session, await session.fetch(MANY, list_param(session, ids)))
     return {request.id: (request, items) for request, items in found}
 
 
@@ -163,36 +159,33 @@ def _list_queries(states: bool, surveys: bool, reverse: bool) -> tuple[Query, Qu
     """COUNT and page statements for one filter shape (parameters: account, [states],
     [survey ids], limit, offset); each shape is its own prepared statement, so that even a
     generic plan has no filter it does not use."""
-    pg: list[str] = ["account_id = $1"]
-    lite: list[str] = ["account_id = ?1"]
-    n = 1
+    where = Where()
+    where.add("account_id = {}")
     if states:
-        n += 1
-        pg.append(f"state = ANY(${n}::text[])")
-        lite.append(f"state IN (SELECT value FROM json_each(?{n}))")
+        where.add_in("state", "text")
     if surveys:
-        n += 1
-        pg.append(f"survey_id = ANY(${n}::bigint[])")
-        lite.append(f"survey_id IN (SELECT value FROM json_each(?{n}))")
-    limit, offset = n + 1, n + 2
+        where.add_in("survey_id")
+    limit, offset = where.params + 1, where.params + 2
     # Exact totals kept by triggers (migration 0005) on PostgreSQL: no COUNT(*) over the account.
     count = Query(
-        f"SELECT coalesce(sum(n), 0)::bigint FROM rollup_request_counts WHERE {' AND '.join(pg)}",
-        f"SELECT count(*) FROM feedback_requests WHERE {' AND '.join(lite)}",
+        "SELECT coalesce(sum(n), 0)::bigint FROM rollup_request_counts "
+        f"WHERE {' AND '.join(where.postgresql)}",
+        f"SELECT count(*) FROM feedback_requests WHERE {' AND '.join(where.sqlite)}",
     )
-    # As opensure.paging.page_select: the offset walks ids only, the page's rows are then
-    # read in full; a page in the second half is read from the other end (a small offset).
-    order = "send_at ASC, id ASC" if reverse else "send_at DESC, id DESC"
-
-    def page(where: list[str], mark: str) -> str:
-        return (
-            f"SELECT {_REQUEST_SELECT} FROM (SELECT id FROM feedback_requests "
-            f"WHERE {' AND '.join(where)} ORDER BY {order} "
-            f"LIMIT {mark}{limit} OFFSET {mark}{offset}) AS page "
-            "JOIN feedback_requests fr ON fr.id = page.id ORDER BY fr.send_at DESC, fr.id DESC"
+    page = [
+        page_sql(
+            _REQUEST_SELECT,
+            "feedback_requests",
+            "fr",
+            conditions,
+            ("send_at", "id"),
+            limit=f"{mark}{limit}",
+            offset=f"{mark}{offset}",
+            reverse=reverse,
         )
-
-    return count, Query(page(pg, "$"), page(lite, "?"))
+        for conditions, mark in ((where.postgresql, "$"), (where.sqlite, "?"))
+    ]
+    return count, Query(*page)
 
 
 async def list_page(
@@ -205,24 +198,16 @@ async def list_page(
     offset: int,
 ) -> tuple[list[RequestWithItems], int]:
     """One page of the account's requests (newest ``send_at`` first) and the total."""
-    pg = session.dialect == "postgresql"
     filters: list[Any] = [account_id]
-    for values in (states, survey_ids):
-        if values:
-            filters.append(list(values) if pg else orjson.dumps(list(values)).decode())
-    # (states are text: _id_list would do for the ids only)
+    filters += [list_param(session, values) for values in (states, survey_ids) if values]
     count, _ = _list_queries(bool(states), bool(survey_ids), False)
     row = await session.fetchrow(count, *filters)
     total = int(row[0]) if row is not None else 0
     if offset >= total:
         return [], total
-    reverse = offset + limit / 2 > total / 2
+    reverse, size, start = window(offset, limit, total)
     _, page = _list_queries(bool(states), bool(survey_ids), reverse)
-    if reverse:
-        size = min(limit, total - offset)
-        records = await session.fetch(page, *filters, size, total - offset - size)
-    else:
-        records = await session.fetch(page, *filters, limit, offset)
+    records = await session.fetch(page, *filters, size, start)
     return await with_items(session, records), total
 
 

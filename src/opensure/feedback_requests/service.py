@@ -43,10 +43,8 @@ CREATE_FIELDS = (
     "query_params",
 )
 ITEM_FIELDS = ("id", "key", "value")
-MAX_ITEMS = ITEMS_MAX
 # A send_at up to this far in the past means "as soon as possible" (clients send "now").
 PAST_GRACE = dt.timedelta(hours=24)
-SCALARS = REQUEST_TEXT_MAX
 ITEM_KINDS = {"data": "data", "query_params": "query_param"}
 
 
@@ -82,8 +80,8 @@ def _parse_items(errors: Errors, kind: str, entries: Any, *, creating: bool) -> 
     if not isinstance(entries, list):
         errors.add(kind, "invalid_value", {"message": "must be an array of {key, value} objects"})
         return []
-    if len(entries) > MAX_ITEMS:
-        errors.add(kind, "wrong_length", {"maximum": str(MAX_ITEMS)})
+    if len(entries) > ITEMS_MAX:
+        errors.add(kind, "wrong_length", {"maximum": str(ITEMS_MAX)})
         return []
     changes: list[ItemChange] = []
     for i, entry in enumerate(entries):
@@ -135,7 +133,7 @@ def _parse(body: dict[str, Any], errors: Errors, *, creating: bool, now: dt.date
         out.values["email_template_id"] = v.identifier(
             errors, "email_template_id", given.get("email_template_id"), required=False
         )
-    for name, maximum in SCALARS.items():
+    for name, maximum in REQUEST_TEXT_MAX.items():
         if name in given:
             out.values[name] = v.string(errors, name, given.get(name), maximum=maximum)
     for kind in ITEM_KINDS:
@@ -282,8 +280,8 @@ async def update(
     all_items = list(merged.values()) + new_items
     # The limit holds for the request as a whole, not per PATCH (else repeated PATCHes grow it).
     for kind, item_kind in ITEM_KINDS.items():
-        if not errors.has(kind) and sum(k == item_kind for k, _, _ in all_items) > MAX_ITEMS:
-            errors.add(kind, "wrong_length", {"maximum": str(MAX_ITEMS)})
+        if not errors.has(kind) and sum(k == item_kind for k, _, _ in all_items) > ITEMS_MAX:
+            errors.add(kind, "wrong_length", {"maximum": str(ITEMS_MAX)})
     data = [(key, val) for kind, key, val in all_items if kind == "data"]
     links = await _check_refs(session, account_id, errors, parsed.values, data)
     errors.raise_if_any()

@@ -7,13 +7,13 @@ import functools
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-import orjson
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opensure.core.emails import normalise_email
-from opensure.db.fast import Query, Session
+from opensure.db.fast import Query, Session, Where, in_list, list_param
 from opensure.models import Answer, FeedbackResponse
+from opensure.paging import page_sql, window
 
 resp = FeedbackResponse.__table__
 ans = Answer.__table__
@@ -97,22 +97,18 @@ _ANSWERS_SELECT = (
     "FROM answers a JOIN questions q ON q.id = a.question_id "
 )
 ANSWERS = Query(
-    _ANSWERS_SELECT + "WHERE a.feedback_response_id = ANY($1::bigint[]) ORDER BY q.position, q.id",
-    _ANSWERS_SELECT
-    + "WHERE a.feedback_response_id IN (SELECT value FROM json_each(?1)) "
-    + "ORDER BY q.position, q.id",
+    *(
+        f"{_ANSWERS_SELECT}WHERE {c} ORDER BY q.position, q.id"
+        for c in in_list("a.feedback_response_id", 1)
+    )
 )
-
-
-def _id_list(session: Session, ids: Sequence[int]) -> Any:
-    return list(ids) if session.dialect == "postgresql" else orjson.dumps(list(ids)).decode()
 
 
 async def answers_for(session: Session, response_ids: Sequence[int]) -> dict[int, list[AnswerRow]]:
     out: dict[int, list[AnswerRow]] = {rid: [] for rid in response_ids}
     if not response_ids:
         return out
-    for row in await session.fetch(ANSWERS, _id_list(session, response_ids)):
+    for row in await session.fetch(ANSWERS, list_param(session, response_ids)):
         answer = AnswerRow._make(row[:5])
         out[answer.feedback_response_id].append(answer)
     return out
@@ -122,42 +118,38 @@ async def answers_for(session: Session, response_ids: Sequence[int]) -> dict[int
 def _list_queries(since: bool, email: bool, surveys: bool, reverse: bool) -> tuple[Query, Query]:
     """COUNT and page statements for one filter shape (parameters: account, [updated since],
     [email], [survey ids], limit, offset)."""
-    pg: list[str] = ["account_id = $1"]
-    lite: list[str] = ["account_id = ?1"]
-    n = 1
+    where = Where()
+    where.add("account_id = {}")
     if since:
-        n += 1
-        pg.append(f"updated_at >= ${n}")
-        lite.append(f"updated_at >= ?{n}")
+        where.add("updated_at >= {}")
     if email:
-        n += 1
-        pg.append(f"email_normalized = ${n}")
-        lite.append(f"email_normalized = ?{n}")
+        where.add("email_normalized = {}")
     if surveys:
-        n += 1
-        pg.append(f"survey_id = ANY(${n}::bigint[])")
-        lite.append(f"survey_id IN (SELECT value FROM json_each(?{n}))")
-    limit, offset = n + 1, n + 2
+        where.add_in("survey_id")
+    limit, offset = where.params + 1, where.params + 2
     if not since and not email:
         # Exact totals kept by triggers (migration 0005) on PostgreSQL: no COUNT(*).
-        counted = " AND ".join(pg)
-        count_pg = f"SELECT coalesce(sum(n), 0)::bigint FROM rollup_response_counts WHERE {counted}"
+        count_pg = "SELECT coalesce(sum(n), 0)::bigint FROM rollup_response_counts WHERE "
     else:
-        count_pg = f"SELECT count(*) FROM feedback_responses WHERE {' AND '.join(pg)}"
-    count = Query(count_pg, f"SELECT count(*) FROM feedback_responses WHERE {' AND '.join(lite)}")
-    # As opensure.paging.page_select: a deferred join, the second half read from the other end.
-    order = "submitted_at ASC, id ASC" if reverse else "submitted_at DESC, id DESC"
-
-    def page(where: list[str], mark: str) -> str:
-        return (
-            f"SELECT {_SELECT} FROM (SELECT id FROM feedback_responses "
-            f"WHERE {' AND '.join(where)} ORDER BY {order} "
-            f"LIMIT {mark}{limit} OFFSET {mark}{offset}) AS page "
-            "JOIN feedback_responses r ON r.id = page.id "
-            "ORDER BY r.submitted_at DESC, r.id DESC"
+        count_pg = "SELECT count(*) FROM feedback_responses WHERE "
+    count = Query(
+        count_pg + " AND ".join(where.postgresql),
+        "SELECT count(*) FROM feedback_responses WHERE " + " AND ".join(where.sqlite),
+    )
+    page = [
+        page_sql(
+            _SELECT,
+            "feedback_responses",
+            "r",
+            conditions,
+            ("submitted_at", "id"),
+            limit=f"{mark}{limit}",
+            offset=f"{mark}{offset}",
+            reverse=reverse,
         )
-
-    return count, Query(page(pg, "$"), page(lite, "?"))
+        for conditions, mark in ((where.postgresql, "$"), (where.sqlite, "?"))
+    ]
+    return count, Query(*page)
 
 
 async def list_page(
@@ -176,18 +168,14 @@ async def list_page(
     if email is not None:
         args.append(normalise_email(email))
     if survey_ids:
-        args.append(_id_list(session, survey_ids))
+        args.append(list_param(session, survey_ids))
     shape = (updated_since is not None, email is not None, bool(survey_ids))
     count, _ = _list_queries(*shape, False)
     row = await session.fetchrow(count, *args)
     total = int(row[0]) if row is not None else 0
     if offset >= total:
         return [], total
-    reverse = offset + limit / 2 > total / 2
+    reverse, size, start = window(offset, limit, total)
     _, page = _list_queries(*shape, reverse)
-    if reverse:
-        size = min(limit, total - offset)
-        records = await session.fetch(page, *args, size, total - offset - size)
-    else:
-        records = await session.fetch(page, *args, limit, offset)
+    records = await session.fetch(page, *args, size, start)
     return [ResponseRow._make(r[:_N]) for r in records], total

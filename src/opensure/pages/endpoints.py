@@ -139,6 +139,7 @@ def _context(
         "form_token": make_form_token(secret, survey.code, token),
         "entered": entered or {},
         "errors": errors or {},
+        "limits": forms.FIELD_LIMITS,
     }
 
 

@@ -11,6 +11,13 @@ from email_validator import EmailNotValidError, validate_email
 from opensure.models.feedback import CONTACT_NAME_MAX, CONTACT_PHONE_MAX, EMAIL_MAX
 
 MAX_TEXT = 10_000
+# What the form's fields hold (their maxlength attributes), the same limits the checks below use.
+FIELD_LIMITS = {
+    "name": CONTACT_NAME_MAX,
+    "email": EMAIL_MAX,
+    "telephone_number": CONTACT_PHONE_MAX,
+    "text": MAX_TEXT,
+}
 # A whole number as the form sends it: ASCII digits only (str.isdigit() passes "²", which int()
 # then refuses), and short enough that int() never refuses it.
 WHOLE_NUMBER = re.compile(r"-?[0-9]{1,9}")
