@@ -1,6 +1,6 @@
 """One account with a million feedback requests and a million responses, on PostgreSQL.
 
-    .venv/bin/python -m bench.scale [--requests 1000000] [--samples 30] [--keep]
+    .venv/bin/python -m bench.scale [--requests 1000000] [--samples 30] [--keep | --database URL]
 
 Builds the data with COPY (triggers off during the load, the metric rollups rebuilt after, as
 an operator would after a bulk import), starts a real `opensure serve`, and measures p50/p99
@@ -8,6 +8,10 @@ latency over HTTP of:
 - GET /nps and GET /response_rate over the whole range, beside the plain SQL aggregate over the
   base tables timed in the same run (what the endpoint would cost without rollups);
 - GET /feedback_requests and GET /feedback_responses, first page and last page (per_page=100).
+
+``--keep`` keeps the database (its URL is printed) and ``--database URL`` measures it again
+without building. The data building (:func:`build`, :func:`reopen`) and the server
+(:class:`Server`) are shared with ``bench.console``.
 """
 
 from __future__ import annotations
@@ -16,8 +20,6 @@ import argparse
 import asyncio
 import datetime as dt
 import importlib
-import json
-import os
 import random
 import secrets
 import statistics
@@ -25,15 +27,26 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 
-from bench.harness import ROOT, free_port, wait_port
-
-PG_ADMIN = os.environ.get(
-    "OPENSURE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+from bench.harness import (
+    OPENSURE,
+    api_headers,
+    cli,
+    create_account,
+    create_database,
+    drop_database,
+    free_port,
+    opensure_env,
+    wait_port,
 )
+
 SURVEY = {
     "name": "Scale",
     "questions": [
@@ -49,27 +62,133 @@ MIGRATION_0005 = importlib.import_module(
 )
 
 
-def opensure(env: dict[str, str], *args: str) -> dict[str, object]:
-    out = subprocess.run(
-        [str(ROOT / ".venv/bin/opensure"), *args, "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return dict(json.loads(out))
+@dataclass(frozen=True)
+class Spread:
+    """What the generated requests are filed under, and the comments of their answers.
+
+    Each request gets a staff member (and so their team), a site and one option of every
+    segment, round the lists; a response to a request copies its staff member, team and site,
+    as the survey page does; ``comment_share`` of the responses also answer the text question
+    with a few words of :data:`WORDS` (``RARE_WORD`` in one comment in 200).
+    """
+
+    staff: Sequence[tuple[int, int | None]]  # (staff id, team id)
+    site_ids: Sequence[int]
+    segments: Sequence[Sequence[int]]  # each segment's option ids
+    comment_question_id: int
+    comment_share: float = 0.35
 
 
-async def generate(dsn: str, account_id: int, survey_id: int, question_id: int, n: int) -> None:
-    """n requests over the last year (95% sent, 2% of those bounced), as many responses."""
+WORDS = [
+    "service",
+    "staff",
+    "quick",
+    "slow",
+    "friendly",
+    "helpful",
+    "price",
+    "delivery",
+    "late",
+    "great",
+    "excellent",
+    "poor",
+    "support",
+    "waiting",
+    "phone",
+    "email",
+    "order",
+    "product",
+    "quality",
+    "manager",
+    "again",
+    "recommend",
+    "thanks",
+    "problem",
+    "solved",
+    "issue",
+    "easy",
+    "website",
+    "app",
+    "team",
+]
+COMMON_WORD = "delivery"
+RARE_WORD = "refund"
+
+
+def reference_of(request_id: int) -> str:
+    """The reference of a generated request (with a Spread)."""
+    return f"REF-{request_id:07d}"
+
+
+def email_of(i: int) -> str:
+    return f"c{i}@example.com"
+
+
+def _comment(rng: random.Random) -> str:
+    words = rng.sample(WORDS, rng.randrange(3, 9))
+    if rng.random() < 0.005:
+        words.insert(rng.randrange(len(words) + 1), RARE_WORD)
+    return " ".join(words).capitalize() + "."
+
+
+REQUEST_COLUMNS = [
+    "id",
+    "account_id",
+    "survey_id",
+    "email",
+    "email_normalized",
+    "first_name",
+    "state",
+    "send_at",
+    "sent_at",
+    "created_at",
+    "updated_at",
+    "delivery_failure",
+    "token",
+    "attempts",
+    "reference",
+    "machine_id",
+    "staff_id",
+    "site_id",
+]
+RESPONSE_COLUMNS = [
+    "id",
+    "account_id",
+    "survey_id",
+    "feedback_request_id",
+    "email",
+    "email_normalized",
+    "submitted_at",
+    "updated_at",
+    "reference",
+    "machine_id",
+    "staff_id",
+    "team_id",
+    "site_id",
+]
+
+
+async def generate(
+    dsn: str,
+    account_id: int,
+    survey_id: int,
+    question_id: int,
+    n: int,
+    spread: Spread | None = None,
+) -> None:
+    """n requests over the last year (95% sent, 2% of those bounced), as many responses
+    (70% of them to a sent request), each with a rating; with ``spread``, attributed to staff,
+    teams, sites and segment options, with references and comments."""
     rng = random.Random(42)
     now = dt.datetime.now(dt.UTC)
     conn = await asyncpg.connect(dsn)
     try:
-        for table in ("feedback_requests", "feedback_responses", "answers"):
+        for table in TABLES:
             await conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
         requests = []
-        sent_ids = []
+        links: list[tuple[int, int, int]] = []
+        # Of each sent request: id, sent_at, reference, machine_id, staff, team, site.
+        sent: list[tuple[int, dt.datetime, str | None, str | None, Any, Any, Any]] = []
         for i in range(1, n + 1):
             send_at = now - dt.timedelta(seconds=rng.randrange(365 * 86400))
             roll = rng.random()
@@ -78,12 +197,21 @@ async def generate(dsn: str, account_id: int, survey_id: int, question_id: int, 
             failure = "550 mailbox unavailable" if state == "sent" and rng.random() < 0.02 else None
             if state == "pending":
                 send_at = now + dt.timedelta(days=rng.randrange(1, 30))
+            reference = machine_id = staff_id = team_id = site_id = None
+            if spread is not None:
+                reference, machine_id = reference_of(i), f"m-{i}"
+                staff_id, team_id = spread.staff[i % len(spread.staff)]
+                site_id = spread.site_ids[i % len(spread.site_ids)]
+                for options in spread.segments:
+                    links.append((len(links) + 1, i, options[rng.randrange(len(options))]))
+            email = email_of(i)
             requests.append(
                 (
                     i,
                     account_id,
                     survey_id,
-                    f"c{i}@example.com",
+                    email,
+                    email,
                     f"Customer{i}",
                     state,
                     send_at,
@@ -93,87 +221,94 @@ async def generate(dsn: str, account_id: int, survey_id: int, question_id: int, 
                     failure,
                     secrets.token_hex(16),
                     0,
+                    reference,
+                    machine_id,
+                    staff_id,
+                    site_id,
                 )
             )
             if state == "sent":
-                sent_ids.append((i, sent_at))
+                assert sent_at is not None
+                sent.append((i, sent_at, reference, machine_id, staff_id, team_id, site_id))
         await conn.copy_records_to_table(
-            "feedback_requests",
-            records=requests,
-            columns=[
-                "id",
-                "account_id",
-                "survey_id",
-                "email",
-                "first_name",
-                "state",
-                "send_at",
-                "sent_at",
-                "created_at",
-                "updated_at",
-                "delivery_failure",
-                "token",
-                "attempts",
-            ],
+            "feedback_requests", records=requests, columns=REQUEST_COLUMNS
         )
+        del requests
         await conn.execute("SELECT setval('feedback_requests_id_seq', $1)", n)
-        linked = sent_ids[: int(n * 0.7)]
+        if links:
+            await conn.copy_records_to_table(
+                "request_segment_options",
+                records=links,
+                columns=["id", "feedback_request_id", "segment_option_id"],
+            )
+            await conn.execute("SELECT setval('request_segment_options_id_seq', $1)", len(links))
+        del links
+        linked = sent[: int(n * 0.7)]
         responses = []
-        answers = []
+        answers: list[tuple[int, int, int, str, int | None]] = []
         for rid in range(1, n + 1):
             if rid <= len(linked):
-                request_id, sent_at = linked[rid - 1]
+                request_id, sent_at, *attributes = linked[rid - 1]
                 submitted = sent_at + dt.timedelta(hours=rng.randrange(1, 72))
             else:
-                request_id = None
+                request_id, attributes = None, [None] * 5
                 submitted = now - dt.timedelta(seconds=rng.randrange(365 * 86400))
             submitted = min(submitted, now)
+            email = email_of(rid)
             responses.append(
                 (
                     rid,
                     account_id,
                     survey_id,
                     request_id,
-                    f"c{rid}@example.com",
+                    email,
+                    email,
                     submitted,
                     submitted,
+                    *attributes,
                 )
             )
             rating = rng.choice((0, 3, 5, 6, 7, 8, 8, 9, 9, 10, 10, 10))
-            answers.append((rid, rid, question_id, str(rating), rating))
+            answers.append((len(answers) + 1, rid, question_id, str(rating), rating))
+            if spread is not None and rng.random() < spread.comment_share:
+                answers.append(
+                    (len(answers) + 1, rid, spread.comment_question_id, _comment(rng), None)
+                )
+        del sent, linked
         await conn.copy_records_to_table(
-            "feedback_responses",
-            records=responses,
-            columns=[
-                "id",
-                "account_id",
-                "survey_id",
-                "feedback_request_id",
-                "email",
-                "submitted_at",
-                "updated_at",
-            ],
+            "feedback_responses", records=responses, columns=RESPONSE_COLUMNS
         )
+        del responses
         await conn.execute("SELECT setval('feedback_responses_id_seq', $1)", n)
         await conn.copy_records_to_table(
             "answers",
             records=answers,
             columns=["id", "feedback_response_id", "question_id", "value", "rating"],
         )
-        await conn.execute("SELECT setval('answers_id_seq', $1)", n)
-        for table in ("feedback_requests", "feedback_responses", "answers"):
+        await conn.execute("SELECT setval('answers_id_seq', $1)", len(answers))
+        del answers
+        for table in TABLES:
             await conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
-        await conn.execute("DELETE FROM rollup_response_rate")
-        await conn.execute("DELETE FROM rollup_nps")
-        await conn.execute(MIGRATION_0003.REBUILD_RESPONSE_RATE)
-        await conn.execute(MIGRATION_0003.REBUILD_NPS)
-        await conn.execute("DELETE FROM rollup_request_counts")
-        await conn.execute("DELETE FROM rollup_response_counts")
-        await conn.execute(MIGRATION_0005.REBUILD_REQUEST_COUNTS)
-        await conn.execute(MIGRATION_0005.REBUILD_RESPONSE_COUNTS)
+        await rebuild_rollups(conn)
         await conn.execute("VACUUM ANALYZE")
     finally:
         await conn.close()
+
+
+# The tables loaded with their triggers off: the rollups those triggers keep are rebuilt after.
+TABLES = ("feedback_requests", "feedback_responses", "answers", "request_segment_options")
+
+
+async def rebuild_rollups(conn: asyncpg.Connection) -> None:
+    """Recount the rollups from the base tables, as the migrations that made them do."""
+    await conn.execute("DELETE FROM rollup_response_rate")
+    await conn.execute("DELETE FROM rollup_nps")
+    await conn.execute(MIGRATION_0003.REBUILD_RESPONSE_RATE)
+    await conn.execute(MIGRATION_0003.REBUILD_NPS)
+    await conn.execute("DELETE FROM rollup_request_counts")
+    await conn.execute("DELETE FROM rollup_response_counts")
+    await conn.execute(MIGRATION_0005.REBUILD_REQUEST_COUNTS)
+    await conn.execute(MIGRATION_0005.REBUILD_RESPONSE_COUNTS)
 
 
 RAW_RESPONSE_RATE = """
@@ -225,69 +360,191 @@ def http_timing(client: httpx.Client, path: str, samples: int) -> tuple[float, f
     return summary(times)
 
 
-async def main_async(args: argparse.Namespace) -> None:
-    name = f"bench_scale_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(PG_ADMIN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    port = free_port()
-    env = {
-        **os.environ,
-        "OPENSURE_DATABASE_URL": url,
-        "OPENSURE_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "OPENSURE_MAIL_URL": "maildir:" + tempfile.mkdtemp(),
-    }
-    server = None
+@dataclass(frozen=True)
+class Dataset:
+    """A database holding one account's million rows (or however many were asked for)."""
+
+    url: str
+    account_id: int
+    token: str  # an API token of the account
+    survey_id: int
+    question_id: int  # the NPS question
+    comment_question_id: int  # the text question
+
+    def env(self, port: int) -> dict[str, str]:
+        """The environment of an `opensure` command that serves this data on ``port``."""
+        return opensure_env(
+            database_url=self.url,
+            public_url=f"http://127.0.0.1:{port}",
+            mail_url="maildir:" + tempfile.mkdtemp(),
+        )
+
+    @property
+    def cli_env(self) -> dict[str, str]:
+        return opensure_env(database_url=self.url)
+
+
+async def _attribute(url: str, account_id: int, comment_question_id: int) -> Spread:
+    """Teams, staff members, sites and two segments with their options, spread over requests."""
+    conn = await asyncpg.connect(url)
     try:
-        subprocess.run(
-            [str(ROOT / ".venv/bin/opensure"), "migrate"], env=env, check=True, capture_output=True
+        teams = [
+            await conn.fetchval(
+                "INSERT INTO teams (account_id, name) VALUES ($1, $2) RETURNING id",
+                account_id,
+                f"Team {t}",
+            )
+            for t in range(1, 9)
+        ]
+        staff = [
+            (
+                await conn.fetchval(
+                    "INSERT INTO staff (account_id, code, name, team_id) VALUES ($1, $2, $3, $4) "
+                    "RETURNING id",
+                    account_id,
+                    f"S{s:03d}",
+                    f"Staff member {s}",
+                    teams[s % len(teams)],
+                ),
+                teams[s % len(teams)],
+            )
+            for s in range(1, 41)
+        ]
+        sites = [
+            await conn.fetchval(
+                "INSERT INTO sites (account_id, site_code, name, created_at, updated_at) "
+                "VALUES ($1, $2, $3, now(), now()) RETURNING id",
+                account_id,
+                f"SITE{s:02d}",
+                f"Site {s}",
+            )
+            for s in range(1, 26)
+        ]
+        segments = []
+        for key, values in (
+            ("product", ("Broadband", "Mobile", "TV", "Landline", "Bundle", "Business")),
+            ("channel", ("Phone", "Email", "Chat", "Shop")),
+        ):
+            segment_id = await conn.fetchval(
+                "INSERT INTO segments (account_id, key) VALUES ($1, $2) RETURNING id",
+                account_id,
+                key,
+            )
+            segments.append(
+                [
+                    await conn.fetchval(
+                        "INSERT INTO segment_options (segment_id, value) VALUES ($1, $2) "
+                        "RETURNING id",
+                        segment_id,
+                        value,
+                    )
+                    for value in values
+                ]
+            )
+    finally:
+        await conn.close()
+    return Spread(staff, sites, segments, comment_question_id)
+
+
+async def build(requests: int, *, attributed: bool = False, prefix: str = "bench_scale") -> Dataset:
+    """A new database with one account ("Scale") and ``requests`` requests and responses,
+    migrated to the newest schema first; with ``attributed``, spread as :class:`Spread` says."""
+    url = await create_database(prefix)
+    env = opensure_env(database_url=url)
+    subprocess.run([OPENSURE, "migrate"], env=env, check=True, capture_output=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        account, survey = create_account(env, Path(tmp), SURVEY, name="Scale")
+    question_id, comment_question_id = (int(q["id"]) for q in survey["questions"])
+    spread = await _attribute(url, int(account["id"]), comment_question_id) if attributed else None
+    t0 = time.perf_counter()
+    await generate(url, int(account["id"]), int(survey["id"]), question_id, requests, spread)
+    print(
+        f"generated {requests:,} requests and responses in {time.perf_counter() - t0:.0f} s",
+        file=sys.stderr,
+        flush=True,
+    )
+    return Dataset(
+        url,
+        int(account["id"]),
+        str(account["token"]),
+        int(survey["id"]),
+        question_id,
+        comment_question_id,
+    )
+
+
+async def reopen(url: str) -> Dataset:
+    """A database :func:`build` made and kept: migrated to the newest schema (later
+    migrations fill in what they add, as on any installation), with a new API token."""
+    env = opensure_env(database_url=url)
+    subprocess.run([OPENSURE, "migrate"], env=env, check=True, capture_output=True)
+    conn = await asyncpg.connect(url)
+    try:
+        row = await conn.fetchrow(
+            "SELECT a.id AS account_id, s.id AS survey_id FROM accounts a "
+            "JOIN surveys s ON s.account_id = a.id WHERE a.name LIKE 'Scale %' "
+            "ORDER BY s.id LIMIT 1"
         )
-        account = opensure(env, "accounts", "create", "Scale")
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-            json.dump(SURVEY, f)
-        survey = opensure(env, "surveys", "import", "--account", "Scale", f.name)
-        question_id = survey["questions"][0]["id"]  # type: ignore[index]
-        t0 = time.perf_counter()
-        await generate(url, int(account["id"]), int(survey["id"]), int(question_id), args.requests)  # type: ignore[arg-type]
-        print(
-            f"generated {args.requests:,} requests and responses "
-            f"in {time.perf_counter() - t0:.0f} s",
-            flush=True,
-        )
-        server = subprocess.Popen(
-            [
-                str(ROOT / ".venv/bin/opensure"),
-                "serve",
-                "--port",
-                str(port),
-                "--no-access-log",
-                "--no-demo",
-                "--no-dispatcher",
-            ],
-            env=env,
+        if row is None:
+            raise SystemExit(f"{url} holds no account made by bench.scale")
+        questions = [
+            int(r[0])
+            for r in await conn.fetch(
+                "SELECT id FROM questions WHERE survey_id = $1 ORDER BY position, id",
+                row["survey_id"],
+            )
+        ]
+    finally:
+        await conn.close()
+    token = cli(env, "tokens", "create", "--account", str(row["account_id"]))["token"]
+    return Dataset(
+        url, int(row["account_id"]), str(token), int(row["survey_id"]), questions[0], questions[1]
+    )
+
+
+class Server:
+    """A real `opensure serve --no-dispatcher` over a dataset, on a free loopback port."""
+
+    def __init__(self, dataset: Dataset, *, access_log: bool = False) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        args = [OPENSURE, "serve", "--port", str(self.port), "--no-demo", "--no-dispatcher"]
+        if not access_log:
+            args.append("--no-access-log")
+        self.proc = subprocess.Popen(
+            args,
+            env=dataset.env(self.port),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_port(port)
-        headers = {
-            "User-Agent": "bench",
-            "Accept": "application/vnd.customersure.v1+json",
-            "Authorization": f"Token token={account['token']}",
-        }
-        whole = "from_time=2000-01-01T00:00:00Z&to_time=" + dt.datetime.now(dt.UTC).strftime(
-            "%Y-%m-%dT%H:%M:%SZ"
-        )
-        rows = []
+        wait_port(self.port, timeout=120)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    if args.database:
+        dataset = await reopen(args.database)
+    else:
+        dataset = await build(args.requests)
+    server = None
+    try:
+        server = Server(dataset)
+        rows: list[tuple[str, tuple[float, float], str, float | None]] = []
         with httpx.Client(
-            base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60
+            base_url=server.base_url, headers=api_headers(dataset.token), timeout=60
         ) as client:
+            whole = "from_time=2000-01-01T00:00:00Z&to_time=" + dt.datetime.now(dt.UTC).strftime(
+                "%Y-%m-%dT%H:%M:%SZ"
+            )
             for label, path, raw_sql in (
                 ("GET /nps (whole range)", f"/nps?{whole}", RAW_NPS),
                 ("GET /response_rate (whole range)", f"/response_rate?{whole}", RAW_RESPONSE_RATE),
             ):
                 api = http_timing(client, path, args.samples)
-                raw = await raw_timing(url, raw_sql, int(account["id"]), args.samples)  # type: ignore[arg-type]
+                raw = await raw_timing(dataset.url, raw_sql, dataset.account_id, args.samples)
                 rows.append((label, api, f"raw SQL aggregate {raw[0]:.1f} ms", api[0] / raw[0]))
             for resource in ("feedback_requests", "feedback_responses"):
                 first = http_timing(client, f"/{resource}?per_page=100", args.samples)
@@ -316,14 +573,11 @@ async def main_async(args: argparse.Namespace) -> None:
             print(f"| {label} | {p50:.1f} ms | {p99:.1f} ms | {against} | {ratio_text} |")
     finally:
         if server is not None:
-            server.terminate()
-            server.wait(20)
-        if not args.keep:
-            admin = await asyncpg.connect(PG_ADMIN)
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.close()
+            server.stop()
+        if args.keep or args.database:
+            print(f"kept database {dataset.url}", file=sys.stderr)
         else:
-            print(f"kept database {name}", file=sys.stderr)
+            await drop_database(dataset.url)
 
 
 def main() -> None:
@@ -332,7 +586,10 @@ def main() -> None:
     )
     parser.add_argument("--requests", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=30)
-    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
+    parser.add_argument(
+        "--database", metavar="URL", help="Reuse a database kept by --keep instead of building one."
+    )
     asyncio.run(main_async(parser.parse_args()))
 
 
