@@ -220,6 +220,80 @@ def machine_cpu() -> tuple[float, float]:
     return (total - idle) / CLOCK_TICKS, total / CLOCK_TICKS
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if parent == pid:
+            found.append(int(entry))
+    return found
+
+
+def _listening_inodes(port: int) -> set[str]:
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.readlines()[1:]
+        except FileNotFoundError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # LISTEN
+                inodes.add(fields[9])
+    return inodes
+
+
+def serving_pids(root: int, port: int) -> list[int]:
+    """The processes that answer on ``port``: of ``root`` and its descendants, those holding
+    the listening socket, without a process whose children hold it too (uvicorn's supervisor
+    beside its workers). ``[root]`` when none is found."""
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo += _children(pid)
+    sockets = {f"socket:[{inode}]" for inode in _listening_inodes(port)}
+    holders = []
+    for pid in tree:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except (FileNotFoundError, PermissionError):
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") in sockets:
+                    holders.append(pid)
+                    break
+            except OSError:
+                continue
+    workers = [p for p in holders if not set(_children(p)) & set(holders)]
+    return workers or [root]
+
+
+# --- docs/benchmarks.md ---------------------------------------------------------------------------
+
+
+def write_marked(doc: Path, start: str, end: str, heading: str, section: str) -> None:
+    """Put ``section`` between the markers ``start`` and ``end`` of ``doc``; without them,
+    append ``heading`` and the marked section. Text outside the markers is kept."""
+    text = doc.read_text()
+    block = f"{start}\n{section}\n{end}"
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        after = rest.split(end, 1)[1]
+        text = before + block + after
+    else:
+        text = text.rstrip("\n") + f"\n\n{heading}\n\n{block}\n"
+    doc.write_text(text)
+
+
 def traced_main(argv: list[str]) -> None:
     """``opensure ARGS`` that traces its allocations on request.
 

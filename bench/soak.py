@@ -73,6 +73,7 @@ from bench.harness import (
     rss_bytes,
     snapshot_diff,
     wait_port,
+    write_marked,
 )
 
 T = TypeVar("T")
@@ -1093,15 +1094,7 @@ def report(ctx: dict[str, Any]) -> str:
 
 
 def write_doc(section: str) -> None:
-    text = DOC.read_text()
-    block = f"{START}\n{section}\n{END}"
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        after = rest.split(END, 1)[1]
-        text = before + block + after
-    else:
-        text = text.rstrip("\n") + f"\n\n{HEADING}\n\n{block}\n"
-    DOC.write_text(text)
+    write_marked(DOC, START, END, HEADING, section)
 
 
 async def run(args: argparse.Namespace) -> bool:
