@@ -77,6 +77,8 @@ class Page:
     path: str
     params: dict[str, Any] = field(default_factory=dict)
     target_ms: float = PAGE_TARGET_MS
+    # What marks one listed item on the page (counted, to show that a filter found something).
+    rows: re.Pattern[str] | None = None
     # Rendered later from a page that is already measured (e.g. the inbox's 20th page).
     resolve: Callable[[httpx.Client], tuple[str, dict[str, Any]] | str] | None = None
 
@@ -90,6 +92,7 @@ class Result:
     p99: float = 0.0
     samples: int = 0
     url: str = ""
+    rows: int | None = None
 
     @property
     def met(self) -> bool | None:
@@ -110,6 +113,7 @@ class Ids:
     response_id: int
     email: str  # of a sent request
     reference: str | None
+    first_day: dt.date  # the UTC day of the first request sent or response submitted
 
 
 async def pick_ids(dataset: scale.Dataset) -> Ids:
@@ -139,77 +143,93 @@ async def pick_ids(dataset: scale.Dataset) -> Ids:
             "AND state = 'sent' ORDER BY id DESC LIMIT 1",
             account,
         )
+        first_at = await conn.fetchval(
+            "SELECT least((SELECT min(sent_at) FROM feedback_requests WHERE account_id = $1), "
+            "(SELECT min(submitted_at) FROM feedback_responses WHERE account_id = $1))",
+            account,
+        )
     finally:
         await conn.close()
     if request is None:
         raise SystemExit("the account has no sent request")
     return Ids(
-        staff_id, team_id, site_id, option_id, response_id, request["email"], request["reference"]
+        staff_id,
+        team_id,
+        site_id,
+        option_id,
+        response_id,
+        request["email"],
+        request["reference"],
+        first_at.astimezone(dt.UTC).date(),
     )
 
 
 def pages(dataset: scale.Dataset, ids: Ids, now: dt.datetime) -> list[Page]:
-    month = {"from_time": iso(now - dt.timedelta(days=30)), "to_time": iso(now)}
-    inbox = "/app/responses"
+    def inbox(label: str, **params: Any) -> Page:
+        return Page(f"inbox{label}", "/app/responses", params, rows=INBOX_ROW)
+
+    def queue(label: str, **params: Any) -> Page:
+        return Page(f"queue{label}", "/app/queue", params, rows=QUEUE_ROW)
+
+    def days_ago(days: int) -> str:
+        return iso(now - dt.timedelta(days=days))
+
+    survey = {"survey_ids[]": dataset.survey_id}
     out = [
-        Page("inbox, first page", inbox),
-        Page("inbox: survey", inbox, {"survey_ids[]": dataset.survey_id}),
-        Page(
-            "inbox: date range (30 days, 2 months ago)",
-            inbox,
-            {
-                "from_time": iso(now - dt.timedelta(days=90)),
-                "to_time": iso(now - dt.timedelta(days=60)),
-            },
+        inbox(", first page"),
+        inbox(": survey", **survey),
+        inbox(": date range (30 days, 2 months ago)", from_time=days_ago(90), to_time=days_ago(60)),
+        inbox(": band detractor", band="detractor"),
+        inbox(": band passive", band="passive"),
+        inbox(": score 3", score=3),
+        inbox(": staff member", staff_id=ids.staff_id),
+        inbox(": team", team_id=ids.team_id),
+        inbox(": site", site_id=ids.site_id),
+        inbox(": segment option", segment_option_id=ids.option_id),
+        inbox(": has comment", has_comment=1),
+        inbox(f": text search, common word ({scale.COMMON_WORD!r})", q=scale.COMMON_WORD),
+        inbox(f": text search, rare word ({scale.RARE_WORD!r})", q=scale.RARE_WORD),
+        inbox(
+            ": detractors with a comment, last 30 days",
+            from_time=days_ago(30),
+            to_time=iso(now),
+            band="detractor",
+            has_comment=1,
         ),
-        Page("inbox: band detractor", inbox, {"band": "detractor"}),
-        Page("inbox: band passive", inbox, {"band": "passive"}),
-        Page("inbox: score 3", inbox, {"score": 3}),
-        Page("inbox: staff member", inbox, {"staff_id": ids.staff_id}),
-        Page("inbox: team", inbox, {"team_id": ids.team_id}),
-        Page("inbox: site", inbox, {"site_id": ids.site_id}),
-        Page("inbox: segment option", inbox, {"segment_option_id": ids.option_id}),
-        Page("inbox: has comment", inbox, {"has_comment": 1}),
         Page(
-            f"inbox: text search, common word ({scale.COMMON_WORD!r})",
-            inbox,
-            {"q": scale.COMMON_WORD},
+            "inbox, 20th page (cursor)",
+            "/app/responses",
+            rows=INBOX_ROW,
+            resolve=lambda c: nth_page(c, "/app/responses", 20),
         ),
-        Page(f"inbox: text search, rare word ({scale.RARE_WORD!r})", inbox, {"q": scale.RARE_WORD}),
-        Page(
-            "inbox: detractors with a comment, last 30 days",
-            inbox,
-            {**month, "band": "detractor", "has_comment": 1},
-        ),
-        Page("inbox, 20th page (cursor)", inbox, resolve=lambda c: nth_page(c, inbox, 20)),
-        Page("a response", f"{inbox}/{ids.response_id}"),
-        Page("queue, first page", "/app/queue"),
-        Page("queue: pending", "/app/queue", {"state": "pending"}),
-        Page("queue: sent", "/app/queue", {"state": "sent"}),
-        Page("queue: not sent", "/app/queue", {"state": "not_sent"}),
-        Page("queue: survey", "/app/queue", {"survey_ids[]": dataset.survey_id}),
-        Page("queue: e-mail search", "/app/queue", {"q": ids.email}),
+        Page("a response", f"/app/responses/{ids.response_id}"),
+        queue(", first page"),
+        queue(": pending", state="pending"),
+        queue(": sent", state="sent"),
+        queue(": not sent", state="not_sent"),
+        queue(": survey", **survey),
+        queue(": e-mail search", q=ids.email),
     ]
     if ids.reference:
-        out.append(Page("queue: reference search", "/app/queue", {"q": ids.reference}))
+        out.append(queue(": reference search", q=ids.reference))
+    # As the dashboard's date pickers send them: whole UTC days, the last one today.
+    today = now.date()
     windows = {
-        "30 days": now - dt.timedelta(days=30),
-        "12 months": now - dt.timedelta(days=365),
-        "all time": dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
+        "30 days": today - dt.timedelta(days=30),
+        "12 months": today - dt.timedelta(days=365),
+        f"all time (from {ids.first_day})": ids.first_day,
     }
     for name, start in windows.items():
         for grain in ("day", "week", "month"):
+            params = {"from_time": start.isoformat(), "to_time": today.isoformat(), "grain": grain}
             out.append(
-                Page(
-                    f"dashboard {name}, by {grain}",
-                    "/app/dashboard",
-                    {"from_time": iso(start), "to_time": iso(now), "grain": grain},
-                    target_ms=DASHBOARD_TARGET_MS,
-                )
+                Page(f"dashboard {name}, by {grain}", "/app/dashboard", params, DASHBOARD_TARGET_MS)
             )
     return out
 
 
+INBOX_ROW = re.compile(r'href="/app/responses/(\d+)"')
+QUEUE_ROW = re.compile(r'id="request-(\d+)"')
 NEXT_LINK = re.compile(r'href="([^"]*[?&](?:amp;)?after=[^"]*)"')
 
 
@@ -258,6 +278,8 @@ def measure(client: httpx.Client, page: Page, samples: int) -> Result:
         if r.status_code in (302, 303, 307):
             result.status += f" to {r.headers.get('location')}"
         return result
+    if page.rows is not None:
+        result.rows = len(set(page.rows.findall(r.text)))
     runs = samples
     if elapsed * (samples + WARMUP) > PAGE_BUDGET_S:
         runs = max(MIN_SAMPLES, int(PAGE_BUDGET_S / elapsed) - 1)
@@ -404,21 +426,21 @@ def verdict(met: bool | None) -> str:
 
 def page_table(results: list[Result], baseline: Result) -> list[str]:
     out = [
-        "| page | p50 | p99 | target (p50) | met? | ÷ API list p50 |",
-        "|---|---:|---:|---:|---|---:|",
+        "| page | p50 | p99 | target (p50) | met? | ÷ API list p50 | rows shown |",
+        "|---|---:|---:|---:|---|---:|---:|",
         f"| baseline: `GET /feedback_responses?per_page=50` (API, first page) | "
-        f"{baseline.p50:.1f} ms | {baseline.p99:.1f} ms | | | 1.00 |",
+        f"{baseline.p50:.1f} ms | {baseline.p99:.1f} ms | | | 1.00 | 50 |",
     ]
     for r in results:
         target = f"{r.target_ms:.0f} ms" if r.target_ms else ""
         if r.status != "ok":
-            out.append(f"| {r.label} | {r.status} | | {target} | | |")
+            out.append(f"| {r.label} | {r.status} | | {target} | | | |")
             continue
         ratio = f"{r.p50 / baseline.p50:.2f}" if baseline.p50 else ""
         fewer = f" ({r.samples} samples)" if r.samples and r.samples < baseline.samples else ""
         out.append(
             f"| {r.label}{fewer} | {r.p50:.1f} ms | {r.p99:.1f} ms | {target} | "
-            f"{verdict(r.met)} | {ratio} |"
+            f"{verdict(r.met)} | {ratio} | {'' if r.rows is None else r.rows} |"
         )
     return out
 
