@@ -25,10 +25,12 @@ import argparse
 import asyncio
 import datetime as dt
 import html
+import os
 import re
 import secrets
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from collections.abc import Callable
@@ -223,13 +225,20 @@ def pages(dataset: scale.Dataset, ids: Ids, now: dt.datetime) -> list[Page]:
         for grain in ("day", "week", "month"):
             params = {"from_time": start.isoformat(), "to_time": today.isoformat(), "grain": grain}
             out.append(
-                Page(f"dashboard {name}, by {grain}", "/app/dashboard", params, DASHBOARD_TARGET_MS)
+                Page(
+                    f"dashboard {name}, by {grain}",
+                    "/app/dashboard",
+                    params,
+                    DASHBOARD_TARGET_MS,
+                    rows=DASHBOARD_STEP,
+                )
             )
     return out
 
 
 INBOX_ROW = re.compile(r'href="/app/responses/(\d+)"')
 QUEUE_ROW = re.compile(r'id="request-(\d+)"')
+DASHBOARD_STEP = re.compile(r'data-step="([^"]+)"')  # a step of the trend
 NEXT_LINK = re.compile(r'href="([^"]*[?&](?:amp;)?after=[^"]*)"')
 
 
@@ -426,7 +435,7 @@ def verdict(met: bool | None) -> str:
 
 def page_table(results: list[Result], baseline: Result) -> list[str]:
     out = [
-        "| page | p50 | p99 | target (p50) | met? | ÷ API list p50 | rows shown |",
+        "| page | p50 | p99 | target (p50) | met? | ÷ API list p50 | rows (trend steps) shown |",
         "|---|---:|---:|---:|---|---:|---:|",
         f"| baseline: `GET /feedback_responses?per_page=50` (API, first page) | "
         f"{baseline.p50:.1f} ms | {baseline.p99:.1f} ms | | | 1.00 | 50 |",
@@ -465,6 +474,10 @@ def export_table(exports: list[Export]) -> list[str]:
     return out
 
 
+def fill(text: str) -> str:
+    return textwrap.fill(text, 100, break_long_words=False, break_on_hyphens=False)
+
+
 def report(
     args: argparse.Namespace,
     baseline: Result,
@@ -484,21 +497,28 @@ def report(
         f"OPENSURE_BENCH_POSTGRES_URL=postgresql://… {command}",
         "```",
         "",
-        f"One account with {args.requests:,} feedback requests and {args.requests:,} responses "
-        "(bench.scale's data: a year of requests, 95% sent, 70% of the responses to a request), "
-        "spread over 40 staff members in 8 teams, 25 sites and two segments with 10 options; a "
-        "third of the responses have a comment. PostgreSQL, one `opensure serve --no-dispatcher` "
-        "process (no access log), a console user signed in over HTTP, one request at a time "
-        f"from one httpx client; 2 cores shared by the server, PostgreSQL and the benchmark. "
-        f"{args.samples} samples a page after {WARMUP} warm-up requests (fewer where a page "
-        f"takes over {PAGE_BUDGET_S / (args.samples + WARMUP) * 1000:.0f} ms). The baseline is "
-        "the plain API list, `GET /feedback_responses?per_page=50`, timed in the same run. "
-        f"Run {date}, OpenSure {commit}.",
+        fill(
+            f"One account with {args.requests:,} feedback requests and {args.requests:,} "
+            "responses (bench.scale's data: a year of requests, 95% sent, 70% of the responses "
+            "to a request), spread over 40 staff members in 8 teams, 25 sites and two segments "
+            "with 10 options; a third of the responses have a comment. PostgreSQL, one "
+            "`opensure serve --no-dispatcher` process (no access log), a console user signed in "
+            "over HTTP, one request at a time from one httpx client. The machine: 2 cores, "
+            "shared by the server, PostgreSQL and the benchmark (load average "
+            f"{args.loadavg} when the run began). {args.samples} samples a page after {WARMUP} "
+            "warm-up requests (fewer where a page takes over "
+            f"{PAGE_BUDGET_S / (args.samples + WARMUP) * 1000:.0f} ms). The yardstick is the "
+            "target; the baseline is the plain API list, `GET /feedback_responses?per_page=50`, "
+            f'timed in the same run. The data spans one year, so "all time" covers the days '
+            f'of "12 months". Run {date}, OpenSure {commit}.'
+        ),
         "",
         *page_table(results, baseline),
         "",
-        "Exports without filters, streamed to the benchmark; the server process's RSS "
-        "(`VmRSS`) read every 100 ms during the download:",
+        fill(
+            "Exports without filters, streamed to the benchmark; the server process's RSS "
+            "(`VmRSS`) read every 100 ms during the download, growth = peak minus before:"
+        ),
         "",
         *export_table(exports),
         "",
@@ -506,9 +526,11 @@ def report(
     measured = [r for r in results if r.status == "ok"]
     if missed:
         lines.append(
-            f"**{len(missed)} of the {len(measured)} pages measured miss their target:** "
-            + ", ".join(f"{r.label} ({r.p50:.0f} ms)" for r in missed)
-            + "."
+            fill(
+                f"**{len(missed)} of the {len(measured)} pages measured miss their target:** "
+                + ", ".join(f"{r.label} ({r.p50:.0f} ms)" for r in missed)
+                + "."
+            )
         )
     elif measured:
         lines.append(f"All {len(measured)} pages measured meet their target.")
@@ -659,6 +681,7 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help=f"Write the results into {DOC.name}.")
     args = parser.parse_args()
     args.requests = args.requests or (100_000 if args.quick else 1_000_000)
+    args.loadavg = " / ".join(f"{v:.1f}" for v in os.getloadavg())
     args.samples = args.samples or (10 if args.quick else 30)
     asyncio.run(run(args))
 
