@@ -262,7 +262,8 @@ def nth_page(client: httpx.Client, path: str, n: int) -> str:
 
 def timed(client: httpx.Client, url: str, params: dict[str, Any]) -> tuple[float, httpx.Response]:
     t0 = time.perf_counter()
-    r = client.get(url, params=params)
+    # httpx replaces a URL's query with ``params`` whenever they are given, even empty.
+    r = client.get(url, params=params or None)
     return time.perf_counter() - t0, r
 
 
