@@ -47,7 +47,7 @@ from bench.harness import (
     OPENSURE,
     ROOT,
     api_headers,
-    drop_database,
+    iso,
     rss_bytes,
     serving_pids,
     write_marked,
@@ -64,10 +64,6 @@ PASSWORD = "bench-" + secrets.token_hex(8)
 DOC = ROOT / "docs/benchmarks.md"
 START, END = "<!-- console:begin -->", "<!-- console:end -->"
 HEADING = "## Console (issue 13)"
-
-
-def iso(t: dt.datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --- what is measured ----------------------------------------------------------------------------
@@ -654,10 +650,7 @@ async def run(args: argparse.Namespace) -> None:
             server.stop()
         if args.explain is not None:
             await explain_slow(dataset.url, None)
-        if args.keep or args.database:
-            print(f"kept database {dataset.url}", file=sys.stderr)
-        else:
-            await drop_database(dataset.url)
+        await scale.release(dataset, args)
 
 
 def main() -> None:
@@ -667,10 +660,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=None, help="default 1,000,000")
     parser.add_argument("--samples", type=int, default=None, help="default 30")
     parser.add_argument("--quick", action="store_true", help="100,000 rows, 10 samples")
-    parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
-    parser.add_argument(
-        "--database", metavar="URL", help="Reuse a database kept by --keep instead of building one."
-    )
+    scale.dataset_arguments(parser)
     parser.add_argument(
         "--explain",
         type=int,

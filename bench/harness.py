@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,11 @@ PG_ADMIN = os.environ.get(
 SURVEY = {"name": "Bench", "questions": [{"type": "rating", "text": "How likely?", "nps": True}]}
 MEDIA_TYPE = "application/vnd.customersure.v1+json"
 MIB = 1024 * 1024
+
+
+def iso(t: datetime) -> str:
+    """A UTC time as the API writes it, to the second."""
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def free_port() -> int:

@@ -553,6 +553,22 @@ class Server:
         self.proc.wait(30)
 
 
+def dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    """--keep and --database, read by :func:`release`."""
+    parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
+    parser.add_argument(
+        "--database", metavar="URL", help="Reuse a database kept by --keep instead of building one."
+    )
+
+
+async def release(dataset: Dataset, args: argparse.Namespace) -> None:
+    """Drop the database unless it was asked to be kept or is one being reused."""
+    if args.keep or args.database:
+        print(f"kept database {dataset.url}", file=sys.stderr)
+    else:
+        await drop_database(dataset.url)
+
+
 async def main_async(args: argparse.Namespace) -> None:
     if args.database:
         dataset = await reopen(args.database)
@@ -603,10 +619,7 @@ async def main_async(args: argparse.Namespace) -> None:
     finally:
         if server is not None:
             server.stop()
-        if args.keep or args.database:
-            print(f"kept database {dataset.url}", file=sys.stderr)
-        else:
-            await drop_database(dataset.url)
+        await release(dataset, args)
 
 
 def main() -> None:
@@ -615,10 +628,7 @@ def main() -> None:
     )
     parser.add_argument("--requests", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=30)
-    parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
-    parser.add_argument(
-        "--database", metavar="URL", help="Reuse a database kept by --keep instead of building one."
-    )
+    dataset_arguments(parser)
     asyncio.run(main_async(parser.parse_args()))
 
 

@@ -68,6 +68,7 @@ from bench.harness import (
     create_database,
     drop_database,
     free_port,
+    iso,
     machine_cpu,
     opensure_env,
     rss_bytes,
@@ -151,10 +152,6 @@ FORM_TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
 MESSAGE_ID = re.compile(r"feedback-request-(\d+)\.")
 DUE_PENDING = "SELECT count(*) FROM feedback_requests WHERE state = 'pending' AND send_at <= now()"
 SENT = "SELECT count(*) FROM feedback_requests WHERE state = 'sent'"
-
-
-def iso(t: dt.datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
