@@ -112,7 +112,9 @@ async def sign_in(request: Request) -> Response:
             email=email,
             next_path=next_path,
             error=THROTTLED if throttled else WRONG,
-            status_code=429 if throttled else 401,
+            # SPEC §8: a failed sign-in is the form again with 200, 401 or 422; a throttled
+            # one too (with its own message), not 429.
+            status_code=401,
         )
     response = web.redirect(web.safe_next(next_path))
     set_cookie(response, settings, raw)
