@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from opensure import models  # noqa: F401  (registers every table on Base.metadata)
 from opensure.db import Base, create_engine
 from opensure.db.migrate import alembic_config, downgrade, is_current, upgrade
+from opensure.models.feedback import described, kept_outside_metadata
 from tests.fixtures.databases import fresh_database
 
 MODEL_TABLES = set(Base.metadata.tables)
@@ -44,12 +45,14 @@ async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 
 
 def _tables(conn: Connection) -> set[str]:
-    return set(inspect(conn).get_table_names()) - {"sqlite_sequence"}
+    names = set(inspect(conn).get_table_names()) - {"sqlite_sequence"}
+    return {n for n in names if not kept_outside_metadata(n)}
 
 
 def _diff(conn: Connection) -> list[Any]:
     context = MigrationContext.configure(
-        conn, opts={"compare_type": True, "compare_server_default": True}
+        conn,
+        opts={"compare_type": True, "compare_server_default": True, "include_name": described},
     )
     return list(compare_metadata(context, Base.metadata))
 
