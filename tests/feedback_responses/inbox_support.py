@@ -164,6 +164,33 @@ async def add_response(
     return response_id
 
 
+async def full_response(app: FastAPI, account: Account, **fields: str) -> int:
+    """A detractor's response with a comment over two lines and a Radio answer, by Ann of
+    team North at site LDN, through a request linked to segment option plan=gold, from Kate
+    Bush (T-42, m-42) unless ``fields`` say otherwise."""
+    org = await make_org(app, account)
+    contact = {
+        "name": "Kate Bush",
+        "email": "kate@example.com",
+        "telephone_number": "0123 456",
+        "reference": "T-42",
+        "machine_id": "m-42",
+    }
+    return await add_response(
+        app,
+        account,
+        T0,
+        rating=6,
+        comment="Line one\nline two",
+        answers={question_ids(account)[3]: "No"},
+        staff_id=org.staff["ann"],
+        team_id=org.teams["North"],
+        site_id=org.sites["LDN"],
+        options=[org.options["gold"]],
+        **{**contact, **fields},
+    )
+
+
 @asynccontextmanager
 async def session(app: FastAPI) -> AsyncIterator[Session]:
     """A read on the console's path: a SQLAlchemy connection under the fast path's SQL."""

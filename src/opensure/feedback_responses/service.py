@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from opensure.api import timestamps
 from opensure.api.errors import NotFound
 from opensure.api.validation import MAX_ID
-from opensure.core import csvsafe
+from opensure.core import csvsafe, linkback
 from opensure.core.clock import utcnow
 from opensure.core.emails import normalised_or_none
 from opensure.db import AnyRow
@@ -240,6 +240,10 @@ def parse_filter(query: Mapping[str, Sequence[str]]) -> InboxFilter:
     return filters
 
 
+def row_time(row: ResponseRow) -> dt.datetime:
+    return _datetime(row.submitted_at)
+
+
 def _datetime(value: Any) -> dt.datetime:
     """A timestamp as the driver returns it (text on SQLite) as an aware datetime."""
     if isinstance(value, dt.datetime):
@@ -249,7 +253,7 @@ def _datetime(value: Any) -> dt.datetime:
 
 def cursor_text(row: ResponseRow) -> str:
     """The ``after`` parameter of the page that follows ``row``."""
-    return f"{_datetime(row.submitted_at):%Y%m%d%H%M%S%f}-{row.id}"
+    return f"{row_time(row):%Y%m%d%H%M%S%f}-{row.id}"
 
 
 def parse_cursor(raw: str | None) -> Cursor | None:
@@ -373,6 +377,7 @@ class ResponseDetail:
     request: RequestRow | None
     items: list[ItemRow]  # the request's data and query parameters
     segments: list[tuple[str, str]]  # (segment key, option) of the request
+    link_back: str | None  # the reference's link to its ticket (opensure.core.linkback)
 
 
 async def detail(session: Session, account_id: int, response_id: int) -> ResponseDetail | None:
@@ -400,7 +405,10 @@ async def detail(session: Session, account_id: int, response_id: int) -> Respons
         )
         for a in answers
     ]
-    return ResponseDetail(row, shown, found, request, items, segments)
+    link = linkback.link_back(
+        found.link_back_template, reference=row.reference, machine_id=row.machine_id
+    )
+    return ResponseDetail(row, shown, found, request, items, segments, link)
 
 
 EXPORT_COLUMNS = (
@@ -471,4 +479,4 @@ async def export(
             yield out
         if len(rows) < batch:
             return
-        after = Cursor(_datetime(rows[-1].submitted_at), rows[-1].id)
+        after = Cursor(row_time(rows[-1]), rows[-1].id)

@@ -1,7 +1,7 @@
 """text search in answers, and indexes for the console's inbox filters
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-06 04:40:00.000000
 
 The console's inbox searches the words of answers (``opensure.feedback_responses``):
@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
