@@ -170,8 +170,17 @@ async def test_search_finds_every_word_as_a_word_beginning_in_one_answer(
     assert await ids(app, account, q="très") == [cafe]
     assert await ids(app, account, q="CAFÉ") == [cafe]
     assert await ids(app, account, q="cafe") == []  # accents are letters of their own
-    # Punctuation separates words and is not searched for.
+    # Punctuation separates words and is not searched for, markup and addresses included.
     assert await ids(app, account, q="weeks; never-again!") == [refund]
+    markup = await add_response(
+        app,
+        account,
+        T0 + 3 * SECOND,
+        comment='"><img src=x onerror=alert(1)> kate@example.com 12.5',
+    )
+    assert await ids(app, account, q="img onerror") == [markup]
+    assert await ids(app, account, q="example com") == [markup]
+    assert await ids(app, account, q="5") == [markup]
     # Every word in one answer: "refund" and "yes" are two answers of one response.
     assert await ids(app, account, q="refund yes") == []
     assert await ids(app, account, q="yes") == [split]
@@ -199,6 +208,17 @@ async def test_search_gives_the_same_pages_by_matching_ids_or_by_walking(
                 break
             after = repo.Cursor(service.row_time(rows[-1]), rows[-1].id)
         assert pages == [made[::-1][:25], made[::-1][25:50], made[::-1][50:]], cap
+
+
+async def test_postgresql_searches_through_the_index(app: FastAPI) -> None:
+    async with app.state.engine.connect() as conn:
+        if conn.dialect.name != "postgresql":
+            pytest.skip("SQLite searches its FTS5 table")
+        await conn.exec_driver_sql("SET enable_seqscan = off")
+        plan = await conn.exec_driver_sql(
+            "EXPLAIN " + repo.SEARCH_HITS.postgresql, ("'refund':*", 10)
+        )
+        assert "ix_answers_search" in "\n".join(r[0] for r in plan)
 
 
 async def test_search_follows_answers_as_they_change_and_go(app: FastAPI, account: Account) -> None:

@@ -233,15 +233,35 @@ _SEGMENT = (
     "WHERE l.feedback_request_id = r.feedback_request_id AND l.segment_option_id = {})"
 )
 # The answers holding every word: the GIN index of to_tsvector (PostgreSQL), the FTS5 table
-# kept by triggers (SQLite), both made by migration 0009.
-_SEARCH_PG = (
-    "r.id IN (SELECT a.feedback_response_id FROM answers a "
-    "WHERE to_tsvector('simple', a.value) @@ to_tsquery('simple', ${}))"
+# kept by triggers (SQLite), both made by migration 0009. PostgreSQL's parser reads some
+# punctuation as structure (an HTML tag is dropped whole, an e-mail address or a decimal number
+# is one word), SQLite's tokenizer splits on every punctuation mark: so PostgreSQL indexes the
+# text with its ASCII punctuation read as spaces, and both find the same words. This expression
+# is the index's (migration 0009): the query must spell it the same to use it.
+PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+SEARCH_DOCUMENT = (
+    "to_tsvector('simple', translate(a.value, '"
+    + PUNCTUATION.replace("'", "''")
+    + "', '"
+    + " " * len(PUNCTUATION)
+    + "'))"
 )
-_SEARCH_SQLITE = (
-    "r.id IN (SELECT a.feedback_response_id FROM answers a WHERE a.id IN "
-    f"(SELECT rowid FROM {ANSWER_SEARCH} WHERE {ANSWER_SEARCH} MATCH ?{{}}))"
-)
+
+
+def _search_pg(n: int) -> str:
+    return (
+        "r.id IN (SELECT a.feedback_response_id FROM answers a "
+        f"WHERE {SEARCH_DOCUMENT} @@ to_tsquery('simple', ${n}))"
+    )
+
+
+def _search_sqlite(n: int) -> str:
+    return (
+        "r.id IN (SELECT a.feedback_response_id FROM answers a WHERE a.id IN "
+        f"(SELECT rowid FROM {ANSWER_SEARCH} WHERE {ANSWER_SEARCH} MATCH ?{n}))"
+    )
+
+
 # PostgreSQL plans the search above as a walk of the newest responses that checks each one's
 # answers, recomputing to_tsvector per answer: fast when the words are common (a page's
 # matches come early), seconds when they are rare (the walk goes through the whole account).
@@ -251,7 +271,7 @@ _SEARCH_SQLITE = (
 SEARCH_CAP = 10_000
 SEARCH_HITS = Query(
     "SELECT a.feedback_response_id FROM answers a "
-    "WHERE to_tsvector('simple', a.value) @@ to_tsquery('simple', $1) LIMIT $2"
+    f"WHERE {SEARCH_DOCUMENT} @@ to_tsquery('simple', $1) LIMIT $2"
 )
 
 
@@ -290,8 +310,8 @@ def _inbox_query(shape: tuple[Any, ...]) -> Query:
         where.add_in("r.id")
     elif words == "words":
         where.params += 1
-        where.postgresql.append(_SEARCH_PG.format(where.params))
-        where.sqlite.append(_SEARCH_SQLITE.format(where.params))
+        where.postgresql.append(_search_pg(where.params))
+        where.sqlite.append(_search_sqlite(where.params))
     if after:
         n = where.params
         where.params += 2

@@ -6,10 +6,12 @@ Create Date: 2026-12-06 04:40:00.000000
 
 The console's inbox searches the words of answers (``opensure.feedback_responses``):
 
-- PostgreSQL: a GIN index on ``to_tsvector('simple', value)``. Full-text search rather than
-  pg_trgm: it is built in (no extension to install), it matches words and word prefixes the
-  same way SQLite's FTS5 does, and its index is a fraction of a trigram index's size on long
-  comments. The ``simple`` configuration lower-cases and splits on punctuation but stems
+- PostgreSQL: a GIN index on ``to_tsvector('simple', value)``, with the value's ASCII
+  punctuation read as spaces first (PostgreSQL's parser would drop ``<tag>``-like text whole
+  and keep an e-mail address as one word, where FTS5 splits on every punctuation mark).
+  Full-text search rather than pg_trgm: it is built in (no extension to install), it matches
+  words and word beginnings the way SQLite's FTS5 does, and its index is a fraction of a
+  trigram index's size on long comments. The ``simple`` configuration lower-cases but stems
   nothing and drops no stop words, so it works alike for every language customers write in.
 - SQLite: an FTS5 table over ``answers`` (external content: it stores only the index, the
   text stays in ``answers``), kept by triggers on insert, update and delete (deletes through
@@ -53,8 +55,11 @@ SQLITE_DOWN = [
     "DROP TRIGGER answers_search_insert",
     "DROP TABLE answers_search",
 ]
+# ASCII punctuation read as spaces (see opensure.feedback_responses.repository.SEARCH_DOCUMENT,
+# which must spell this expression the same way for the index to be used).
 PG_UP = [
-    "CREATE INDEX ix_answers_search ON answers USING gin (to_tsvector('simple', value))",
+    "CREATE INDEX ix_answers_search ON answers USING gin (to_tsvector('simple', "
+    "translate(value, '!\"#$%&''()*+,-./:;<=>?@[\\]^_`{|}~', '" + " " * 32 + "')))",
 ]
 PG_DOWN = ["DROP INDEX ix_answers_search"]
 
