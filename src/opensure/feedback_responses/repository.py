@@ -249,9 +249,12 @@ SEARCH_DOCUMENT = (
 
 
 def _search_pg(n: int) -> str:
+    # A correlated check, kept from being turned into a join (OFFSET 0): the newest responses
+    # are walked and each one's answers checked until the page is full. Left to itself the
+    # planner, misjudging how many answers hold the words, may read every match first.
     return (
-        "r.id IN (SELECT a.feedback_response_id FROM answers a "
-        f"WHERE {SEARCH_DOCUMENT} @@ to_tsquery('simple', ${n}))"
+        "EXISTS (SELECT 1 FROM answers a WHERE a.feedback_response_id = r.id "
+        f"AND {SEARCH_DOCUMENT} @@ to_tsquery('simple', ${n}) OFFSET 0)"
     )
 
 
@@ -262,12 +265,12 @@ def _search_sqlite(n: int) -> str:
     )
 
 
-# PostgreSQL plans the search above as a walk of the newest responses that checks each one's
-# answers, recomputing to_tsvector per answer: fast when the words are common (a page's
-# matches come early), seconds when they are rare (the walk goes through the whole account).
-# So the GIN index is asked first for up to SEARCH_CAP matching answers; when that is all of
-# them, the page is read by those responses' ids instead (primary key lookups and a top-N
-# sort: 20 ms for 5,000 ids). Measured with bench/inbox_plans.py.
+# The walk above checks each response's answers, recomputing to_tsvector per answer: fast when
+# the words are common (a page's matches come early), seconds when they are rare (the walk
+# goes through the whole account). So the GIN index is asked first for up to SEARCH_CAP
+# matching answers; when that is all of them, the page is read by those responses' ids
+# instead (primary key lookups and a top-N sort: 20 ms for 5,000 ids), and the walk is left
+# for words so common that a page's matches come early. Measured with bench/inbox_plans.py.
 SEARCH_CAP = 10_000
 SEARCH_HITS = Query(
     "SELECT a.feedback_response_id FROM answers a "
