@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opensure.api import timestamps
 from opensure.api.errors import NotFound
-from opensure.api.validation import MAX_ID
+from opensure.api.validation import parse_path_id
 from opensure.core import csvsafe, linkback
 from opensure.core.clock import utcnow
 from opensure.core.emails import normalised_or_none
@@ -165,10 +165,10 @@ def _one(query: Mapping[str, Sequence[str]], name: str) -> str | None:
 def _id(problems: dict[str, str], name: str, raw: str | None) -> int | None:
     if raw is None:
         return None
-    if raw.isascii() and raw.isdigit() and len(raw) <= 19 and 1 <= int(raw) <= MAX_ID:
-        return int(raw)
-    problems[name] = "Choose one from the list."
-    return None
+    number = parse_path_id(raw)
+    if number is None:
+        problems[name] = "Choose one from the list."
+    return number
 
 
 def _time(problems: dict[str, str], name: str, raw: str | None) -> dt.datetime | None:
@@ -241,11 +241,8 @@ def parse_filter(query: Mapping[str, Sequence[str]]) -> InboxFilter:
 
 
 def row_time(row: ResponseRow) -> dt.datetime:
-    return _datetime(row.submitted_at)
-
-
-def _datetime(value: Any) -> dt.datetime:
-    """A timestamp as the driver returns it (text on SQLite) as an aware datetime."""
+    """When ``row`` was submitted, as an aware datetime (the driver gives text on SQLite)."""
+    value = row.submitted_at
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC)
     return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
