@@ -307,11 +307,20 @@ async def update(
     return to_json(*fetched)
 
 
-async def delete(*, conn: AsyncConnection, account_id: int, request_id: int | None) -> None:
-    """Pending: removed. Sent or not sent: the customer's personal data erased (SPEC §4)."""
+async def delete(
+    *, conn: AsyncConnection, account_id: int, request_id: int | None, only_pending: bool = False
+) -> None:
+    """Pending: removed. Sent or not sent: the customer's personal data erased (SPEC §4).
+
+    ``only_pending`` (the console's "cancel"): a request that is no longer pending is left as
+    it is, refused like an update of it (``422``, ``state`` must be ``pending``)."""
     locked = await repo.lock_for_update(conn, account_id, request_id) if request_id else None
     if locked is None:
         raise NotFound()
+    if only_pending and locked.state != "pending":
+        errors = Errors(f"/feedback_requests/{locked.id}")
+        errors.add("state", "invalid_value", {"allowed_values": ["pending"]})
+        errors.raise_if_any()
     session = SaSession(conn)
     # In the same transaction: the response an Idempotency-Key stored for this request holds
     # the personal data too. A replay of that key answers what a GET answers from now on
@@ -450,6 +459,10 @@ def _scalar_columns() -> tuple[str, ...]:
 EXPORT_COLUMNS = _scalar_columns()
 
 
+def _export_row(shown: dict[str, Any]) -> list[str]:
+    return csvsafe.row(shown[c] for c in EXPORT_COLUMNS)
+
+
 def _csv_text(rows: Sequence[Sequence[str]]) -> str:
     out = io.StringIO()
     csv.writer(out, lineterminator="\r\n").writerows(rows)
@@ -473,7 +486,7 @@ async def export_csv(
             rows = await repo.queue_page(session, account_id, filters, after=after, limit=batch)
         if not rows:
             return
-        yield _csv_text([csvsafe.row(to_json(row, [])[c] for c in EXPORT_COLUMNS) for row in rows])
+        yield _csv_text([_export_row(to_json(row, ())) for row in rows])
         if len(rows) < batch:
             return
         after = _position(rows[-1])
