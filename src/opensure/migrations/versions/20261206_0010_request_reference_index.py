@@ -1,7 +1,7 @@
 """an index on each account's feedback requests by reference, for the console's queue search
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-06 04:40:00.000000
 
 The queue finds an account's requests by reference (exactly) or by e-mail address; the address
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
