@@ -3,8 +3,11 @@ a browser opening / is led to the console while API clients keep the gate's answ
 
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -12,6 +15,10 @@ import pytest
 from opensure.api.negotiation import prefers_html
 from tests.api.helpers import raw
 from tests.conftest import MEDIA_TYPE, Account
+from tests.fixtures.server import OpenSureServer, opensure_server
+from tests.surveys.test_browser import driver
+
+__all__ = ["driver", "opensure_server"]  # fixtures: Chromium, and a real `opensure serve`
 
 # What each asset must be served as (the browser refuses a script or style of another type
 # under nosniff, and then the page is blank).
@@ -61,6 +68,10 @@ async def test_docs_pages_load_only_same_origin_assets(
     # And no absolute URL anywhere in the page (fonts, favicons, validator badges).
     assert not re.search(r"""(?:src|href)=["']?(?:https?:)?//""", r.text), r.text
     assert "fonts.googleapis" not in r.text and "cdn." not in r.text
+    # The browser is told so too: nothing but this server for scripts, styles, images.
+    csp = r.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "img-src 'self' data:" in csp
+    assert "http" not in csp
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
@@ -94,6 +105,59 @@ async def test_swagger_oauth2_redirect_page_is_served(client: httpx.AsyncClient)
     r = await raw(client, "GET", "/docs/oauth2-redirect", {})
     assert r.status_code == 200
     assert "http://" not in r.text and "https://" not in r.text
+
+
+def network(browser: Any) -> set[str]:
+    """The URLs the page asked for since the last call, less those its CSP blocked before
+    any request left the browser (ReDoc's Redocly logo)."""
+    urls: dict[str, str] = {}
+    blocked: set[str] = set()
+    for entry in browser.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        params = message.get("params", {})
+        if message["method"] == "Network.requestWillBeSent":
+            urls[params["requestId"]] = params["request"]["url"]
+        elif message["method"] == "Network.loadingFailed" and params.get("blockedReason"):
+            blocked.add(params["requestId"])
+    return {url for request_id, url in urls.items() if request_id not in blocked}
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("opensure_server", ["sqlite"], indirect=True)
+async def test_docs_pages_in_chromium_load_only_from_this_server(
+    driver: Any, opensure_server: OpenSureServer
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    base = opensure_server.base_url
+    origin = urlsplit(base).netloc
+    for page, rendered in (("/docs", ".opblock"), ("/redoc", "[role=menuitem], li[data-item-id]")):
+        network(driver)
+        driver.get(base + page)
+        WebDriverWait(driver, 20).until(
+            expected_conditions.presence_of_element_located((By.CSS_SELECTOR, rendered))
+        )
+        requested = network(driver)
+        assert f"{base}/openapi.json" in requested, (page, requested)
+        elsewhere = {
+            url
+            for url in requested
+            # The web's schemes (not data:, blob:, nor the browser's own chrome:// pages).
+            if urlsplit(url).scheme in ("http", "https", "ws", "wss")
+            and urlsplit(url).netloc != origin
+        }
+        assert not elsewhere, (page, elsewhere)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("opensure_server", ["sqlite"], indirect=True)
+async def test_chromium_opening_the_root_lands_in_the_console(
+    driver: Any, opensure_server: OpenSureServer
+) -> None:
+    driver.get(opensure_server.base_url + "/")
+    assert urlsplit(driver.current_url).path.startswith("/app/"), driver.current_url
 
 
 # ---- / for browsers and for API clients ------------------------------------------------------

@@ -77,7 +77,7 @@ async def test_the_queue_shows_each_requests_columns_newest_first(
         "kate@example.com",
         "T-1",
         account.survey["name"],
-        "2031-03-10 12:00:00 UTC",
+        'datetime="2031-03-10T12:00:00Z">2031-03-10<br>12:00 UTC',
         'datetime="2031-03-09T12:00:05Z"',
         "550 5.1.1 mailbox unavailable",
         "Unsubscribed",

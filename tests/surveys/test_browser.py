@@ -60,6 +60,8 @@ def driver(tmp_path: Path) -> Iterator[Any]:
         f"--window-size={DESKTOP[0]},{DESKTOP[1]}",
     ):
         options.add_argument(arg)
+    # The network log, for tests that check where a page loads from (tests/test_docs_offline).
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     browser.set_page_load_timeout(20)
     try:

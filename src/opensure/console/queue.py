@@ -124,9 +124,11 @@ def explain(item: dict[str, Any]) -> str:
     return f"{label}: {message}." if message else f"{label}: not a value the queue understands."
 
 
-def _when(value: Any) -> str:
-    """A timestamp as the API writes it, for a ``<time datetime>``."""
-    return timestamps.format(value) or ""
+def _when(value: Any) -> dict[str, str] | None:
+    """A timestamp as the API writes it (``<time datetime>``), and its date and its time to
+    the minute as shown (on two lines: the table stays narrow enough for a laptop)."""
+    iso = timestamps.format(value)
+    return {"iso": iso, "date": iso[:10], "time": f"{iso[11:16]} UTC"} if iso else None
 
 
 def _is_date(value: str) -> bool:
