@@ -194,6 +194,34 @@ async def test_bad_filters_are_explained_on_the_page(
     assert 'action="/app/queue"' in page.text
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "from_time=0001-01-01&to_time=9999-12-31",
+        "to_time=9999-12-31T23:59:59Z",
+        "survey_ids[]=9223372036854775807",
+        "survey_ids[]=99999999999999999999",
+        "survey_ids=1,,2,",
+        "q=%F0%9F%98%80",
+        "q=%E2%80%AEmoc.elpmaxe%40etak",
+        "q=%FF%FE",
+        "after=9999-12-31T23:59:59.999999Z~9223372036854775807",
+        "after=0001-01-01T00:00:00.000000Z~1",
+        "after=2031-03-10T12:00:00.000000Z~99999999999999999999",
+        "state=&q=&from_time=&to_time=&after=",
+        "state=pending&state=sent",
+        "from_time=2031-03-10T25:00:00Z",
+    ],
+)
+async def test_odd_queries_never_fail(
+    app: FastAPI, account: Account, viewer: httpx.AsyncClient, query: str
+) -> None:
+    await insert_request(app, account, send_at=T0)
+    for path in ("/app/queue", "/app/feedback_requests.csv"):
+        r = await viewer.get(f"{path}?{query}")
+        assert r.status_code in (200, 422), (path, r.status_code)
+
+
 async def test_what_customers_and_clients_typed_is_escaped(
     app: FastAPI, account: Account, admin: httpx.AsyncClient
 ) -> None:

@@ -206,6 +206,13 @@ async def test_a_bare_to_date_takes_in_the_whole_day(app: FastAPI, account: Acco
     assert await all_ids(app, account, day) == [late, early]
 
 
+async def test_the_widest_window_there_is(app: FastAPI, account: Account) -> None:
+    made = await insert_request(app, account, send_at=T0)
+    widest = filters(from_time="0001-01-01", to_time="9999-12-31T23:59:59Z")
+    assert await all_ids(app, account, widest) == [made]
+    assert await all_ids(app, account, filters(to_time="9999-12-31")) == [made]
+
+
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [

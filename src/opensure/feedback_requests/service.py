@@ -384,7 +384,7 @@ def parse_queue_filters(
     if start is not None and end is not None and start > end:
         errors.add("from_time", "invalid_date", {"maximum": timestamps.format(end)})
     end_before = None
-    if end is not None:
+    if end is not None and end.year < dt.MAXYEAR:  # to 9999-12-31: no end at all
         whole_day = to_time is not None and "T" not in to_time.strip().upper()
         end_before = end + (dt.timedelta(days=1) if whole_day else dt.timedelta(seconds=1))
     return QueueFilters(
