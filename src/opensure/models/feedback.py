@@ -37,6 +37,8 @@ class FeedbackRequest(Base):
             "email_normalized",
             "sent_at",
         ),
+        # The console's queue: search by reference (migration 0010).
+        Index("ix_feedback_requests_account_reference", "account_id", "reference"),
         # The dispatcher's claim: due pending requests, oldest first.
         Index(
             "ix_feedback_requests_due",
