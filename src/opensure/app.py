@@ -21,6 +21,8 @@ from opensure.api.negotiation import MEDIA_TYPE, ApiGate, TokenCache
 from opensure.api.ratelimit import make_limiter
 from opensure.api.request import base_url
 from opensure.config import Settings, get_settings
+from opensure.console import web as console_web
+from opensure.console.routes import ROUTERS as CONSOLE_ROUTERS
 from opensure.core.runtime import freeze_startup_heap
 from opensure.db import create_engine, reader
 from opensure.db.fast import open_direct
@@ -97,7 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.settings = settings
-    errors.install(app, pages=errors.PageErrors(page_security.is_page, page_security.bare_page))
+    errors.install(app, pages=errors.PageErrors(_is_html_page, page_security.bare_page))
+    console_web.install(app)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     openapi.install(app)
     app.include_router(feedback_requests_router)
@@ -106,7 +109,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics_router)
     app.include_router(ops_router, include_in_schema=False)
     app.include_router(survey_pages)
+    for router in CONSOLE_ROUTERS:
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount(
+        console_web.PREFIX + "/static",
+        StaticFiles(directory=console_web.STATIC),
+        name="console-static",
+    )
 
     def scope_base_url(scope: Scope) -> str:
         return base_url(Request(scope))
@@ -120,6 +130,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost: every response, the gate's errors included, gets a request id and is counted.
     app.add_middleware(RequestContext)
     return app
+
+
+def _is_html_page(path: str) -> bool:
+    """Paths whose errors are pages, not JSON: the survey pages and the console."""
+    return page_security.is_page(path) or console_web.is_console(path)
 
 
 async def _request_validation_error(request: Request, exc: Exception) -> Response:

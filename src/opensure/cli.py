@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -20,10 +21,12 @@ from opensure.api import timestamps
 from opensure.config import get_settings
 from opensure.core.clock import utcnow
 from opensure.core.errors import AdminError
+from opensure.core.links import set_password_link
 from opensure.db import create_engine
 from opensure.db.migrate import ensure_current, upgrade
 from opensure.surveys import importer
 from opensure.telemetry import log_config
+from opensure.users import service as users
 
 app = typer.Typer(
     help="OpenSure: self-hosted customer feedback, speaking the CustomerSure API v1.",
@@ -38,14 +41,17 @@ surveys_app = typer.Typer(help="Surveys.", no_args_is_help=True)
 templates_app = typer.Typer(help="Email templates.", no_args_is_help=True)
 staff_app = typer.Typer(help="Staff members (and their teams).", no_args_is_help=True)
 segments_app = typer.Typer(help="Segments.", no_args_is_help=True)
+users_app = typer.Typer(help="Console users (SPEC §8).", no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(surveys_app, name="surveys")
 app.add_typer(templates_app, name="templates")
 app.add_typer(staff_app, name="staff")
 app.add_typer(segments_app, name="segments")
+app.add_typer(users_app, name="users")
 
 T = TypeVar("T")
+DEMO_USER = "demo@example.com"
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as a JSON object.")]
 AccountOpt = Annotated[str, typer.Option("--account", help="The account's id or name.")]
 
@@ -223,6 +229,79 @@ def segments_create(
     report(result, as_json, f"segment {result['id']} {result['key']!r} created")
 
 
+@users_app.command("create")
+def users_create(
+    account: AccountOpt,
+    email: Annotated[str, typer.Option("--email", help="The person's e-mail address.")],
+    role: Annotated[
+        str, typer.Option("--role", help="admin (changes everything) or viewer (reads, exports).")
+    ] = "admin",
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="Read the password from standard input (one line) instead of printing a "
+            "one-time link to set it.",
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Make a person a user of an account. Without --password-stdin, prints a one-time link
+    (valid 24 hours) where they set their password."""
+    password = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            fail("--password-stdin: no password on standard input")
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        found = await admin.find_account(conn, account)
+        return await users.create_user(
+            conn, found["id"], email=email, role=role, password=password, now=utcnow()
+        )
+
+    result = run_db(work)
+    token = result.pop("password_link_token", None)
+    if token is not None:
+        result["password_link"] = set_password_link(get_settings().public_base, token)
+    line = f"user {result['id']} {result['email']} ({result['role']}) added"
+    if token is not None:
+        line += f"; link to set a password (valid 24 hours): {result['password_link']}"
+    report(result, as_json, line)
+
+
+@users_app.command("list")
+def users_list(account: AccountOpt, as_json: JsonOpt = False) -> None:
+    """The account's console users."""
+
+    async def work(conn: AsyncConnection) -> list[dict[str, Any]]:
+        found = await admin.find_account(conn, account)
+        return await users.list_users(conn, found["id"])
+
+    result = run_db(work)
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    for user in result:
+        pending = "" if user["has_password"] else "  (no password set yet)"
+        typer.echo(f"{user['id']}\t{user['email']}\t{user['role']}{pending}")
+
+
+@users_app.command("remove")
+def users_remove(
+    account: AccountOpt,
+    email: Annotated[str, typer.Option("--email", help="The user's e-mail address.")],
+) -> None:
+    """Remove a user from an account; their sessions in it end at once."""
+
+    async def work(conn: AsyncConnection) -> None:
+        found = await admin.find_account(conn, account)
+        await users.remove_user(conn, found["id"], email)
+
+    run_db(work)
+    typer.echo(f"{email} removed")
+
+
 async def _create_demo(conn: AsyncConnection) -> dict[str, Any] | None:
     """On an empty database: a 'Demo' account with a survey, so there is something to call."""
     if await accounts_repo.count_accounts(conn):
@@ -230,7 +309,11 @@ async def _create_demo(conn: AsyncConnection) -> dict[str, Any] | None:
     account = await admin.create_account(conn, "Demo")
     doc = importer.load(Path(__file__).parent / "demo" / "survey.yaml")
     survey = await importer.import_survey(conn, account["id"], doc)
-    return {"account": account, "survey": survey}
+    password = secrets.token_urlsafe(12)
+    user = await users.create_user(
+        conn, account["id"], email=DEMO_USER, role="admin", password=password, now=utcnow()
+    )
+    return {"account": account, "survey": survey, "user": user, "password": password}
 
 
 def _print_demo(demo: dict[str, Any], base: str) -> None:
@@ -248,6 +331,8 @@ def _print_demo(demo: dict[str, Any], base: str) -> None:
     )
     typer.echo(
         "\nCreated a demo account 'Demo' (this database was empty).\n"
+        f"  Console:    {base}/app/  sign in as {demo['user']['email']}, "
+        f"password {demo['password']}   (shown only now)\n"
         f"  API token:  {token}   (shown only now)\n"
         f"  survey id:  {survey_id}   (public page {base}/s/{demo['survey']['code']})\n\n"
         "Create a feedback request:\n\n"

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     # (or after the request's first byte) is answered 408 and closed (opensure.ops.slowclients).
     header_timeout_seconds: float = Field(default=30.0, gt=0)
 
+    # Console sessions end after this long without a request, and this long after sign-in.
+    session_idle_minutes: int = Field(default=12 * 60, ge=1)
+    session_max_hours: int = Field(default=14 * 24, ge=1)
+
     @property
     def public_base(self) -> str:
         return self.public_url.rstrip("/")

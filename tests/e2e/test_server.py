@@ -462,6 +462,30 @@ async def test_first_start_prints_a_demo_curl_that_works(opensure_server: OpenSu
         assert r.json()["id"] == created["id"]
 
 
+async def test_first_start_prints_a_demo_user_who_can_sign_in(
+    opensure_server: OpenSureServer,
+) -> None:
+    printed = opensure_server.stdout()
+    if opensure_server.kind != "sqlite":
+        assert "sign in as" not in printed
+        return
+    found = re.search(r"Console:\s*(\S+)\s+sign in as (\S+), password (\S+)", printed)
+    assert found, printed
+    url, email, password = found[1], found[2], found[3]
+    assert url == f"{opensure_server.base_url}/app/"
+    async with opensure_server.client() as client:
+        form = await client.get("/app/sign-in")
+        assert form.status_code == 200
+        token = re.search(r'name="form_token" value="([^"]+)"', form.text)
+        assert token, form.text
+        signed = await client.post(
+            "/app/sign-in",
+            data={"email": email, "password": password, "form_token": token[1], "next": "/app/"},
+        )
+        assert signed.status_code == 303, signed.text
+        assert "opensure_session=" in signed.headers["set-cookie"]
+
+
 # ---- and nothing went wrong on the server's side ----
 
 

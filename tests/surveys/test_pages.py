@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from opensure.config import Settings
+from opensure.core import signing
 from opensure.dispatch.mail import MaildirTransport
 from opensure.dispatch.worker import Dispatcher
 from opensure.pages import endpoints as pages
@@ -444,7 +445,7 @@ async def test_nul_character_is_refused_beside_its_field(
 
 def expired_form_token(app: FastAPI, code: str, token: str = "") -> str:
     issued = int(time.time()) - pages.FORM_TOKEN_SECONDS - 60
-    return f"{issued}.{pages._sign(app.state.secret, code, token, issued)}"
+    return f"{issued}.{signing._sign(app.state.secret, f'{code}|{token}', issued)}"
 
 
 @pytest.mark.parametrize("how", ["missing", "forged", "expired", "other-survey", "other-link"])

@@ -12,6 +12,8 @@ from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
+from opensure.stores.instance import instance_secret
+
 
 async def _account_id(request: Request) -> int:
     # Set by ApiGate after the token check; every versioned endpoint runs behind it.
@@ -112,3 +114,13 @@ async def read_planned(request: Request) -> AsyncIterator[AsyncConnection]:
         await conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
         yield conn
         await conn.rollback()
+
+
+async def installation_secret(request: Request) -> str:
+    """The key that signs form tokens (OPENSURE_SECRET_KEY, else made once and kept in the
+    database so that every process of an installation shares it)."""
+    state = request.app.state
+    if not state.secret:
+        async with transaction(request) as conn:
+            state.secret = await instance_secret(conn)
+    return str(state.secret)

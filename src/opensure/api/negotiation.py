@@ -32,7 +32,7 @@ from opensure.core.tokens import hash_token
 log = logging.getLogger("opensure.api")
 
 MEDIA_TYPE = "application/vnd.customersure.v1+json"
-# Paths outside the versioned API: documentation, survey pages, probes.
+# Paths outside the versioned API: documentation, survey pages, probes, the console.
 EXEMPT_PREFIXES = (
     "/docs",
     "/redoc",
@@ -44,6 +44,7 @@ EXEMPT_PREFIXES = (
     "/readyz",
     "/metrics",
     "/favicon.ico",
+    "/app",
 )
 # A prefix without a trailing slash names one path and what lies below it, nothing more:
 # "/docs" and "/docs/oauth2-redirect" are exempt, "/docsx" and "/openapi.jsonx" are not.

@@ -27,3 +27,11 @@ def survey_link(base: str, code: str, token: str, params: Sequence[tuple[str, st
 
 def unsubscribe_link(base: str, token: str) -> str:
     return base + UNSUBSCRIBE_PATH.format(token=token)
+
+
+# The console's one-time link where a new user sets a password (`opensure users create`).
+SET_PASSWORD_PATH = "/app/set-password/{token}"
+
+
+def set_password_link(base: str, token: str) -> str:
+    return base + SET_PASSWORD_PATH.format(token=token)

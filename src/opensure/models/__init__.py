@@ -22,18 +22,22 @@ from opensure.models.instance import InstanceSetting
 from opensure.models.rollups import NpsDay, RequestCount, ResponseCount, ResponseRateDay
 from opensure.models.sites import Site, SiteAlias
 from opensure.models.surveys import Question, Survey
+from opensure.models.users import ConsoleSession, Membership, PasswordLink, SignInFailure, User
 
 __all__ = [
     "Account",
     "Answer",
     "ApiToken",
+    "ConsoleSession",
     "EmailTemplate",
     "FeedbackRequest",
     "FeedbackRequestItem",
     "FeedbackResponse",
     "IdempotencyKey",
     "InstanceSetting",
+    "Membership",
     "NpsDay",
+    "PasswordLink",
     "Question",
     "RequestCount",
     "RequestSegmentOption",
@@ -41,10 +45,12 @@ __all__ = [
     "ResponseRateDay",
     "Segment",
     "SegmentOption",
+    "SignInFailure",
     "Site",
     "SiteAlias",
     "Staff",
     "Survey",
     "Team",
     "Unsubscribe",
+    "User",
 ]

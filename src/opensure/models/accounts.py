@@ -18,6 +18,9 @@ class Account(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     # 0 = off; otherwise a recipient surveyed within this many days is not surveyed again.
     min_interval_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The console's link back to the system a request came from, e.g.
+    # ``https://desk.example.com/tickets/{machine_id}`` (``{reference}`` also works).
+    link_back_template: Mapped[str | None] = mapped_column(String(500), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

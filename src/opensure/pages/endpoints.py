@@ -7,9 +7,6 @@ guards against cross-site posts; the token in an emailed link ties the answer to
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -18,7 +15,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import RedirectResponse, Response
 
-from opensure.api.deps import read, transaction
+from opensure.api.deps import installation_secret, read, transaction
+from opensure.core import signing
 from opensure.core.links import SURVEY_PATH, TOKEN_PARAM, UNSUBSCRIBE_PATH
 from opensure.db.fast import SaSession
 from opensure.feedback_responses import repository as responses_repo
@@ -45,24 +43,12 @@ def _message(request: Request, title: str, message: str, status_code: int) -> Re
     return _page(request, "message.html", {"title": title, "message": message}, status_code)
 
 
-def _sign(secret: str, code: str, token: str, issued: int) -> str:
-    mac = hmac.new(secret.encode(), f"{code}|{token}|{issued}".encode(), hashlib.sha256)
-    return mac.hexdigest()[:32]
-
-
 def make_form_token(secret: str, code: str, token: str) -> str:
-    issued = int(time.time())
-    return f"{issued}.{_sign(secret, code, token, issued)}"
+    return signing.make_form_token(secret, f"{code}|{token}")
 
 
 def form_token_ok(secret: str, code: str, token: str, value: str) -> bool:
-    issued_text, _, mac = value.partition(".")
-    if not issued_text.isdigit():
-        return False
-    issued = int(issued_text)
-    if not 0 <= time.time() - issued <= FORM_TOKEN_SECONDS:
-        return False
-    return hmac.compare_digest(mac, _sign(secret, code, token, issued))
+    return signing.form_token_ok(secret, f"{code}|{token}", value, FORM_TOKEN_SECONDS)
 
 
 async def _load(request: Request, conn: Any, code: str, token: str) -> tuple[Any, ...] | Response:
@@ -99,15 +85,6 @@ async def _load(request: Request, conn: Any, code: str, token: str) -> tuple[Any
                 request, "This link has expired", "This survey link is no longer active.", 410
             )
     return survey, questions, feedback_request
-
-
-async def form_secret(request: Request) -> str:
-    """The installation's form-signing secret (OPENSURE_SECRET_KEY, else kept in the database)."""
-    state = request.app.state
-    if not state.secret:
-        async with transaction(request) as conn:
-            state.secret = await repo.instance_secret(conn)
-    return str(state.secret)
 
 
 def _context(
@@ -160,7 +137,7 @@ async def survey_page(
         "survey.html",
         _context(
             request,
-            await form_secret(request),
+            await installation_secret(request),
             survey,
             questions,
             feedback_request,
@@ -207,7 +184,7 @@ async def submit_survey(code: str, request: Request) -> Response:
         )
     token = (form.get(TOKEN_PARAM) or [""])[0]
     form_token = (form.get("form_token") or [""])[0]
-    if not form_token_ok(await form_secret(request), code, token, form_token):
+    if not form_token_ok(await installation_secret(request), code, token, form_token):
         return _message(
             request,
             "Please try again",
@@ -224,7 +201,7 @@ async def submit_survey(code: str, request: Request) -> Response:
         if submission.errors:
             context = _context(
                 request,
-                await form_secret(request),
+                await installation_secret(request),
                 survey,
                 questions,
                 feedback_request,

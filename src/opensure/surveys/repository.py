@@ -4,7 +4,6 @@ code, requests by token, unsubscribes) and the installation secret."""
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -17,7 +16,6 @@ from opensure.db import AnyRow
 from opensure.models import (
     Account,
     FeedbackRequest,
-    InstanceSetting,
     Question,
     Staff,
     Survey,
@@ -68,21 +66,6 @@ async def request_by_token(conn: AsyncConnection, token: str) -> AnyRow | None:
         .where(fr.c.token == token)
     )
     return (await conn.execute(stmt)).first()
-
-
-async def instance_secret(conn: AsyncConnection) -> str:
-    """The installation's random secret, made on first use and shared by every process."""
-    t = InstanceSetting.__table__
-    found = (await conn.execute(select(t.c.value).where(t.c.key == "secret_key"))).scalar()
-    if found:
-        return str(found)
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    await conn.execute(
-        dialect_insert(t)
-        .values(key="secret_key", value=secrets.token_hex(32))
-        .on_conflict_do_nothing()
-    )
-    return str((await conn.execute(select(t.c.value).where(t.c.key == "secret_key"))).scalar_one())
 
 
 async def unsubscribe(conn: AsyncConnection, account_id: int, email: str) -> None:

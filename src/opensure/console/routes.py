@@ -1,0 +1,9 @@
+"""The console's routers, in the order app.py mounts them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from opensure.console import auth
+
+ROUTERS: list[APIRouter] = [auth.router]

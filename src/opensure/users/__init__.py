@@ -1,0 +1,1 @@
+"""Console users: accounts' members, their passwords, sessions and the sign-in throttle."""
