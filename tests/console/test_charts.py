@@ -51,7 +51,7 @@ def test_bar_heights_are_proportional_to_the_values() -> None:
     bottoms = {round(float(r.get("y", "")) + float(r.get("height", "")), 1) for r in rects}
     assert len(bottoms) == 1
     assert all(
-        "chart-bar" in r.get("class", "") and "bar-promoter" in r.get("class", "") for r in rects
+        "bar" in r.get("class", "").split() and "bar-promoter" in r.get("class", "") for r in rects
     )
     # Each bar names its label and value for a pointer hover.
     assert [r.find(f"{SVG}title").text for r in rects][2] == "2: 10"  # type: ignore[union-attr]

@@ -3,7 +3,7 @@
 Pure functions, no framework: each returns one ``<svg>`` element as a string, with
 ``role="img"``, a ``<title>`` and ``<desc>`` named by ``aria-labelledby``, every text escaped,
 sized by ``viewBox`` only (the page's CSS gives it its width). Colours come from classes
-(``chart-bar``, ``chart-line``, ``chart-axis``, ``chart-grid``, ``chart-label``, plus a class
+(``bar``, ``series``, ``axis``, ``grid-line``, ``chart-label``, plus a class
 per bar such as ``bar-promoter``), with SVG presentation attributes as the defaults when no
 stylesheet applies: the console's CSP allows no inline ``style``. A chart is always shown with
 its data table beside it; the SVG is the picture, the table is what screen readers read.
@@ -90,7 +90,7 @@ def _grid(low: float, high: float, ticks: Sequence[float]) -> list[str]:
     for tick in ticks:
         y = _number(_y(tick, low, high))
         out.append(
-            f'<line class="chart-grid" x1="{LEFT}" y1="{y}" x2="{WIDTH - RIGHT}" y2="{y}" '
+            f'<line class="grid-line" x1="{LEFT}" y1="{y}" x2="{WIDTH - RIGHT}" y2="{y}" '
             f'stroke="{GRID}" stroke-width="1"/>'
         )
         out.append(
@@ -98,7 +98,7 @@ def _grid(low: float, high: float, ticks: Sequence[float]) -> list[str]:
             f'dominant-baseline="middle" font-size="11" fill="{INK}">{_text(_format(tick))}</text>'
         )
     out.append(
-        f'<line class="chart-axis" x1="{LEFT}" y1="{TOP + PLOT_H}" x2="{WIDTH - RIGHT}" '
+        f'<line class="axis" x1="{LEFT}" y1="{TOP + PLOT_H}" x2="{WIDTH - RIGHT}" '
         f'y2="{TOP + PLOT_H}" stroke="{INK}" stroke-width="1"/>'
     )
     return out
@@ -146,7 +146,7 @@ def bar_chart(
         height = PLOT_H * value / high
         x = LEFT + slot * i + (slot - width) / 2
         centres.append(LEFT + slot * (i + 0.5))
-        classes = f"chart-bar {bar.css_class}".strip()
+        classes = f"bar {bar.css_class}".strip()
         parts.append(
             f'<rect class="{_text(classes)}" x="{_number(x)}" y="{_number(TOP + PLOT_H - height)}" '
             f'width="{_number(width)}" height="{_number(height)}" fill="{_text(bar.fill)}" '
@@ -192,7 +192,7 @@ def line_chart(
     for run in runs:
         if len(run) > 1:
             parts.append(
-                f'<polyline class="chart-line" points="{" ".join(run)}" fill="none" '
+                f'<polyline class="series" points="{" ".join(run)}" fill="none" '
                 f'stroke="{BAR}" stroke-width="2"/>'
             )
     parts += dots

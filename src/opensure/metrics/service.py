@@ -142,6 +142,7 @@ async def nps(
 
 GRAINS = ("day", "week", "month")
 SORT_KEYS = ("name", "responses", "nps", "rate", "sent")
+BREAKDOWNS = ("staff", "team", "site", "segment")
 DEFAULT_SORT = "-responses"
 MAX_BUCKETS = 1000
 _BARE_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -231,6 +232,11 @@ class Dashboard:
     trend: list[Bucket]
     distribution: list[tuple[int, int]]  # (rating 0-10, answers)
     breakdowns: list[Breakdown] = field(default_factory=list)
+
+
+async def survey_choices(*, conn: AsyncConnection, account_id: int) -> list[tuple[int, str]]:
+    """(id, name) of the surveys a dashboard may be limited to."""
+    return await repo.surveys(conn, account_id)
 
 
 def bucket_of(day: dt.date, grain: str) -> dt.date:
@@ -375,8 +381,7 @@ async def dashboard(
     elif not errors and bucket_count(start, end, grain) > MAX_BUCKETS:
         errors.add("grain", "invalid_value", {"message": "too many points: choose a longer step"})
     sorts = {
-        key: parse_sort(errors, f"sort_{key}", (raw_sorts or {}).get(key))
-        for key in ("staff", "team", "site", "segment")
+        key: parse_sort(errors, f"sort_{key}", (raw_sorts or {}).get(key)) for key in BREAKDOWNS
     }
     errors.raise_if_any()
 
