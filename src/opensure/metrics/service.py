@@ -17,6 +17,7 @@ from opensure.api.errors import Errors
 from opensure.core.clock import utcnow
 from opensure.metrics import definitions
 from opensure.metrics import repository as repo
+from opensure.models.rollups import DIM_OPTION, DIM_SITE, DIM_STAFF, DIM_TEAM
 
 
 def round_half_away(value: Fraction) -> int:
@@ -393,17 +394,16 @@ async def dashboard(
     nps_args = {**window_args, "question_ids": question_ids}
     rate_args = {**window_args, "survey_ids": survey_ids}
 
+    await repo.plan_for_small_spans(conn)
     rate = Rate(*await repo.response_rate_counts(conn, account_id, **rate_args))
     rate_days = await repo.response_rate_by_day(conn, account_id, **rate_args)
     total_nps = Nps()
     nps_days: dict[dt.date, tuple[int, int, int]] = {}
-    ratings: list[tuple[repo.Dimensions, int, int]] = []
-    option_ratings: list[tuple[int, int, int]] = []
+    ratings: list[repo.NpsByDim] = []
     if asks_nps:
         total_nps = Nps(*await repo.nps_counts(conn, account_id, **nps_args))
         nps_days = await repo.nps_by_day(conn, account_id, **nps_args)
-        ratings = await repo.ratings_by_dimensions(conn, account_id, **nps_args)
-        option_ratings = await repo.ratings_by_option(conn, account_id, **nps_args)
+        ratings = await repo.nps_by_dims(conn, account_id, **nps_args)
 
     steps = buckets(start.date(), end.date(), grain)
     trend_nps = dict.fromkeys(steps, Nps())
@@ -413,28 +413,23 @@ async def dashboard(
     for day, counts in rate_days.items():
         trend_rate[bucket_of(day, grain)] += Rate(*counts)
 
+    staff = await repo.staff_members(conn, account_id)
+    tallies = {dim: _Tally() for dim in (DIM_STAFF, DIM_TEAM, DIM_SITE, DIM_OPTION)}
     distribution = dict.fromkeys(definitions.SCALE, 0)
-    tallies = [_Tally(), _Tally(), _Tally()]  # staff, team, site
-    for dims, rating, count in ratings:
-        if rating in distribution:
+    for dim, key, rating, count in ratings:
+        tallies[dim].add(key or None, nps=_nps_of_rating(rating, count))
+        # Every answer is under exactly one staff key (0: none).
+        if dim == DIM_STAFF and rating in distribution:
             distribution[rating] += count
-        for tally, key in zip(tallies, dims, strict=True):
-            tally.add(key, nps=_nps_of_rating(rating, count))
-    for dims, count in await repo.responses_by_dimensions(conn, account_id, **rate_args):
-        for tally, key in zip(tallies, dims, strict=True):
-            tally.add(key, responses=count)
-    for dims, counts in await repo.response_rate_by_dimensions(conn, account_id, **rate_args):
-        for tally, key in zip(tallies, dims, strict=True):
-            tally.add(key, rate=Rate(*counts))
-    options = _Tally()
-    for option, rating, count in option_ratings:
-        options.add(option, nps=_nps_of_rating(rating, count))
-    for option, count in await repo.responses_by_option(conn, account_id, **rate_args):
-        options.add(option, responses=count)
-    for option, counts in await repo.response_rate_by_option(conn, account_id, **rate_args):
-        options.add(option, rate=Rate(*counts))
+    for dim, key, count in await repo.responses_by_dims(conn, account_id, **rate_args):
+        tallies[dim].add(key or None, responses=count)
+    for dim, key, counts in await repo.response_rate_by_dims(conn, account_id, **rate_args):
+        tallies[dim].add(key or None, rate=Rate(*counts))
+        if dim == DIM_STAFF:  # a request's team: its staff member's team now
+            team = staff[key][2] if key in staff else None
+            tallies[DIM_TEAM].add(team, rate=Rate(*counts))
 
-    breakdowns = await _breakdowns(conn, account_id, tallies, options, sorts)
+    breakdowns = await _breakdowns(conn, account_id, staff, tallies, sorts)
     return Dashboard(
         start=start,
         end=end,
@@ -451,12 +446,13 @@ async def dashboard(
 async def _breakdowns(
     conn: AsyncConnection,
     account_id: int,
-    tallies: list[_Tally],
-    options: _Tally,
+    staff_members: dict[int, tuple[str, str, int | None]],
+    tallies: dict[str, _Tally],
     sorts: dict[str, str],
 ) -> list[Breakdown]:
-    staff_tally, team_tally, site_tally = tallies
-    staff = await repo.staff_names(conn, account_id)
+    staff_tally, team_tally, site_tally = (tallies[d] for d in (DIM_STAFF, DIM_TEAM, DIM_SITE))
+    options = tallies[DIM_OPTION]
+    staff = {i: (name, code) for i, (name, code, _) in staff_members.items()}
     teams = {i: (name, None) for i, name in (await repo.team_names(conn, account_id)).items()}
     sites = await repo.site_names(conn, account_id)
 
