@@ -16,7 +16,7 @@ from opensure.api.negotiation import prefers_html
 from tests.api.helpers import raw
 from tests.conftest import MEDIA_TYPE, Account
 from tests.fixtures.server import OpenSureServer, opensure_server
-from tests.surveys.test_browser import driver
+from tests.fixtures.browser import driver
 
 __all__ = ["driver", "opensure_server"]  # fixtures: Chromium, and a real `opensure serve`
 
