@@ -15,8 +15,8 @@ import pytest
 from opensure.api.negotiation import prefers_html
 from tests.api.helpers import raw
 from tests.conftest import MEDIA_TYPE, Account
-from tests.fixtures.server import OpenSureServer, opensure_server
 from tests.fixtures.browser import driver
+from tests.fixtures.server import OpenSureServer, opensure_server
 
 __all__ = ["driver", "opensure_server"]  # fixtures: Chromium, and a real `opensure serve`
 
