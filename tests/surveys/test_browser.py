@@ -11,86 +11,26 @@ import datetime as dt
 import mailbox
 import re
 import secrets
-import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.fixtures.databases import skip_or_fail
+from tests.fixtures.browser import (
+    DESKTOP,
+    PHONE,
+    driver,
+    no_horizontal_scroll,
+    screenshot,
+    viewport,
+)
 from tests.fixtures.server import OpenSureServer, opensure_server
 from tests.surveys.conftest import EVERYTHING
 
-__all__ = ["opensure_server"]  # the fixture: a real `opensure serve`, here on SQLite
+__all__ = ["driver", "opensure_server"]  # fixtures: Chromium; a real `opensure serve`
 
 pytestmark = pytest.mark.e2e
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-PHONE = (390, 844)
-DESKTOP = (1280, 900)
-
-
-@pytest.fixture
-def driver(tmp_path: Path) -> Iterator[Any]:
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        skip_or_fail("the browser test needs selenium (pip install selenium)")
-    if not (Path(CHROMEDRIVER).exists() and shutil.which(CHROMIUM)):
-        skip_or_fail("the browser test needs Debian's chromium and chromium-driver")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--hide-scrollbars",
-        "--force-device-scale-factor=1",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-        f"--window-size={DESKTOP[0]},{DESKTOP[1]}",
-    ):
-        options.add_argument(arg)
-    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    browser.set_page_load_timeout(20)
-    try:
-        yield browser
-    finally:
-        browser.quit()
-
-
-def viewport(driver: Any, width: int, height: int, *, mobile: bool) -> None:
-    driver.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
-    )
-
-
-def screenshot(driver: Any, name: str, width: int, *, mobile: bool) -> Path:
-    """The whole page at this width, as tall as its content."""
-    viewport(driver, width, 600, mobile=mobile)
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    viewport(driver, width, int(height), mobile=mobile)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / name
-    assert driver.save_screenshot(str(path)), f"could not save {path}"
-    return path
-
-
-def no_horizontal_scroll(driver: Any) -> None:
-    overflow = driver.execute_script(
-        "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    assert overflow <= 0, f"the page scrolls sideways by {overflow}px"
 
 
 def label_for(driver: Any, input_id: str) -> Any:
