@@ -242,9 +242,11 @@ async def test_names_are_escaped_and_the_page_has_its_charts_and_tables(
     assert 'style="' not in r.text
     page = Page(r.text)
     # Each band's share of all answers, rounded as the scores are.
-    nps = Nps(page.number("promoters") or 0, page.number("passives") or 0, page.number("detractors") or 0)
+    nps = Nps(
+        page.number("promoters") or 0, page.number("passives") or 0, page.number("detractors") or 0
+    )
     for count in (nps.promoters, nps.passives, nps.detractors):
-        assert f"{count}</span> <span class=\"muted\">({nps.percent(count)} %)" in r.text
+        assert f'{count}</span> <span class="muted">({nps.percent(count)} %)' in r.text
     assert set(page.tables) >= {
         "nps-trend",
         "rate-trend",
