@@ -1,11 +1,12 @@
 """The server's memory while it streams GET /app/responses.csv of a million responses.
 
-    .venv/bin/python -m bench.export_rss [--responses 1000000] [--keep]
+    .venv/bin/python -m bench.export_rss [--engine sqlite|postgresql] [--responses 1000000]
 
-Builds bench.scale's data (one account, a million requests and responses, on PostgreSQL:
-OPENSURE_BENCH_POSTGRES_URL), starts a real `opensure serve`, signs a console user in through
-the form, then downloads the export while sampling the server's resident memory (VmRSS of
-/proc/PID/status, every 50 ms). Issue 13 asks for less than 50 MiB of growth.
+Builds one account with a million responses (PostgreSQL: bench.scale's data, on
+OPENSURE_BENCH_POSTGRES_URL; SQLite: the same shape by SQL, every third response with a
+comment), starts a real `opensure serve`, signs a console user in through the form, then
+downloads the export while sampling the server's resident memory (VmRSS of /proc/PID/status,
+every 50 ms). Issue 13 asks for less than 50 MiB of growth.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import os
 import re
 import secrets
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -52,12 +54,47 @@ class Sampler(threading.Thread):
             time.sleep(0.05)
 
 
+SQLITE_FILL = [
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n}) "
+    "INSERT INTO feedback_responses (account_id, survey_id, email, name, reference, "
+    "submitted_at, updated_at) SELECT {account}, {survey}, 'c' || i || '@example.com', "
+    "'Customer ' || i, 'T-' || i, strftime('%Y-%m-%d %H:%M:%S', '2025-01-01', "
+    "'+' || (i * 30) || ' seconds') || '.000000', '2026-12-01 00:00:00.000000' FROM n",
+    "INSERT INTO answers (feedback_response_id, question_id, value, rating) "
+    "SELECT id, {nps}, CAST(id % 11 AS TEXT), id % 11 FROM feedback_responses",
+    "INSERT INTO answers (feedback_response_id, question_id, value) "
+    "SELECT id, {text}, 'Comment number ' || id || ', about the refund and the delivery' "
+    "FROM feedback_responses WHERE id % 3 = 0",
+]
+
+
+def fill_sqlite(url: str, account: int, survey: dict[str, object], n: int) -> None:
+    questions = survey["questions"]
+    assert isinstance(questions, list)
+    db = sqlite3.connect(url.removeprefix("sqlite:///"))
+    with db:
+        for statement in SQLITE_FILL:
+            db.execute(
+                statement.format(
+                    n=n,
+                    account=account,
+                    survey=survey["id"],
+                    nps=questions[0]["id"],
+                    text=questions[1]["id"],
+                )
+            )
+    db.close()
+
+
 async def main_async(args: argparse.Namespace) -> None:
     name = f"bench_export_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(PG_ADMIN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    if args.engine == "postgresql":
+        admin = await asyncpg.connect(PG_ADMIN)
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.close()
+        url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    else:
+        url = f"sqlite:///{tempfile.mkdtemp()}/{name}.db"
     port = free_port()
     env = {
         **os.environ,
@@ -75,8 +112,16 @@ async def main_async(args: argparse.Namespace) -> None:
         survey = opensure(env, "surveys", "import", "--account", "Export", f.name)
         question = survey["questions"][0]["id"]  # type: ignore[index]
         t0 = time.perf_counter()
-        await generate(url, int(account["id"]), int(survey["id"]), int(question), args.responses)  # type: ignore[arg-type]
-        print(f"generated {args.responses:,} responses in {time.perf_counter() - t0:.0f} s")
+        if args.engine == "postgresql":
+            await generate(
+                url, int(account["id"]), int(survey["id"]), int(question), args.responses
+            )  # type: ignore[arg-type]
+        else:
+            fill_sqlite(url, int(account["id"]), survey, args.responses)  # type: ignore[arg-type]
+        print(
+            f"generated {args.responses:,} responses in {time.perf_counter() - t0:.0f} s",
+            flush=True,
+        )
         email = "export@example.com"
         subprocess.run(
             [exe, "users", "create", "--account", "Export", "--email", email, "--password-stdin"],
@@ -122,11 +167,11 @@ async def main_async(args: argparse.Namespace) -> None:
         if server is not None:
             server.terminate()
             server.wait(20)
-        if not args.keep:
+        if args.engine == "postgresql" and not args.keep:
             admin = await asyncpg.connect(PG_ADMIN)
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             await admin.close()
-        else:
+        elif args.engine == "postgresql":
             print(f"kept database {name}", file=sys.stderr)
 
 
@@ -134,6 +179,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--responses", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true")
     asyncio.run(main_async(parser.parse_args()))

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 from fastapi import FastAPI
 
+from opensure.metrics.service import Nps
 from tests.conftest import Account
 from tests.console.conftest import session_of
 from tests.metrics.dashboard_data import DataSet, build
@@ -240,6 +241,12 @@ async def test_names_are_escaped_and_the_page_has_its_charts_and_tables(
     assert r.text.count("<svg") == 3
     assert 'style="' not in r.text
     page = Page(r.text)
+    # Each band's share of all answers, rounded as the scores are.
+    nps = Nps(
+        page.number("promoters") or 0, page.number("passives") or 0, page.number("detractors") or 0
+    )
+    for count in (nps.promoters, nps.passives, nps.detractors):
+        assert f'{count}</span> <span class="muted">({nps.percent(count)} %)' in r.text
     assert set(page.tables) >= {
         "nps-trend",
         "rate-trend",
