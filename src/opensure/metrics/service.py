@@ -280,8 +280,8 @@ def dashboard_window(
 ) -> tuple[dt.datetime, dt.datetime]:
     """The window of :func:`window` (by default the last 30 days, as GET /nps), where a bare
     date as ``to_time`` takes in that whole UTC day (a date picker's "to" is inclusive)."""
-    raw_from = raw_from.strip() or None if raw_from is not None else None
-    raw_to = raw_to.strip() or None if raw_to is not None else None
+    raw_from = (raw_from.strip() or None) if raw_from is not None else None
+    raw_to = (raw_to.strip() or None) if raw_to is not None else None
     if raw_to is not None and _BARE_DATE.fullmatch(raw_to):
         raw_to += "T23:59:59Z"
     return window(errors, raw_from, raw_to, midnight_days_ago(now, 30), now)
