@@ -11,30 +11,13 @@ from typing import Any
 import pytest
 
 from tests.console.test_browser import check_page
-from tests.fixtures.browser import driver
+from tests.fixtures.browser import driver, submit
 from tests.fixtures.server import OpenSureServer, opensure_server, run_cli
 
 __all__ = ["driver", "opensure_server"]
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "a long passphrase for the queue"
-
-
-def submit(driver: Any, selector: str) -> None:
-    """Click a form's button and wait for the page it leads to (every form here leads to
-    another URL). Chromium may answer a look at the old page mid-navigation with an
-    inspector error: that is waited through, like a stale element."""
-    from selenium.common.exceptions import WebDriverException
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    before = driver.current_url
-    driver.find_element(By.CSS_SELECTOR, selector).click()
-    WebDriverWait(driver, 20, ignored_exceptions=(WebDriverException,)).until(
-        lambda d: (
-            d.current_url != before and d.execute_script("return document.readyState") == "complete"
-        )
-    )
 
 
 @pytest.mark.parametrize("opensure_server", ["sqlite"], indirect=True)
