@@ -125,6 +125,29 @@ def accounts_create(
     )
 
 
+@accounts_app.command("link-back")
+def accounts_link_back(
+    account: AccountOpt,
+    template: Annotated[
+        str | None,
+        typer.Option(
+            help="A URL with {reference} or {machine_id}, e.g. "
+            "https://desk.example.com/tickets/{machine_id}; empty to remove it."
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Link each response's reference back to its ticket in the console (docs/console.md)."""
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        found = await admin.find_account(conn, account)
+        return await admin.set_link_back(conn, found["id"], template)
+
+    result = run_db(work)
+    shown = result["link_back_template"]
+    report(result, as_json, f"link back: {shown}" if shown else "link back removed")
+
+
 @tokens_app.command("create")
 def tokens_create(account: AccountOpt, as_json: JsonOpt = False) -> None:
     """Create another API token for an account (shown once)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opensure.models import Account, EmailTemplate, Segment, Staff, Team
@@ -40,6 +40,14 @@ async def insert_account(
         .returning(_accounts.c.id)
     )
     return int((await conn.execute(stmt)).scalar_one())
+
+
+async def set_link_back_template(
+    conn: AsyncConnection, account_id: int, template: str | None
+) -> None:
+    await conn.execute(
+        update(_accounts).where(_accounts.c.id == account_id).values(link_back_template=template)
+    )
 
 
 async def insert_template(

@@ -12,13 +12,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opensure.accounts import repository as repo
+from opensure.core import linkback
 from opensure.core.clock import utcnow
 from opensure.core.errors import AdminError
 from opensure.core.tokens import SHOWN_PREFIX_LENGTH, hash_token, new_token
 from opensure.dispatch.templating import template_problems
+from opensure.models import Account
+from opensure.models.feedback import max_length
 from opensure.stores import tokens as tokens_store
 
 __all__ = ["AdminError", "new_token"]
+
+LINK_BACK_MAX = max_length(Account.__table__.c.link_back_template)
 
 
 async def find_account(conn: AsyncConnection, ref: str) -> dict[str, Any]:
@@ -28,6 +33,23 @@ async def find_account(conn: AsyncConnection, ref: str) -> dict[str, Any]:
         raise AdminError(f"no account with id or name {ref!r}")
     exact = [r for r in rows if str(r["id"]) == ref] or list(rows)
     return dict(exact[0])
+
+
+async def set_link_back(
+    conn: AsyncConnection, account_id: int, template: str | None
+) -> dict[str, Any]:
+    """Set (or, with None, clear) the URL template that links a response's reference back to
+    its ticket (``opensure.core.linkback``); a template that could never give a web link is
+    refused."""
+    template = template.strip() if template else None
+    if template:
+        if len(template) > LINK_BACK_MAX:
+            raise AdminError(f"a link-back template is at most {LINK_BACK_MAX} characters")
+        problem = linkback.template_problem(template)
+        if problem:
+            raise AdminError(f"link-back template {template!r}: {problem}")
+    await repo.set_link_back_template(conn, account_id, template or None)
+    return {"id": account_id, "link_back_template": template or None}
 
 
 async def create_account(

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 
 from opensure import models  # noqa: F401  (registers the tables)
 from opensure.db import Base, create_engine
+from opensure.models.feedback import described
 
 config = context.config
 target_metadata = Base.metadata
@@ -20,6 +21,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=described,  # not 0009's search index
     )
     with context.begin_transaction():
         context.run_migrations()
