@@ -28,8 +28,8 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from bench.harness import ROOT, free_port, wait_port
-from bench.scale import PG_ADMIN, SURVEY, generate, opensure
+from bench.harness import PG_ADMIN, ROOT, cli, free_port, wait_port
+from bench.scale import SURVEY, generate
 
 PASSWORD = "a long password for the benchmark"
 
@@ -106,10 +106,10 @@ async def main_async(args: argparse.Namespace) -> None:
     server = None
     try:
         subprocess.run([exe, "migrate"], env=env, check=True, capture_output=True)
-        account = opensure(env, "accounts", "create", "Export")
+        account = cli(env, "accounts", "create", "Export")
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump(SURVEY, f)
-        survey = opensure(env, "surveys", "import", "--account", "Export", f.name)
+        survey = cli(env, "surveys", "import", "--account", "Export", f.name)
         question = survey["questions"][0]["id"]  # type: ignore[index]
         t0 = time.perf_counter()
         if args.engine == "postgresql":
