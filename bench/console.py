@@ -508,8 +508,7 @@ def report(
             "warm-up requests (fewer where a page takes over "
             f"{PAGE_BUDGET_S / (args.samples + WARMUP) * 1000:.0f} ms). The yardstick is the "
             "target; the baseline is the plain API list, `GET /feedback_responses?per_page=50`, "
-            f'timed in the same run. The data spans one year, so "all time" covers the days '
-            f'of "12 months". Run {date}, OpenSure {commit}.'
+            f"timed in the same run. Run {date}, OpenSure {commit}."
         ),
         "",
         *page_table(results, baseline),
