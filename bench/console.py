@@ -610,6 +610,8 @@ async def run(args: argparse.Namespace) -> None:
         ) as browser:
             sign_in(browser, email)
             for page in pages(dataset, ids, dt.datetime.now(dt.UTC)):
+                if args.only and not any(word in page.label for word in args.only):
+                    continue
                 result = measure(browser, page, args.samples)
                 results.append(result)
                 shown = (
@@ -674,6 +676,12 @@ def main() -> None:
         metavar="MS",
         help="Log the plan (EXPLAIN ANALYZE) of every statement slower than MS to PostgreSQL's "
         "server log, through auto_explain (a diagnosis run: it slows every statement).",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="TEXT",
+        help="Measure only the pages whose label holds TEXT (repeatable), e.g. 'dashboard'.",
     )
     parser.add_argument("--no-exports", action="store_true", help="Measure the pages only.")
     parser.add_argument("--write", action="store_true", help=f"Write the results into {DOC.name}.")
