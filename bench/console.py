@@ -1,7 +1,7 @@
 """The console's pages and exports over a million requests and a million responses (issue 13).
 
     .venv/bin/python -m bench.console [--requests 1000000] [--samples 30] [--keep | --database URL]
-        [--quick] [--write]
+        [--quick] [--write] [--only TEXT]... [--no-exports] [--explain MS]
 
 Builds one account with bench.scale's data (PostgreSQL, OPENSURE_BENCH_POSTGRES_URL), spread
 over 40 staff members in 8 teams, 25 sites and two segments (10 options), with references and
@@ -17,6 +17,9 @@ a comment on about a third of the responses; or reuses a database kept by ``--ke
 
 A page the server does not have yet (404) is reported "not available". ``--quick``: 100,000
 rows and 10 samples, a few minutes. ``--write`` puts the results in docs/benchmarks.md.
+``--only TEXT`` measures the pages whose label holds TEXT; ``--explain MS`` has PostgreSQL log
+the plan (EXPLAIN ANALYZE, through auto_explain) of every statement slower than MS to its
+server log: with ``--only``, the statements of one slow page.
 """
 
 from __future__ import annotations
