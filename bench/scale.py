@@ -3,8 +3,10 @@
     .venv/bin/python -m bench.scale [--requests 1000000] [--samples 30] [--keep | --database URL]
 
 Builds the data with COPY (triggers off during the load, the metric rollups rebuilt after, as
-an operator would after a bulk import), starts a real `opensure serve`, and measures p50/p99
-latency over HTTP of:
+an operator would after a bulk import; the migrations after the schema the generator was
+written for, 0008, then run down and up again over the rows, so that what they derive from rows
+is built as on an upgrade), starts a real `opensure serve`, and measures p50/p99 latency over
+HTTP of:
 - GET /nps and GET /response_rate over the whole range, beside the plain SQL aggregate over the
   base tables timed in the same run (what the endpoint would cost without rollups);
 - GET /feedback_requests and GET /feedback_responses, first page and last page (per_page=100).
