@@ -18,17 +18,19 @@ class Rows:
     """The data rows of a CSV text, each with the line it starts on (the header is line 1)."""
 
     rows: list[tuple[int, dict[str, str]]] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    problems: list[tuple[int, str]] = field(default_factory=list)
 
     def problem(self, line: int, message: str) -> None:
-        self.problems.append(f"line {line}: {message}")
+        self.problems.append((line, message))
 
     def raise_if_any(self, what: str) -> None:
+        """AdminError naming every problem, by line (in order), if there is any."""
         if self.problems:
             count = len(self.problems)
+            ordered = sorted(self.problems, key=lambda p: p[0])  # stable: a line's own order
             raise AdminError(
                 f"{what}: nothing imported, {count} problem{'s' if count != 1 else ''}:\n"
-                + "\n".join(self.problems)
+                + "\n".join(f"line {line}: {message}" for line, message in ordered)
             )
 
 
