@@ -9,6 +9,7 @@ import secrets
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -24,7 +25,6 @@ from opensure.core.errors import AdminError
 from opensure.core.links import set_password_link
 from opensure.db import create_engine
 from opensure.db.migrate import ensure_current, upgrade
-from opensure.sites import service as sites
 from opensure.surveys import admin as surveys_admin
 from opensure.surveys import importer
 from opensure.telemetry import log_config
@@ -565,6 +565,7 @@ def sites_import(
     as_json: JsonOpt = False,
 ) -> None:
     """Create or replace sites from CSV with the API's rules (all lines or none)."""
+    sites = sites_service()
     text = read_text(file)
     result = in_account(account, lambda conn, a: sites.import_rows(conn, a, text, dry_run=dry_run))
     report_import("sites", result, as_json)
@@ -573,6 +574,7 @@ def sites_import(
 @sites_app.command("list")
 def sites_list(account: AccountOpt, as_json: ListJsonOpt = False) -> None:
     """The account's sites, by name."""
+    sites = sites_service()
     rows = in_account(account, sites.list_all)
     report_list(rows, as_json, ("site_code", "name", "city", "region", "country_code"))
 
@@ -584,6 +586,7 @@ def sites_show(
     as_json: JsonOpt = False,
 ) -> None:
     """A site."""
+    sites = sites_service()
     report_object(in_account(account, lambda conn, a: sites.admin_get(conn, a, code)), as_json)
 
 
@@ -603,6 +606,7 @@ def sites_update(
     as_json: JsonOpt = False,
 ) -> None:
     """Change a site as PATCH /sites/CODE does."""
+    sites = sites_service()
     given = {
         "site_code": new_code,
         "name": name,
@@ -621,6 +625,7 @@ def sites_delete(
     account: AccountOpt,
 ) -> None:
     """Delete a site, as DELETE /sites/CODE; its feedback stays, without the link."""
+    sites = sites_service()
     in_account(account, lambda conn, a: sites.admin_delete(conn, a, code))
     typer.echo(f"site {code!r} deleted")
 
@@ -959,6 +964,14 @@ def main() -> None:
             raise
         sys.exit(exit_code)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def sites_service() -> ModuleType:
+    # Imported when needed: the sites' rules are the API's, and importing the web layer costs
+    # every other command a third of a second.
+    from opensure.sites import service
+
+    return service
 
 
 def media_type() -> str:
