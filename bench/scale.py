@@ -47,6 +47,9 @@ MIGRATION_0003 = importlib.import_module(
 MIGRATION_0005 = importlib.import_module(
     "opensure.migrations.versions.20261127_0005_list_count_rollups"
 )
+MIGRATION_0011 = importlib.import_module(
+    "opensure.migrations.versions.20261206_0011_dashboard_rollups"
+)
 
 
 def opensure(env: dict[str, str], *args: str) -> dict[str, object]:
@@ -171,6 +174,10 @@ async def generate(dsn: str, account_id: int, survey_id: int, question_id: int, 
         await conn.execute("DELETE FROM rollup_response_counts")
         await conn.execute(MIGRATION_0005.REBUILD_REQUEST_COUNTS)
         await conn.execute(MIGRATION_0005.REBUILD_RESPONSE_COUNTS)
+        for table in ("rollup_nps_by", "rollup_responses_by", "rollup_response_rate_by"):
+            await conn.execute(f"DELETE FROM {table}")
+        for statement in MIGRATION_0011.REBUILD:
+            await conn.execute(statement)
         await conn.execute("VACUUM ANALYZE")
     finally:
         await conn.close()

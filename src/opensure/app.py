@@ -94,6 +94,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         redirect_slashes=False,
+        # /docs and /redoc are installed by openapi.install_docs, with their assets served here.
+        docs_url=None,
+        redoc_url=None,
         # Requests are counted and timed by opensure.telemetry (Prometheus); FastAPI's own
         # OpenTelemetry instrumentation would look up providers on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
@@ -103,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     console_web.install(app)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     openapi.install(app)
+    openapi.install_docs(app)
     app.include_router(feedback_requests_router)
     app.include_router(feedback_responses_router)
     app.include_router(sites_router)
@@ -126,6 +130,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tokens=lambda: app.state.tokens,
         base_url=scope_base_url,
         limiter=lambda: app.state.limiter,
+        # A browser opening / is led to the console; API clients get the gate's answers.
+        browser_home="/app/",
     )
     # Outermost: every response, the gate's errors included, gets a request id and is counted.
     app.add_middleware(RequestContext)

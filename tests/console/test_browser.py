@@ -18,11 +18,12 @@ from tests.fixtures.browser import (
     driver,
     no_horizontal_scroll,
     screenshot,
+    submit,
     viewport,
 )
 from tests.fixtures.server import OpenSureServer, opensure_server
 
-__all__ = ["driver", "opensure_server"]
+__all__ = ["driver", "opensure_server", "submit"]
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "a long passphrase for the browser"
@@ -49,19 +50,6 @@ def check_page(driver: Any, name: str) -> None:
     screenshot(driver, f"console-{name}-desktop.png", DESKTOP[0], mobile=False)
     viewport(driver, *DESKTOP, mobile=False)
     accessible(driver)
-
-
-def submit(driver: Any, selector: str = "main button[type=submit]") -> None:
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    old = driver.find_element(By.TAG_NAME, "html")
-    driver.find_element(By.CSS_SELECTOR, selector).click()
-    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(old))
-    WebDriverWait(driver, 20).until(
-        lambda d: d.execute_script("return document.readyState") == "complete"
-    )
 
 
 @pytest.mark.parametrize("opensure_server", ["sqlite"], indirect=True)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import func, insert, select, update
 
 from opensure.accounts import service as admin
+from opensure.core.emails import normalise_email
 from opensure.models import (
     FeedbackRequest,
     FeedbackRequestItem,
@@ -121,3 +123,24 @@ async def response_row(app: FastAPI, response_id: int) -> Any:
     t = FeedbackResponse.__table__
     async with app.state.engine.connect() as conn:
         return (await conn.execute(select(t).where(t.c.id == response_id))).first()
+
+
+async def insert_request(app: FastAPI, account: Account, **values: Any) -> int:
+    """One request written straight to the database (any state, any send_at); its id."""
+    now = dt.datetime.now(dt.UTC)
+    row: dict[str, Any] = {
+        "account_id": account.id,
+        "survey_id": account.survey_id,
+        "email": "kate@example.com",
+        "state": "pending",
+        "send_at": now + dt.timedelta(days=1),
+        "created_at": now,
+        "updated_at": now,
+        "token": secrets.token_urlsafe(24),
+        **values,
+    }
+    if row["email"] is not None and "email_normalized" not in values:
+        row["email_normalized"] = normalise_email(row["email"])
+    async with app.state.engine.begin() as conn:
+        stmt = insert(fr).values(**row).returning(fr.c.id)
+        return int((await conn.execute(stmt)).scalar_one())

@@ -5,6 +5,10 @@
 3. ``Authorization: Token token=…`` valid  → else 401
 4. a trailing slash is redirected (301 for GET/HEAD, 307 otherwise)
 
+Before them, one exception: a browser opening ``/`` (``GET``/``HEAD`` whose Accept prefers
+HTML and does not name the vendor type) is sent to the console with a ``303``; an API client
+asking for ``/`` gets the answers above, as before.
+
 A pure ASGI middleware, so the checks cost no extra task or body buffering per request.
 Routing (404/405), body parsing and validation follow inside the app.
 """
@@ -17,7 +21,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opensure.api.errors import (
@@ -67,6 +71,36 @@ def accepts_v1(accept: str) -> bool:
         if media_range.split(";", 1)[0].strip().lower() == MEDIA_TYPE:
             return True
     return False
+
+
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+
+
+def _quality(params: list[str]) -> float:
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return float(value.strip())
+            except ValueError:
+                return 0.0
+    return 1.0
+
+
+def prefers_html(accept: str | None) -> bool:
+    """Whether an Accept header (a browser's) asks for HTML before anything else it names:
+    ``text/html`` at the highest quality given, and not the API's vendor type. ``*/*`` or no
+    Accept at all is an API client's."""
+    if not accept or accepts_v1(accept):
+        return False
+    best, html = 0.0, 0.0
+    for media_range in accept.split(","):
+        kind, *params = media_range.split(";")
+        q = _quality(params)
+        best = max(best, q)
+        if kind.strip().lower() in _HTML_TYPES:
+            html = max(html, q)
+    return html > 0 and html >= best
 
 
 def token_from_header(value: str) -> str | None:
@@ -141,15 +175,21 @@ class ApiGate:
         tokens: Callable[[], TokenCache],
         base_url: Callable[[Scope], str],
         limiter: Callable[[], Limiter | None] = lambda: None,
+        browser_home: str | None = None,
     ):
         self.app = app
         self.tokens = tokens
         self.base_url = base_url
         self.limiter = limiter
+        self.browser_home = browser_home
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or is_exempt(scope["path"]):
             await self.app(scope, receive, send)
+            return
+        if self.browser_home is not None and self._browser_at_root(scope):
+            home = self.base_url(scope) + self.browser_home
+            await RedirectResponse(home, status_code=303)(scope, receive, send)
             return
         try:
             account_id, token = await self._check(scope)
@@ -173,6 +213,14 @@ class ApiGate:
             await self.app({**scope, "method": "GET"}, receive, _without_body(send))
             return
         await self.app(scope, receive, send)
+
+    @staticmethod
+    def _browser_at_root(scope: Scope) -> bool:
+        return (
+            scope["path"] == "/"
+            and scope["method"] in ("GET", "HEAD")
+            and prefers_html(_header(scope, b"accept"))
+        )
 
     async def _check(self, scope: Scope) -> tuple[int, str]:
         user_agent = _header(scope, b"user-agent")

@@ -1,12 +1,21 @@
-"""The API reference: vendor media type, token scheme, error bodies, request bodies."""
+"""The API reference: vendor media type, token scheme, error bodies, request bodies; and the
+pages that show it (``/docs``, ``/redoc``), whose scripts and styles OpenSure serves itself."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.staticfiles import StaticFiles
 
 from opensure.api.negotiation import MEDIA_TYPE, is_exempt
 
@@ -135,3 +144,66 @@ def install(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+# Swagger UI and ReDoc as the fastapi-offline package ships them, served under the /docs tree
+# (outside the API gate, like the pages themselves): FastAPI's own pages load them from a CDN,
+# which behind a firewall or offline leaves a blank page.
+DOCS_ASSETS = "/docs/assets"
+_ASSETS_PACKAGE = ("fastapi_offline", "static")
+# And the browser is told to load nothing from elsewhere, whatever a later version of either
+# bundle refers to: ReDoc 2 shows Redocly's logo from their CDN (blocked here, it hides it).
+# FastAPI's pages start the bundles with an inline script, and both style inline.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+def _same_host_only(response: HTMLResponse) -> HTMLResponse:
+    response.headers["Content-Security-Policy"] = DOCS_CSP
+    return response
+
+
+def install_docs(app: FastAPI) -> None:
+    """``/docs`` (Swagger UI) and ``/redoc`` loading nothing from another host. The app is
+    created with ``docs_url=None, redoc_url=None`` so that FastAPI's CDN pages are not mounted."""
+    openapi_url = app.openapi_url or "/openapi.json"
+    oauth2_redirect = app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"
+    favicon = f"{DOCS_ASSETS}/favicon.png"
+
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        page = get_swagger_ui_html(
+            openapi_url=root + openapi_url,
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=root + favicon,
+            oauth2_redirect_url=root + oauth2_redirect,
+            # No badge fetched from the public Swagger validator.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+        return _same_host_only(page)
+
+    async def swagger_ui_redirect() -> HTMLResponse:
+        return _same_host_only(get_swagger_ui_oauth2_redirect_html())
+
+    async def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        page = get_redoc_html(
+            openapi_url=root + openapi_url,
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{root}{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=root + favicon,
+            with_google_fonts=False,
+        )
+        return _same_host_only(page)
+
+    app.add_api_route("/docs", swagger_ui, methods=["GET"], include_in_schema=False)
+    app.add_api_route(
+        oauth2_redirect, swagger_ui_redirect, methods=["GET"], include_in_schema=False
+    )
+    app.add_api_route("/redoc", redoc, methods=["GET"], include_in_schema=False)
+    app.mount(DOCS_ASSETS, StaticFiles(packages=[_ASSETS_PACKAGE]), name="docs-assets")

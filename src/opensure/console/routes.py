@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from opensure.console import auth, inbox
+from opensure.console import auth, dashboards, inbox, queue
 
-ROUTERS: list[APIRouter] = [auth.router, inbox.router]
+ROUTERS: list[APIRouter] = [auth.router, inbox.router, queue.router, dashboards.router]

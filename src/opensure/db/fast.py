@@ -81,10 +81,12 @@ class Where:
         self.params = 0
 
     def add(self, condition: str) -> None:
-        """A condition on the next parameter, written with ``{}`` where it goes."""
-        self.params += 1
-        self.postgresql.append(condition.format(f"${self.params}"))
-        self.sqlite.append(condition.format(f"?{self.params}"))
+        """A condition on the next parameters, written with ``{}`` where each goes, in order
+        (``(send_at, id) < ({}, {})`` takes two)."""
+        numbers = range(self.params + 1, self.params + 1 + condition.count("{}"))
+        self.params += len(numbers)
+        self.postgresql.append(condition.format(*(f"${n}" for n in numbers)))
+        self.sqlite.append(condition.format(*(f"?{n}" for n in numbers)))
 
     def add_in(self, column: str, pg_type: str = "bigint") -> None:
         """``column`` is one of the next parameter's values (a list parameter)."""

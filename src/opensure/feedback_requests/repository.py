@@ -154,17 +154,33 @@ async def many(session: Session, ids: Sequence[int]) -> dict[int, RequestWithIte
 # ---- the list: trigger-kept totals on PostgreSQL, a deferred join for the page ----
 
 
-@functools.cache
-def _list_queries(states: bool, surveys: bool, reverse: bool) -> tuple[Query, Query]:
-    """COUNT and page statements for one filter shape (parameters: account, [states],
-    [survey ids], limit, offset); each shape is its own prepared statement, so that even a
-    generic plan has no filter it does not use."""
+def _filter_where(states: bool, surveys: bool) -> Where:
+    """The filters the API's list and the console's queue share: the account (parameter 1),
+    then the states and the survey ids when given (list parameters, in that order)."""
     where = Where()
     where.add("account_id = {}")
     if states:
         where.add_in("state", "text")
     if surveys:
         where.add_in("survey_id")
+    return where
+
+
+def _filter_args(
+    session: Session, account_id: int, states: list[str] | None, survey_ids: list[int] | None
+) -> list[Any]:
+    """The parameters of :func:`_filter_where`, in its order."""
+    args: list[Any] = [account_id]
+    args += [list_param(session, values) for values in (states, survey_ids) if values]
+    return args
+
+
+@functools.cache
+def _list_queries(states: bool, surveys: bool, reverse: bool) -> tuple[Query, Query]:
+    """COUNT and page statements for one filter shape (parameters: account, [states],
+    [survey ids], limit, offset); each shape is its own prepared statement, so that even a
+    generic plan has no filter it does not use."""
+    where = _filter_where(states, surveys)
     limit, offset = where.params + 1, where.params + 2
     # Exact totals kept by triggers (migration 0005) on PostgreSQL: no COUNT(*) over the account.
     count = Query(
@@ -198,8 +214,7 @@ async def list_page(
     offset: int,
 ) -> tuple[list[RequestWithItems], int]:
     """One page of the account's requests (newest ``send_at`` first) and the total."""
-    filters: list[Any] = [account_id]
-    filters += [list_param(session, values) for values in (states, survey_ids) if values]
+    filters = _filter_args(session, account_id, states, survey_ids)
     count, _ = _list_queries(bool(states), bool(survey_ids), False)
     row = await session.fetchrow(count, *filters)
     total = int(row[0]) if row is not None else 0
@@ -209,6 +224,78 @@ async def list_page(
     _, page = _list_queries(bool(states), bool(survey_ids), reverse)
     records = await session.fetch(page, *filters, size, start)
     return await with_items(session, records), total
+
+
+# ---- the console's queue and its export: keyset pages, newest send_at first ----
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """What the queue shows: the API list's filters (states, survey ids) and more. ``search``
+    is a reference (compared exactly) or an e-mail address, compared as ``search_email``, its
+    normalised form (``core.emails.normalise_email``), with the stored ``email_normalized``;
+    ``send_from`` is inclusive, ``send_to`` exclusive."""
+
+    states: list[str] | None = None
+    survey_ids: list[int] | None = None
+    search: str | None = None
+    search_email: str | None = None
+    send_from: dt.datetime | None = None
+    send_to: dt.datetime | None = None
+
+
+@functools.cache
+def _queue_query(
+    states: bool, surveys: bool, search: bool, send_from: bool, send_to: bool, after: bool
+) -> Query:
+    """One keyset page for one filter shape (parameters: the shared filters, [normalised
+    e-mail, reference], [from], [to], [after send_at, after id], limit)."""
+    where = _filter_where(states, surveys)
+    if search:
+        # Two indexed equalities (account/e-mail, account/reference): PostgreSQL ORs bitmaps,
+        # SQLite its OR-by-union; the few rows found are then sorted.
+        where.add("(email_normalized = {} OR reference = {})")
+    if send_from:
+        where.add("send_at >= {}")
+    if send_to:
+        where.add("send_at < {}")
+    if after:
+        # A row value: one index range on (account_id, [state,] send_at, id) on both engines.
+        where.add("(send_at, id) < ({}, {})")
+    limit = where.params + 1
+    sql = [
+        f"SELECT {_REQUEST_SELECT} FROM feedback_requests fr WHERE {' AND '.join(conditions)} "
+        f"ORDER BY fr.send_at DESC, fr.id DESC LIMIT {mark}{limit}"
+        for conditions, mark in ((where.postgresql, "$"), (where.sqlite, "?"))
+    ]
+    return Query(*sql)
+
+
+async def queue_page(
+    session: Session,
+    account_id: int,
+    filters: QueueFilters,
+    *,
+    after: tuple[dt.datetime, int] | None,
+    limit: int,
+) -> list[RequestRow]:
+    """Up to ``limit`` requests of the account, newest ``send_at`` (then id) first, that come
+    after ``after`` (the last row's send_at and id of the page before)."""
+    args = _filter_args(session, account_id, filters.states, filters.survey_ids)
+    if filters.search is not None:
+        args += [filters.search_email, filters.search]
+    args += [session.ts(t) for t in (filters.send_from, filters.send_to) if t is not None]
+    if after is not None:
+        args += [session.ts(after[0]), after[1]]
+    query = _queue_query(
+        bool(filters.states),
+        bool(filters.survey_ids),
+        filters.search is not None,
+        filters.send_from is not None,
+        filters.send_to is not None,
+        after is not None,
+    )
+    return [request_row(r) for r in await session.fetch(query, *args, limit)]
 
 
 # Everything a create/update checks and links, in one statement: the survey and template (if

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import secrets
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from opensure.api import timestamps
 from opensure.api import validation as v
 from opensure.api.errors import Errors, NotFound, UnpermittedParameters, ValidationFailed
+from opensure.core import csvsafe
 from opensure.core.clock import utcnow
-from opensure.core.emails import normalised_or_none
+from opensure.core.emails import normalise_email, normalised_or_none
 from opensure.db.fast import SaSession, Session
 from opensure.db.notify import announce_due
 from opensure.feedback_requests import repository as repo
+from opensure.feedback_requests.repository import QueueFilters, RequestRow
 from opensure.feedback_requests.schemas import to_json
 from opensure.models.feedback import (
     EMAIL_MAX,
@@ -301,11 +307,20 @@ async def update(
     return to_json(*fetched)
 
 
-async def delete(*, conn: AsyncConnection, account_id: int, request_id: int | None) -> None:
-    """Pending: removed. Sent or not sent: the customer's personal data erased (SPEC §4)."""
+async def delete(
+    *, conn: AsyncConnection, account_id: int, request_id: int | None, only_pending: bool = False
+) -> None:
+    """Pending: removed. Sent or not sent: the customer's personal data erased (SPEC §4).
+
+    ``only_pending`` (the console's "cancel"): a request that is no longer pending is left as
+    it is, refused like an update of it (``422``, ``state`` must be ``pending``)."""
     locked = await repo.lock_for_update(conn, account_id, request_id) if request_id else None
     if locked is None:
         raise NotFound()
+    if only_pending and locked.state != "pending":
+        errors = Errors(f"/feedback_requests/{locked.id}")
+        errors.add("state", "invalid_value", {"allowed_values": ["pending"]})
+        errors.raise_if_any()
     session = SaSession(conn)
     # In the same transaction: the response an Idempotency-Key stored for this request holds
     # the personal data too. A replay of that key answers what a GET answers from now on
@@ -337,3 +352,141 @@ def parse_list_filters(
         if bad:
             errors.add("states", "invalid_value", {"allowed_values": list(STATES)})
     return states, v.id_list(errors, "survey_ids", survey_ids)
+
+
+# ---- the console's queue and its CSV export ----
+
+QUEUE_PAGE_SIZE = 50
+# Rows read per statement while exporting: memory holds one batch, whatever the total.
+EXPORT_BATCH = 1000
+# A search box's text: the longest e-mail address or reference there can be.
+SEARCH_MAX = max(EMAIL_MAX, REQUEST_TEXT_MAX["reference"])
+
+
+def parse_queue_filters(
+    errors: Errors,
+    *,
+    states: list[str] | None,
+    survey_ids: list[str] | None,
+    search: str | None,
+    from_time: str | None,
+    to_time: str | None,
+) -> QueueFilters:
+    """The queue's filters from what a person typed: the API list's ``states`` and
+    ``survey_ids`` (the same checks), a search (an e-mail address, compared normalised, or a
+    reference, exactly) and a ``send_at`` window inclusive at both ends, like the metrics: to
+    the end of the ``to_time`` second, or of the day when ``to_time`` is a bare date."""
+    state_list, ids = parse_list_filters(states or None, survey_ids, errors)
+    text = v.string(errors, "q", search, maximum=SEARCH_MAX)
+    text = text.strip() if text is not None else None
+    start = v.timestamp(errors, "from_time", from_time, required=False)
+    end = v.timestamp(errors, "to_time", to_time, required=False)
+    if start is not None and end is not None and start > end:
+        errors.add("from_time", "invalid_date", {"maximum": timestamps.format(end)})
+    end_before = None
+    if end is not None and end.year < dt.MAXYEAR:  # to 9999-12-31: no end at all
+        whole_day = to_time is not None and "T" not in to_time.strip().upper()
+        end_before = end + (dt.timedelta(days=1) if whole_day else dt.timedelta(seconds=1))
+    return QueueFilters(
+        states=state_list,
+        survey_ids=ids,
+        search=text or None,
+        search_email=normalise_email(text) if text else None,
+        send_from=start,
+        send_to=end_before,
+    )
+
+
+def _position(row: RequestRow) -> tuple[dt.datetime, int]:
+    """A row's place in the queue's order: its send_at (to the microsecond) and id."""
+    send_at = row.send_at
+    if isinstance(send_at, str):  # SQLite's text, UTC
+        send_at = dt.datetime.fromisoformat(send_at).replace(tzinfo=dt.UTC)
+    return send_at.astimezone(dt.UTC), row.id
+
+
+def cursor_of(row: RequestRow) -> str:
+    """Where the page after ``row`` starts, as a query parameter (``after``)."""
+    at, request_id = _position(row)
+    return f"{at:%Y-%m-%dT%H:%M:%S.%f}Z~{request_id}"
+
+
+def parse_cursor(errors: Errors, raw: str | None) -> tuple[dt.datetime, int] | None:
+    """A cursor made by :func:`cursor_of`, or None (an error recorded if it is not one)."""
+    if raw is None or not raw.strip():
+        return None
+    moment, _, number = raw.strip().partition("~")
+    request_id = v.parse_path_id(number)
+    try:
+        at = dt.datetime.strptime(moment, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+    except ValueError:
+        at = None
+    if at is None or request_id is None:
+        errors.add("after", "invalid_value", {"message": "not a page of this list"})
+        return None
+    return at, request_id
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    rows: list[RequestRow]
+    # The cursor of the next page, None on the last one.
+    next_after: str | None
+
+
+async def queue_page(
+    session: Session,
+    account_id: int,
+    filters: QueueFilters,
+    *,
+    after: tuple[dt.datetime, int] | None,
+    size: int = QUEUE_PAGE_SIZE,
+) -> QueuePage:
+    """One page of the queue; one row more is read to know whether another page follows."""
+    rows = await repo.queue_page(session, account_id, filters, after=after, limit=size + 1)
+    more = len(rows) > size
+    rows = rows[:size]
+    return QueuePage(rows, cursor_of(rows[-1]) if more and rows else None)
+
+
+def _scalar_columns() -> tuple[str, ...]:
+    blank = repo.RequestRow._make([None] * len(repo.COLUMNS))
+    return tuple(k for k, val in to_json(blank, []).items() if not isinstance(val, list | dict))
+
+
+# The export's columns: the API's attributes of a request that are not lists or objects, in
+# the API's order (SPEC §8), named as the API names them.
+EXPORT_COLUMNS = _scalar_columns()
+
+
+def _export_row(shown: dict[str, Any]) -> list[str]:
+    return csvsafe.row(shown[c] for c in EXPORT_COLUMNS)
+
+
+def _csv_text(rows: Sequence[Sequence[str]]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(rows)
+    return out.getvalue()
+
+
+async def export_csv(
+    read: Callable[[], AbstractAsyncContextManager[Session]],
+    account_id: int,
+    filters: QueueFilters,
+    *,
+    batch: int = EXPORT_BATCH,
+) -> AsyncIterator[str]:
+    """The queue's requests as CSV text: the header row, then a chunk per keyset batch, each
+    read on a connection of its own (``read``), so neither memory nor a connection is held
+    for the whole export. Values as the API gives them, each cell through ``core.csvsafe``."""
+    yield _csv_text([list(EXPORT_COLUMNS)])
+    after: tuple[dt.datetime, int] | None = None
+    while True:
+        async with read() as session:
+            rows = await repo.queue_page(session, account_id, filters, after=after, limit=batch)
+        if not rows:
+            return
+        yield _csv_text([_export_row(to_json(row, ())) for row in rows])
+        if len(rows) < batch:
+            return
+        after = _position(rows[-1])

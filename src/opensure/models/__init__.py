@@ -19,7 +19,15 @@ from opensure.models.feedback import (
 )
 from opensure.models.idempotency import IdempotencyKey
 from opensure.models.instance import InstanceSetting
-from opensure.models.rollups import NpsDay, RequestCount, ResponseCount, ResponseRateDay
+from opensure.models.rollups import (
+    NpsDay,
+    NpsRatingDay,
+    RequestCount,
+    ResponseCount,
+    ResponseRateByDay,
+    ResponseRateDay,
+    ResponsesDay,
+)
 from opensure.models.sites import Site, SiteAlias
 from opensure.models.surveys import Question, Survey
 from opensure.models.users import ConsoleSession, Membership, PasswordLink, SignInFailure, User
@@ -37,12 +45,15 @@ __all__ = [
     "InstanceSetting",
     "Membership",
     "NpsDay",
+    "NpsRatingDay",
     "PasswordLink",
     "Question",
     "RequestCount",
     "RequestSegmentOption",
     "ResponseCount",
+    "ResponseRateByDay",
     "ResponseRateDay",
+    "ResponsesDay",
     "Segment",
     "SegmentOption",
     "SignInFailure",

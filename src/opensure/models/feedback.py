@@ -37,6 +37,8 @@ class FeedbackRequest(Base):
             "email_normalized",
             "sent_at",
         ),
+        # The console's queue: search by reference (migration 0010).
+        Index("ix_feedback_requests_account_reference", "account_id", "reference"),
         # The dispatcher's claim: due pending requests, oldest first.
         Index(
             "ix_feedback_requests_due",
@@ -171,7 +173,13 @@ def described(name: str | None, type_: str, _parents: object) -> bool:
 
 class Answer(Base):
     __tablename__ = "answers"
-    __table_args__ = (UniqueConstraint("feedback_response_id", "question_id"),)
+    __table_args__ = (
+        UniqueConstraint("feedback_response_id", "question_id"),
+        # The metrics' ratings of a few thousand responses, read from the index alone.
+        Index(
+            "ix_answers_response_question_rating", "feedback_response_id", "question_id", "rating"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     feedback_response_id: Mapped[int] = mapped_column(

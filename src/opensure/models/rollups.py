@@ -61,3 +61,62 @@ class ResponseCount(Base):
     account_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     survey_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     n: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# Per-day counters by dimension, for the console's breakdowns and 0-10 distribution (PostgreSQL
+# only, kept exact by the triggers of migration 0011). ``dim`` names what ``key`` is:
+# "s" staff member, "t" team, "l" site (0: none), "o" segment option (no row when none).
+# A request's team is its staff member's current team, so requests have no "t" rows: the
+# service adds up the "s" rows by team.
+DIM_STAFF = "s"
+DIM_TEAM = "t"
+DIM_SITE = "l"
+DIM_OPTION = "o"
+
+
+class NpsRatingDay(Base):
+    """NPS answers per day, dimension value, question and rating."""
+
+    __tablename__ = "rollup_nps_by"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    dim: Mapped[str] = mapped_column(String(1), primary_key=True)
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    question_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    rating: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ResponsesDay(Base):
+    """Responses per day (submitted_at), dimension value and survey."""
+
+    __tablename__ = "rollup_responses_by"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    dim: Mapped[str] = mapped_column(String(1), primary_key=True)
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    survey_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ResponseRateByDay(Base):
+    """Sent, delivered and replied requests per day (sent_at), dimension value and survey."""
+
+    __tablename__ = "rollup_response_rate_by"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    dim: Mapped[str] = mapped_column(String(1), primary_key=True)
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    survey_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+    delivered: Mapped[int] = mapped_column(Integer, default=0)
+    replied: Mapped[int] = mapped_column(Integer, default=0)

@@ -94,3 +94,10 @@ async def insert_question(conn: AsyncConnection, survey_id: int, values: dict[st
     q = Question.__table__
     stmt = insert(q).values(survey_id=survey_id, **values).returning(q.c.id)
     return int((await conn.execute(stmt)).scalar_one())
+
+
+async def names(conn: AsyncConnection, account_id: int) -> dict[int, str]:
+    """{id: name} of the account's surveys, by name; removed ones too (their requests stay)."""
+    s = Survey.__table__
+    stmt = select(s.c.id, s.c.name).where(s.c.account_id == account_id).order_by(s.c.name, s.c.id)
+    return {int(i): str(name) for i, name in await conn.execute(stmt)}
