@@ -25,6 +25,7 @@ from opensure.core.clock import utcnow
 from opensure.metrics import definitions
 from opensure.metrics import service as metrics
 from opensure.metrics.service import Breakdown, Bucket, Dashboard
+from opensure.surveys.repository import names as survey_names
 
 router = APIRouter(prefix=web.PREFIX, include_in_schema=False)
 SignedIn = Annotated[Viewer, Depends(signed_in)]
@@ -157,7 +158,7 @@ async def dashboard(request: Request, viewer: SignedIn) -> Response:
     problems: list[str] = []
     data: Dashboard | None = None
     async with read_planned(request) as conn:
-        surveys = await metrics.survey_choices(conn=conn, account_id=viewer.account_id)
+        surveys = list((await survey_names(conn, viewer.account_id)).items())
         try:
             data = await metrics.dashboard(
                 conn=conn,

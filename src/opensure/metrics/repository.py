@@ -526,12 +526,6 @@ async def nps_questions_of(
     return list((await conn.execute(stmt)).scalars())
 
 
-async def surveys(conn: AsyncConnection, account_id: int) -> list[tuple[int, str]]:
-    """(id, name) of the account's surveys, removed ones too (their answers still count)."""
-    stmt = select(s.c.id, s.c.name).where(s.c.account_id == account_id).order_by(s.c.name, s.c.id)
-    return [(int(i), str(name)) for i, name in await conn.execute(stmt)]
-
-
 async def staff_members(
     conn: AsyncConnection, account_id: int
 ) -> dict[int, tuple[str, str, int | None]]:

@@ -235,11 +235,6 @@ class Dashboard:
     breakdowns: list[Breakdown] = field(default_factory=list)
 
 
-async def survey_choices(*, conn: AsyncConnection, account_id: int) -> list[tuple[int, str]]:
-    """(id, name) of the surveys a dashboard may be limited to."""
-    return await repo.surveys(conn, account_id)
-
-
 def bucket_of(day: dt.date, grain: str) -> dt.date:
     if grain == "week":
         return day - dt.timedelta(days=day.weekday())
