@@ -364,6 +364,8 @@ async def test_list_show_update_delete_every_kind(cli_db: str, tmp_path: Path) -
     refused(d[4], "not on this account's unsubscribe list")
     assert await cli.rows("SELECT id FROM email_templates") == [(t1,)]
     assert await cli.rows("SELECT name FROM accounts") == [("Acme",)]
+    # Beta's first token went with it; Acme's stays.
+    assert await cli.rows("SELECT DISTINCT account_id FROM api_tokens") == [(acme["id"],)]
     assert await cli.rows("SELECT count(*) FROM segments") == [(0,)]
     async with in_process_api(cli_db) as client:
         gone = await client.get("/sites/lon", headers=headers(acme["token"]))
