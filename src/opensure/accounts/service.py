@@ -452,7 +452,8 @@ async def import_staff(
     created = [row["code"] for _, row in parsed.rows if row["code"] not in existing]
     replaced = [row["code"] for _, row in parsed.rows if row["code"] in existing]
     teams = sorted({row["team"] for _, row in parsed.rows if row.get("team")})
-    new_teams = [t for t in teams if t not in await repo.team_names(conn, account_id)]
+    known_teams = await repo.team_names(conn, account_id)
+    new_teams = [t for t in teams if t not in known_teams]
     if not dry_run:
         for _, row in parsed.rows:
             team_id = await repo.team_id(conn, account_id, row["team"]) if row.get("team") else None

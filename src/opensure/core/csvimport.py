@@ -13,6 +13,15 @@ from opensure.core.errors import AdminError
 MAX_FIELD = 10_000
 
 
+class ImportRefused(AdminError):
+    """Nothing was imported; ``problems`` are (line, message) in line order, for a page to
+    show beside the lines (the message lists them all, for the CLI)."""
+
+    def __init__(self, message: str, problems: list[tuple[int, str]]) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
 @dataclass
 class Rows:
     """The data rows of a CSV text, each with the line it starts on (the header is line 1)."""
@@ -24,13 +33,14 @@ class Rows:
         self.problems.append((line, message))
 
     def raise_if_any(self, what: str) -> None:
-        """AdminError naming every problem, by line (in order), if there is any."""
+        """ImportRefused naming every problem, by line (in order), if there is any."""
         if self.problems:
             count = len(self.problems)
             ordered = sorted(self.problems, key=lambda p: p[0])  # stable: a line's own order
-            raise AdminError(
+            raise ImportRefused(
                 f"{what}: nothing imported, {count} problem{'s' if count != 1 else ''}:\n"
-                + "\n".join(f"line {line}: {message}" for line, message in ordered)
+                + "\n".join(f"line {line}: {message}" for line, message in ordered),
+                ordered,
             )
 
 
