@@ -9,6 +9,7 @@ import secrets
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -24,6 +25,7 @@ from opensure.core.errors import AdminError
 from opensure.core.links import set_password_link
 from opensure.db import create_engine
 from opensure.db.migrate import ensure_current, upgrade
+from opensure.surveys import admin as surveys_admin
 from opensure.surveys import importer
 from opensure.telemetry import log_config
 from opensure.users import service as users
@@ -42,6 +44,8 @@ templates_app = typer.Typer(help="Email templates.", no_args_is_help=True)
 staff_app = typer.Typer(help="Staff members (and their teams).", no_args_is_help=True)
 segments_app = typer.Typer(help="Segments.", no_args_is_help=True)
 users_app = typer.Typer(help="Console users (SPEC §8).", no_args_is_help=True)
+sites_app = typer.Typer(help="Sites (as the API's /sites).", no_args_is_help=True)
+unsubscribes_app = typer.Typer(help="Addresses that are not surveyed.", no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(surveys_app, name="surveys")
@@ -49,11 +53,23 @@ app.add_typer(templates_app, name="templates")
 app.add_typer(staff_app, name="staff")
 app.add_typer(segments_app, name="segments")
 app.add_typer(users_app, name="users")
+app.add_typer(sites_app, name="sites")
+app.add_typer(unsubscribes_app, name="unsubscribes")
 
 T = TypeVar("T")
 DEMO_USER = "demo@example.com"
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as a JSON object.")]
+ListJsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as a JSON array.")]
 AccountOpt = Annotated[str, typer.Option("--account", help="The account's id or name.")]
+IdOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--id", help="Create it with this id (the one clients already use, e.g. CustomerSure's)."
+    ),
+]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Check every line and report; import nothing.")
+]
 
 
 def fail(message: str) -> NoReturn:
@@ -84,8 +100,53 @@ def run_db(work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         fail(str(exc))
 
 
+def in_account(account: str, work: Callable[[AsyncConnection, int], Awaitable[T]]) -> T:
+    """Run ``work(conn, account id)`` in one transaction, the account found by id or name."""
+
+    async def go(conn: AsyncConnection) -> T:
+        found = await admin.find_account(conn, account)
+        return await work(conn, int(found["id"]))
+
+    return run_db(go)
+
+
 def report(result: dict[str, Any], as_json: bool, line: str) -> None:
     typer.echo(json.dumps(result) if as_json else line)
+
+
+def report_list(rows: list[dict[str, Any]], as_json: bool, keys: tuple[str, ...]) -> None:
+    """A JSON array, or a line per row: the values of ``keys``, tab-separated."""
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    for row in rows:
+        typer.echo("\t".join("" if row.get(k) is None else str(row[k]) for k in keys))
+
+
+def report_object(result: dict[str, Any], as_json: bool) -> None:
+    """A JSON object, or a ``key: value`` line per field."""
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    for key, value in result.items():
+        shown = json.dumps(value) if isinstance(value, list | dict) else value
+        typer.echo(f"{key}: {'' if shown is None else shown}")
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {path}: {exc}")
+
+
+def report_import(what: str, result: dict[str, Any], as_json: bool) -> None:
+    line = f"{what}: {len(result['created'])} created, {len(result['replaced'])} replaced"
+    if result.get("new_teams"):
+        line += f", new teams: {', '.join(result['new_teams'])}"
+    if result["dry_run"]:
+        line += " (dry run: nothing imported)"
+    report(result, as_json, line)
 
 
 @app.command()
@@ -148,6 +209,52 @@ def accounts_link_back(
     report(result, as_json, f"link back: {shown}" if shown else "link back removed")
 
 
+@accounts_app.command("list")
+def accounts_list(as_json: ListJsonOpt = False) -> None:
+    """Every account."""
+    report_list(run_db(admin.list_accounts), as_json, ("id", "name", "min_interval_days"))
+
+
+@accounts_app.command("show")
+def accounts_show(
+    account: Annotated[str, typer.Argument(help="The account's id or name.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """An account's settings."""
+    report_object(run_db(lambda conn: admin.show_account(conn, account)), as_json)
+
+
+@accounts_app.command("update")
+def accounts_update(
+    account: Annotated[str, typer.Argument(help="The account's id or name.")],
+    name: Annotated[str | None, typer.Option(help="A new name.")] = None,
+    min_interval_days: Annotated[
+        int | None, typer.Option(help="Do not survey one address again within this many days.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rename an account or change its minimum interval between surveys to one address."""
+    result = run_db(
+        lambda conn: admin.update_account(
+            conn, account, name=name, min_interval_days=min_interval_days
+        )
+    )
+    report(result, as_json, f"account {result['id']} {result['name']!r} updated")
+
+
+@accounts_app.command("delete")
+def accounts_delete(
+    account: Annotated[str, typer.Argument(help="The account's id or name.")],
+    confirm: Annotated[
+        str, typer.Option(help="The account's name again: everything it owns is deleted.")
+    ] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete an account with all its surveys, requests, responses, tokens and memberships."""
+    result = run_db(lambda conn: admin.delete_account(conn, account, confirm=confirm))
+    report(result, as_json, f"account {result['id']} {result['name']!r} deleted")
+
+
 @tokens_app.command("create")
 def tokens_create(account: AccountOpt, as_json: JsonOpt = False) -> None:
     """Create another API token for an account (shown once)."""
@@ -160,10 +267,44 @@ def tokens_create(account: AccountOpt, as_json: JsonOpt = False) -> None:
     report(result, as_json, f"token: {result['token']}")
 
 
+@tokens_app.command("import")
+def tokens_import(
+    account: AccountOpt,
+    token: Annotated[str, typer.Argument(help="The token the clients already send.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Make an existing token (e.g. CustomerSure's) a token of this account, stored as a hash."""
+    result = in_account(account, lambda conn, a: admin.import_token(conn, a, token))
+    report(result, as_json, f"token {result['prefix']}… imported")
+
+
+@tokens_app.command("list")
+def tokens_list(account: AccountOpt, as_json: ListJsonOpt = False) -> None:
+    """The account's tokens by prefix, newest first (created, revoked)."""
+    rows = in_account(account, admin.list_tokens)
+    report_list(rows, as_json, ("prefix", "created_at", "revoked_at"))
+
+
 @tokens_app.command("revoke")
-def tokens_revoke(token: Annotated[str, typer.Argument(help="The token to revoke.")]) -> None:
-    """Revoke a token; it stops working within 5 seconds."""
-    run_db(lambda conn: admin.revoke_token(conn, token))
+def tokens_revoke(
+    token: Annotated[str | None, typer.Argument(help="The token to revoke.")] = None,
+    account: Annotated[
+        str | None, typer.Option("--account", help="With --prefix: the account's id or name.")
+    ] = None,
+    prefix: Annotated[
+        str | None, typer.Option(help="Revoke the account's one active token with this prefix.")
+    ] = None,
+) -> None:
+    """Revoke a token (by its value, or by --account and --prefix as listed); it stops working
+    within 5 seconds."""
+    if token is not None:
+        if account is not None or prefix is not None:
+            fail("give the token, or --account and --prefix, not both")
+        run_db(lambda conn: admin.revoke_token(conn, token))
+    elif account is not None and prefix is not None:
+        in_account(account, lambda conn, a: admin.revoke_token_by_prefix(conn, a, prefix))
+    else:
+        fail("give the token to revoke, or --account and --prefix")
     typer.echo("token revoked")
 
 
@@ -171,6 +312,7 @@ def tokens_revoke(token: Annotated[str, typer.Argument(help="The token to revoke
 def surveys_import(
     account: AccountOpt,
     file: Annotated[Path, typer.Argument(help="A survey in YAML or JSON.")],
+    survey_id: IdOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Import a survey with its questions (all or nothing)."""
@@ -182,7 +324,7 @@ def surveys_import(
 
     async def work(conn: AsyncConnection) -> dict[str, Any]:
         found = await admin.find_account(conn, account)
-        return await importer.import_survey(conn, found["id"], doc)
+        return await importer.import_survey(conn, found["id"], doc, survey_id=survey_id)
 
     result = run_db(work)
     report(
@@ -193,6 +335,25 @@ def surveys_import(
     )
 
 
+@surveys_app.command("list")
+def surveys_list(account: AccountOpt, as_json: ListJsonOpt = False) -> None:
+    """The account's surveys, archived ones too (archived_at)."""
+    rows = in_account(account, surveys_admin.list_surveys)
+    report_list(rows, as_json, ("id", "code", "name", "questions", "archived_at"))
+
+
+@surveys_app.command("show")
+def surveys_show(
+    survey_id: Annotated[int, typer.Argument(metavar="ID", help="The survey's id.")],
+    account: AccountOpt,
+    as_json: JsonOpt = False,
+) -> None:
+    """A survey with its questions. (Changing and archiving surveys comes with survey
+    versions, so that earlier responses keep the questions they answered.)"""
+    result = in_account(account, lambda conn, a: surveys_admin.show_survey(conn, a, survey_id))
+    report_object(result, as_json)
+
+
 @templates_app.command("create")
 def templates_create(
     account: AccountOpt,
@@ -201,20 +362,66 @@ def templates_create(
     body_file: Annotated[
         Path, typer.Option(help="A file with the email body (Jinja2 placeholders).")
     ],
+    template_id: IdOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create an email template."""
-    try:
-        body = body_file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"cannot read {body_file}: {exc}")
-
-    async def work(conn: AsyncConnection) -> dict[str, Any]:
-        found = await admin.find_account(conn, account)
-        return await admin.create_template(conn, found["id"], name=name, subject=subject, body=body)
-
-    result = run_db(work)
+    body = read_text(body_file)
+    result = in_account(
+        account,
+        lambda conn, a: admin.create_template(
+            conn, a, name=name, subject=subject, body=body, template_id=template_id
+        ),
+    )
     report(result, as_json, f"template {result['id']} {result['name']!r} created")
+
+
+@templates_app.command("list")
+def templates_list(account: AccountOpt, as_json: ListJsonOpt = False) -> None:
+    """The account's email templates."""
+    rows = in_account(account, admin.list_templates)
+    report_list(rows, as_json, ("id", "name", "subject"))
+
+
+@templates_app.command("show")
+def templates_show(
+    template_id: Annotated[int, typer.Argument(metavar="ID", help="The template's id.")],
+    account: AccountOpt,
+    as_json: JsonOpt = False,
+) -> None:
+    """A template with its body."""
+    result = in_account(account, lambda conn, a: admin.show_template(conn, a, template_id))
+    report_object(result, as_json)
+
+
+@templates_app.command("update")
+def templates_update(
+    template_id: Annotated[int, typer.Argument(metavar="ID", help="The template's id.")],
+    account: AccountOpt,
+    name: Annotated[str | None, typer.Option(help="A new name.")] = None,
+    subject: Annotated[str | None, typer.Option(help="A new subject line.")] = None,
+    body_file: Annotated[Path | None, typer.Option(help="A file with the new body.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a template (checked as at creation); unsent requests use the new text."""
+    body = None if body_file is None else read_text(body_file)
+    result = in_account(
+        account,
+        lambda conn, a: admin.update_template(
+            conn, a, template_id, name=name, subject=subject, body=body
+        ),
+    )
+    report(result, as_json, f"template {result['id']} {result['name']!r} updated")
+
+
+@templates_app.command("delete")
+def templates_delete(
+    template_id: Annotated[int, typer.Argument(metavar="ID", help="The template's id.")],
+    account: AccountOpt,
+) -> None:
+    """Delete a template that no pending request uses."""
+    in_account(account, lambda conn, a: admin.delete_template(conn, a, template_id))
+    typer.echo(f"template {template_id} deleted")
 
 
 @staff_app.command("create")
@@ -250,6 +457,211 @@ def segments_create(
 
     result = run_db(work)
     report(result, as_json, f"segment {result['id']} {result['key']!r} created")
+
+
+@staff_app.command("import")
+def staff_import(
+    account: AccountOpt,
+    file: Annotated[Path, typer.Argument(help="CSV with a header: code,name[,team].")],
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create or update staff from CSV (all lines or none); teams are created as needed."""
+    text = read_text(file)
+    result = in_account(account, lambda conn, a: admin.import_staff(conn, a, text, dry_run=dry_run))
+    report_import("staff", result, as_json)
+
+
+@staff_app.command("list")
+def staff_list(account: AccountOpt, as_json: ListJsonOpt = False) -> None:
+    """The account's staff with their teams."""
+    report_list(in_account(account, admin.list_staff), as_json, ("id", "code", "name", "team"))
+
+
+@staff_app.command("show")
+def staff_show(
+    code: Annotated[str, typer.Argument(help="The staff member's code (or id).")],
+    account: AccountOpt,
+    as_json: JsonOpt = False,
+) -> None:
+    """A staff member."""
+    report_object(in_account(account, lambda conn, a: admin.show_staff(conn, a, code)), as_json)
+
+
+@staff_app.command("update")
+def staff_update(
+    code: Annotated[str, typer.Argument(help="The staff member's code (or id).")],
+    account: AccountOpt,
+    new_code: Annotated[str | None, typer.Option("--code", help="A new staff_code.")] = None,
+    name: Annotated[str | None, typer.Option(help="A new name.")] = None,
+    team: Annotated[
+        str | None, typer.Option(help="A team (created if new); empty for none.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a staff member's code, name or team."""
+    result = in_account(
+        account,
+        lambda conn, a: admin.update_staff(conn, a, code, code=new_code, name=name, team=team),
+    )
+    report(result, as_json, f"staff {result['id']} {result['code']!r} updated")
+
+
+@staff_app.command("delete")
+def staff_delete(
+    code: Annotated[str, typer.Argument(help="The staff member's code (or id).")],
+    account: AccountOpt,
+) -> None:
+    """Delete a staff member; their feedback stays, without the link to them."""
+    result = in_account(account, lambda conn, a: admin.delete_staff(conn, a, code))
+    typer.echo(f"staff {result['id']} {result['code']!r} deleted")
+
+
+@segments_app.command("list")
+def segments_list(account: AccountOpt, as_json: ListJsonOpt = False) -> None:
+    """The account's segments."""
+    report_list(in_account(account, admin.list_segments), as_json, ("id", "key"))
+
+
+@segments_app.command("show")
+def segments_show(
+    key: Annotated[str, typer.Argument(help="The segment's key (or id).")],
+    account: AccountOpt,
+    as_json: JsonOpt = False,
+) -> None:
+    """A segment with the options seen so far."""
+    report_object(in_account(account, lambda conn, a: admin.show_segment(conn, a, key)), as_json)
+
+
+@segments_app.command("update")
+def segments_update(
+    key: Annotated[str, typer.Argument(help="The segment's key (or id).")],
+    account: AccountOpt,
+    new_key: Annotated[str, typer.Option("--key", help="The new data key.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Change the data key a segment reads its options from."""
+    result = in_account(account, lambda conn, a: admin.update_segment(conn, a, key, key=new_key))
+    report(result, as_json, f"segment {result['id']} is now {result['key']!r}")
+
+
+@segments_app.command("delete")
+def segments_delete(
+    key: Annotated[str, typer.Argument(help="The segment's key (or id).")],
+    account: AccountOpt,
+) -> None:
+    """Delete a segment and its options; requests keep their data."""
+    result = in_account(account, lambda conn, a: admin.delete_segment(conn, a, key))
+    typer.echo(f"segment {result['id']} {result['key']!r} deleted")
+
+
+@sites_app.command("import")
+def sites_import(
+    account: AccountOpt,
+    file: Annotated[
+        Path, typer.Argument(help="CSV with a header: site_code,name[,city,region,country_code].")
+    ],
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create or replace sites from CSV with the API's rules (all lines or none)."""
+    sites = sites_service()
+    text = read_text(file)
+    result = in_account(account, lambda conn, a: sites.import_rows(conn, a, text, dry_run=dry_run))
+    report_import("sites", result, as_json)
+
+
+@sites_app.command("list")
+def sites_list(account: AccountOpt, as_json: ListJsonOpt = False) -> None:
+    """The account's sites, by name."""
+    sites = sites_service()
+    rows = in_account(account, sites.list_all)
+    report_list(rows, as_json, ("site_code", "name", "city", "region", "country_code"))
+
+
+@sites_app.command("show")
+def sites_show(
+    code: Annotated[str, typer.Argument(help="The site_code.")],
+    account: AccountOpt,
+    as_json: JsonOpt = False,
+) -> None:
+    """A site."""
+    sites = sites_service()
+    report_object(in_account(account, lambda conn, a: sites.admin_get(conn, a, code)), as_json)
+
+
+@sites_app.command("update")
+def sites_update(
+    code: Annotated[str, typer.Argument(help="The site_code.")],
+    account: AccountOpt,
+    new_code: Annotated[
+        str | None, typer.Option("--code", help="A new site_code (the old one redirects).")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="A new name.")] = None,
+    city: Annotated[str | None, typer.Option(help="City; empty to clear.")] = None,
+    region: Annotated[str | None, typer.Option(help="Region; empty to clear.")] = None,
+    country_code: Annotated[
+        str | None, typer.Option(help="ISO 3166-1 alpha-2; empty to clear.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a site as PATCH /sites/CODE does."""
+    sites = sites_service()
+    given = {
+        "site_code": new_code,
+        "name": name,
+        "city": city,
+        "region": region,
+        "country_code": country_code,
+    }
+    changes = {k: (v or None) for k, v in given.items() if v is not None}
+    result = in_account(account, lambda conn, a: sites.admin_update(conn, a, code, changes))
+    report(result, as_json, f"site {result['site_code']!r} updated")
+
+
+@sites_app.command("delete")
+def sites_delete(
+    code: Annotated[str, typer.Argument(help="The site_code.")],
+    account: AccountOpt,
+) -> None:
+    """Delete a site, as DELETE /sites/CODE; its feedback stays, without the link."""
+    sites = sites_service()
+    in_account(account, lambda conn, a: sites.admin_delete(conn, a, code))
+    typer.echo(f"site {code!r} deleted")
+
+
+@unsubscribes_app.command("list")
+def unsubscribes_list(
+    account: AccountOpt,
+    search: Annotated[str | None, typer.Option(help="Only addresses containing this.")] = None,
+    as_json: ListJsonOpt = False,
+) -> None:
+    """The account's unsubscribed addresses."""
+    rows = in_account(account, lambda conn, a: admin.list_unsubscribes(conn, a, search))
+    report_list(rows, as_json, ("email", "created_at"))
+
+
+@unsubscribes_app.command("add")
+def unsubscribes_add(
+    account: AccountOpt,
+    email: Annotated[str, typer.Argument(help="The address.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Survey this address no more (requests not yet sent end not_sent)."""
+    result = in_account(account, lambda conn, a: admin.add_unsubscribe(conn, a, email))
+    state = "unsubscribed" if result["added"] else "was already unsubscribed"
+    report(result, as_json, f"{result['email']} {state}")
+
+
+@unsubscribes_app.command("remove")
+def unsubscribes_remove(
+    account: AccountOpt,
+    email: Annotated[str, typer.Argument(help="The address.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Survey this address again (at the customer's request)."""
+    result = in_account(account, lambda conn, a: admin.remove_unsubscribe(conn, a, email))
+    report(result, as_json, f"{result['email']} may be surveyed again")
 
 
 @users_app.command("create")
@@ -323,6 +735,28 @@ def users_remove(
 
     run_db(work)
     typer.echo(f"{email} removed")
+
+
+@users_app.command("show")
+def users_show(
+    account: AccountOpt,
+    email: Annotated[str, typer.Option("--email", help="The user's e-mail address.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """A user: role here, whether a password is set, and their accounts."""
+    report_object(in_account(account, lambda conn, a: users.show_user(conn, a, email)), as_json)
+
+
+@users_app.command("update")
+def users_update(
+    account: AccountOpt,
+    email: Annotated[str, typer.Option("--email", help="The user's e-mail address.")],
+    role: Annotated[str, typer.Option("--role", help="admin or viewer.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a user's role (an account keeps at least one admin)."""
+    result = in_account(account, lambda conn, a: users.change_role(conn, a, email, role))
+    report(result, as_json, f"{result['email']} is now {result['role']}")
 
 
 async def _create_demo(conn: AsyncConnection) -> dict[str, Any] | None:
@@ -530,6 +964,14 @@ def main() -> None:
             raise
         sys.exit(exit_code)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def sites_service() -> ModuleType:
+    # Imported when needed: the sites' rules are the API's, and importing the web layer costs
+    # every other command a third of a second.
+    from opensure.sites import service
+
+    return service
 
 
 def media_type() -> str:

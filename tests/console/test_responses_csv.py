@@ -76,6 +76,14 @@ async def test_the_export_takes_the_inbox_filters(
     assert nothing == [list(service.EXPORT_COLUMNS)]
 
 
+async def test_another_accounts_survey_exports_nothing_of_it(
+    app: FastAPI, account: Account, other_account: Account, admin: httpx.AsyncClient
+) -> None:
+    await add_response(app, other_account, T0, rating=1, name="Not yours")
+    rows = await csv_rows(admin, f"/app/responses.csv?survey_ids[]={other_account.survey_id}")
+    assert rows == [list(service.EXPORT_COLUMNS)]  # neither its responses nor its questions
+
+
 async def test_formula_cells_are_neutralised(
     app: FastAPI, account: Account, admin: httpx.AsyncClient
 ) -> None:

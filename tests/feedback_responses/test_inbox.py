@@ -210,10 +210,17 @@ async def test_search_gives_the_same_pages_by_matching_ids_or_by_walking(
         assert pages == [made[::-1][:25], made[::-1][25:50], made[::-1][50:]], cap
 
 
-async def test_postgresql_searches_through_the_index(app: FastAPI) -> None:
+async def test_search_goes_through_the_index(app: FastAPI) -> None:
     async with app.state.engine.connect() as conn:
-        if conn.dialect.name != "postgresql":
-            pytest.skip("SQLite searches its FTS5 table")
+        if conn.dialect.name == "sqlite":
+            # The inbox's search condition reads the FTS5 table by its full-text index.
+            condition = repo._search_sqlite(1).replace("?1", "'\"refund\"*'")
+            plan = await conn.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN SELECT r.id FROM feedback_responses r WHERE {condition}"
+            )
+            details = "\n".join(str(r[-1]) for r in plan)
+            assert "VIRTUAL TABLE INDEX" in details and repo.ANSWER_SEARCH in details, details
+            return
         await conn.exec_driver_sql("SET enable_seqscan = off")
         plan = await conn.exec_driver_sql(
             "EXPLAIN " + repo.SEARCH_HITS.postgresql, ("'refund':*", 10)

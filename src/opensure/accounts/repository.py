@@ -1,16 +1,34 @@
-"""Every query of the admin side: accounts, e-mail templates, staff and teams, segments."""
+"""Every query of the admin side: accounts, e-mail templates, staff and teams, segments,
+unsubscribes."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from opensure.models import Account, EmailTemplate, Segment, Staff, Team
+from opensure.db.ids import id_taken, move_sequence_past_max
+from opensure.models import (
+    Account,
+    EmailTemplate,
+    FeedbackRequest,
+    Segment,
+    SegmentOption,
+    Staff,
+    Team,
+    Unsubscribe,
+)
 
 _accounts = Account.__table__
+_templates = EmailTemplate.__table__
+_staff = Staff.__table__
+_teams = Team.__table__
+_segments = Segment.__table__
+_options = SegmentOption.__table__
+_unsubscribes = Unsubscribe.__table__
+_requests = FeedbackRequest.__table__
 
 
 async def accounts_by_ref(conn: AsyncConnection, ref: str) -> list[dict[str, Any]]:
@@ -50,16 +68,80 @@ async def set_link_back_template(
     )
 
 
+async def list_accounts(conn: AsyncConnection) -> list[dict[str, Any]]:
+    rows = await conn.execute(select(_accounts).order_by(_accounts.c.id))
+    return [dict(r) for r in rows.mappings()]
+
+
+async def update_account(conn: AsyncConnection, account_id: int, values: dict[str, Any]) -> None:
+    await conn.execute(update(_accounts).where(_accounts.c.id == account_id).values(**values))
+
+
+async def delete_account(conn: AsyncConnection, account_id: int) -> None:
+    """The account and, by its foreign keys' ON DELETE CASCADE, everything it owns."""
+    await conn.execute(delete(_accounts).where(_accounts.c.id == account_id))
+
+
+async def template_id_taken(conn: AsyncConnection, template_id: int) -> bool:
+    return await id_taken(conn, _templates, template_id)
+
+
 async def insert_template(
-    conn: AsyncConnection, *, account_id: int, name: str, subject: str, body: str, now: dt.datetime
+    conn: AsyncConnection,
+    *,
+    account_id: int,
+    name: str,
+    subject: str,
+    body: str,
+    now: dt.datetime,
+    template_id: int | None = None,
 ) -> int:
-    t = EmailTemplate.__table__
+    values: dict[str, Any] = {
+        "account_id": account_id,
+        "name": name,
+        "subject": subject,
+        "body": body,
+        "created_at": now,
+    }
+    if template_id is not None:
+        values["id"] = template_id
+    stmt = insert(_templates).values(**values).returning(_templates.c.id)
+    new_id = int((await conn.execute(stmt)).scalar_one())
+    if template_id is not None:
+        await move_sequence_past_max(conn, _templates)
+    return new_id
+
+
+async def list_templates(conn: AsyncConnection, account_id: int) -> list[dict[str, Any]]:
+    stmt = select(_templates).where(_templates.c.account_id == account_id).order_by(_templates.c.id)
+    return [dict(r) for r in (await conn.execute(stmt)).mappings()]
+
+
+async def template(
+    conn: AsyncConnection, account_id: int, template_id: int
+) -> dict[str, Any] | None:
+    stmt = select(_templates).where(
+        _templates.c.account_id == account_id, _templates.c.id == template_id
+    )
+    row = (await conn.execute(stmt)).mappings().first()
+    return None if row is None else dict(row)
+
+
+async def update_template(conn: AsyncConnection, template_id: int, values: dict[str, Any]) -> None:
+    await conn.execute(update(_templates).where(_templates.c.id == template_id).values(**values))
+
+
+async def pending_requests_with_template(conn: AsyncConnection, template_id: int) -> int:
     stmt = (
-        insert(t)
-        .values(account_id=account_id, name=name, subject=subject, body=body, created_at=now)
-        .returning(t.c.id)
+        select(func.count())
+        .select_from(_requests)
+        .where(_requests.c.email_template_id == template_id, _requests.c.state == "pending")
     )
     return int((await conn.execute(stmt)).scalar_one())
+
+
+async def delete_template(conn: AsyncConnection, template_id: int) -> None:
+    await conn.execute(delete(_templates).where(_templates.c.id == template_id))
 
 
 async def team_id(conn: AsyncConnection, account_id: int, name: str) -> int:
@@ -72,6 +154,58 @@ async def team_id(conn: AsyncConnection, account_id: int, name: str) -> int:
         return int(found.id)
     stmt = insert(t).values(account_id=account_id, name=name).returning(t.c.id)
     return int((await conn.execute(stmt)).scalar_one())
+
+
+async def team_names(conn: AsyncConnection, account_id: int) -> dict[str, int]:
+    stmt = select(_teams.c.name, _teams.c.id).where(_teams.c.account_id == account_id)
+    return {str(name): int(i) for name, i in await conn.execute(stmt)}
+
+
+_STAFF_COLUMNS = (
+    _staff.c.id,
+    _staff.c.code,
+    _staff.c.name,
+    _staff.c.team_id,
+    _teams.c.name.label("team"),
+)
+
+
+async def list_staff(conn: AsyncConnection, account_id: int) -> list[dict[str, Any]]:
+    stmt = (
+        select(*_STAFF_COLUMNS)
+        .select_from(_staff.outerjoin(_teams, _teams.c.id == _staff.c.team_id))
+        .where(_staff.c.account_id == account_id)
+        .order_by(_staff.c.code)
+    )
+    return [dict(r) for r in (await conn.execute(stmt)).mappings()]
+
+
+async def staff_member(conn: AsyncConnection, account_id: int, ref: str) -> dict[str, Any] | None:
+    """A staff member by code, or by id when ``ref`` is a number and no code is ``ref``."""
+    base = (
+        select(*_STAFF_COLUMNS)
+        .select_from(_staff.outerjoin(_teams, _teams.c.id == _staff.c.team_id))
+        .where(_staff.c.account_id == account_id)
+    )
+    row = (await conn.execute(base.where(_staff.c.code == ref))).mappings().first()
+    if row is None and ref.isdigit():
+        row = (await conn.execute(base.where(_staff.c.id == int(ref)))).mappings().first()
+    return None if row is None else dict(row)
+
+
+async def staff_codes(conn: AsyncConnection, account_id: int) -> set[str]:
+    stmt = select(_staff.c.code).where(_staff.c.account_id == account_id)
+    return {str(c) for (c,) in await conn.execute(stmt)}
+
+
+async def update_staff(conn: AsyncConnection, staff_id: int, values: dict[str, Any]) -> None:
+    """Raises IntegrityError (in a savepoint) when the new code is taken."""
+    async with conn.begin_nested():
+        await conn.execute(update(_staff).where(_staff.c.id == staff_id).values(**values))
+
+
+async def delete_staff(conn: AsyncConnection, staff_id: int) -> None:
+    await conn.execute(delete(_staff).where(_staff.c.id == staff_id))
 
 
 async def insert_staff(
@@ -94,3 +228,69 @@ async def insert_segment(conn: AsyncConnection, *, account_id: int, key: str) ->
     stmt = insert(s).values(account_id=account_id, key=key).returning(s.c.id)
     async with conn.begin_nested():
         return int((await conn.execute(stmt)).scalar_one())
+
+
+async def list_segments(conn: AsyncConnection, account_id: int) -> list[dict[str, Any]]:
+    stmt = select(_segments.c.id, _segments.c.key).where(_segments.c.account_id == account_id)
+    return [dict(r) for r in (await conn.execute(stmt.order_by(_segments.c.key))).mappings()]
+
+
+async def segment(conn: AsyncConnection, account_id: int, ref: str) -> dict[str, Any] | None:
+    """A segment by key, or by id when ``ref`` is a number and no key is ``ref``."""
+    base = select(_segments.c.id, _segments.c.key).where(_segments.c.account_id == account_id)
+    row = (await conn.execute(base.where(_segments.c.key == ref))).mappings().first()
+    if row is None and ref.isdigit():
+        row = (await conn.execute(base.where(_segments.c.id == int(ref)))).mappings().first()
+    return None if row is None else dict(row)
+
+
+async def segment_options(conn: AsyncConnection, segment_id: int) -> list[str]:
+    stmt = select(_options.c.value).where(_options.c.segment_id == segment_id)
+    return [str(v) for (v,) in await conn.execute(stmt.order_by(_options.c.value))]
+
+
+async def update_segment(conn: AsyncConnection, segment_id: int, key: str) -> None:
+    """Raises IntegrityError (in a savepoint) when the key is taken."""
+    async with conn.begin_nested():
+        await conn.execute(update(_segments).where(_segments.c.id == segment_id).values(key=key))
+
+
+async def delete_segment(conn: AsyncConnection, segment_id: int) -> None:
+    """The segment and, by ON DELETE CASCADE, its options and their links to requests."""
+    await conn.execute(delete(_segments).where(_segments.c.id == segment_id))
+
+
+async def list_unsubscribes(
+    conn: AsyncConnection, account_id: int, containing: str | None = None
+) -> list[dict[str, Any]]:
+    stmt = select(_unsubscribes.c.email, _unsubscribes.c.created_at).where(
+        _unsubscribes.c.account_id == account_id
+    )
+    if containing:
+        stmt = stmt.where(_unsubscribes.c.email.contains(containing, autoescape=True))
+    rows = await conn.execute(stmt.order_by(_unsubscribes.c.email))
+    return [dict(r) for r in rows.mappings()]
+
+
+async def insert_unsubscribe(
+    conn: AsyncConnection, account_id: int, normalized: str, now: dt.datetime
+) -> bool:
+    """False if the address was already on the list."""
+    stmt = select(_unsubscribes.c.id).where(
+        _unsubscribes.c.account_id == account_id, _unsubscribes.c.email == normalized
+    )
+    if (await conn.execute(stmt)).first() is not None:
+        return False
+    await conn.execute(
+        insert(_unsubscribes).values(account_id=account_id, email=normalized, created_at=now)
+    )
+    return True
+
+
+async def delete_unsubscribe(conn: AsyncConnection, account_id: int, normalized: str) -> int:
+    result = await conn.execute(
+        delete(_unsubscribes).where(
+            _unsubscribes.c.account_id == account_id, _unsubscribes.c.email == normalized
+        )
+    )
+    return int(result.rowcount)

@@ -1,21 +1,28 @@
-"""Admin-side operations: accounts, API tokens, email templates, staff and teams, segments.
+"""Admin-side operations: accounts, API tokens, email templates, staff and teams, segments,
+unsubscribes.
 
-Used by the CLI. Each function takes an open transaction and only flushes; the caller commits.
+Used by the CLI (and the console). Each function takes an open transaction and only flushes;
+the caller commits.
 The queries are in :mod:`opensure.accounts.repository` and :mod:`opensure.stores.tokens`.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opensure.accounts import repository as repo
-from opensure.core import linkback
+from opensure.api.timestamps import format as iso
+from opensure.core import csvimport, linkback
 from opensure.core.clock import utcnow
+from opensure.core.emails import normalise_email
 from opensure.core.errors import AdminError
 from opensure.core.tokens import SHOWN_PREFIX_LENGTH, hash_token, new_token
+from opensure.db.ids import chosen_id
 from opensure.dispatch.templating import template_problems
 from opensure.models import Account
 from opensure.models.feedback import max_length
@@ -24,6 +31,11 @@ from opensure.stores import tokens as tokens_store
 __all__ = ["AdminError", "new_token"]
 
 LINK_BACK_MAX = max_length(Account.__table__.c.link_back_template)
+NAME_MAX = 200
+CODE_MAX = 100
+# A token brought from elsewhere (e.g. CustomerSure's 32 hex digits): printable ASCII without
+# spaces, and without the two characters `Authorization: Token token="…"` cannot carry.
+IMPORTED_TOKEN = re.compile(r"[\x21\x23-\x2b\x2d-\x7e]{16,128}")
 
 
 async def find_account(conn: AsyncConnection, ref: str) -> dict[str, Any]:
@@ -55,9 +67,7 @@ async def set_link_back(
 async def create_account(
     conn: AsyncConnection, name: str, min_interval_days: int = 0
 ) -> dict[str, Any]:
-    name = name.strip()
-    if not name:
-        raise AdminError("the account name must not be empty")
+    name = _account_name(name)
     if min_interval_days < 0:
         raise AdminError("--min-interval-days must be 0 or more")
     exists = await repo.account_id_named(conn, name)
@@ -68,6 +78,69 @@ async def create_account(
     )
     token = await create_token(conn, account_id)
     return {"id": account_id, "name": name, "token": token}
+
+
+def _account_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise AdminError("the account name must not be empty")
+    if len(name) > NAME_MAX:
+        raise AdminError(f"the account name is longer than {NAME_MAX} characters")
+    return name
+
+
+def _account_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "min_interval_days": row["min_interval_days"],
+        "link_back_template": row["link_back_template"],
+        "created_at": iso(row["created_at"]),
+    }
+
+
+async def list_accounts(conn: AsyncConnection) -> list[dict[str, Any]]:
+    return [_account_json(r) for r in await repo.list_accounts(conn)]
+
+
+async def show_account(conn: AsyncConnection, ref: str) -> dict[str, Any]:
+    return _account_json(await find_account(conn, ref))
+
+
+async def update_account(
+    conn: AsyncConnection, ref: str, *, name: str | None, min_interval_days: int | None
+) -> dict[str, Any]:
+    account = await find_account(conn, ref)
+    values: dict[str, Any] = {}
+    if name is not None:
+        values["name"] = _account_name(name)
+        other = await repo.account_id_named(conn, values["name"])
+        if other not in (None, account["id"]):
+            raise AdminError(f"an account named {values['name']!r} already exists (id {other})")
+    if min_interval_days is not None:
+        if min_interval_days < 0:
+            raise AdminError("--min-interval-days must be 0 or more")
+        values["min_interval_days"] = min_interval_days
+    if not values:
+        raise AdminError("nothing to change: give --name or --min-interval-days")
+    await repo.update_account(conn, account["id"], values)
+    return _account_json({**account, **values})
+
+
+async def delete_account(conn: AsyncConnection, ref: str, *, confirm: str) -> dict[str, Any]:
+    """Delete the account and everything it owns (surveys, requests, responses, tokens, users'
+    memberships). ``confirm`` must repeat the account's name."""
+    account = await find_account(conn, ref)
+    if confirm != account["name"]:
+        raise AdminError(
+            f"deleting account {account['id']} removes all its data: "
+            f"confirm with --confirm {account['name']!r}"
+        )
+    await repo.delete_account(conn, account["id"])
+    return {"id": account["id"], "name": account["name"], "deleted": True}
+
+
+# ---- API tokens ----
 
 
 async def create_token(conn: AsyncConnection, account_id: int) -> str:
@@ -82,24 +155,181 @@ async def create_token(conn: AsyncConnection, account_id: int) -> str:
     return token
 
 
+async def import_token(conn: AsyncConnection, account_id: int, token: str) -> dict[str, Any]:
+    """Make a token issued elsewhere (CustomerSure's) a token of this account, kept only as its
+    hash like every other; only a quarter of it, at most the usual prefix, is kept in clear."""
+    if not IMPORTED_TOKEN.fullmatch(token):
+        raise AdminError(
+            "a token to import is 16 to 128 printable ASCII characters, without spaces, "
+            "quotes or commas"
+        )
+    digest = hash_token(token)
+    if await tokens_store.exists(conn, digest):
+        raise AdminError("this value is already an API token (perhaps a revoked one)")
+    prefix = token[: min(SHOWN_PREFIX_LENGTH, len(token) // 4)]
+    await tokens_store.insert_token(
+        conn, account_id=account_id, digest=digest, prefix=prefix, now=utcnow()
+    )
+    return {"account_id": account_id, "prefix": prefix}
+
+
+async def list_tokens(conn: AsyncConnection, account_id: int) -> list[dict[str, Any]]:
+    """Every token of the account by its prefix, newest first; when each was created (the time
+    of last use is not recorded) and revoked."""
+    return [
+        {
+            "prefix": t["prefix"],
+            "created_at": iso(t["created_at"]),
+            "revoked_at": iso(t["revoked_at"]),
+        }
+        for t in await tokens_store.of_account(conn, account_id)
+    ]
+
+
 async def revoke_token(conn: AsyncConnection, token: str) -> None:
     if await tokens_store.revoke(conn, hash_token(token.strip()), utcnow()) == 0:
         raise AdminError("no active token matches")
 
 
-async def create_template(
-    conn: AsyncConnection, account_id: int, *, name: str, subject: str, body: str
-) -> dict[str, Any]:
+async def revoke_token_by_prefix(conn: AsyncConnection, account_id: int, prefix: str) -> None:
+    """Revoke the one active token of the account whose prefix (as listed) starts with
+    ``prefix``."""
+    if not prefix:
+        raise AdminError("--prefix must not be empty")
+    active = [
+        t
+        for t in await tokens_store.of_account(conn, account_id)
+        if t["revoked_at"] is None and str(t["prefix"]).startswith(prefix)
+    ]
+    if not active:
+        raise AdminError(f"no active token of this account has the prefix {prefix!r}")
+    if len(active) > 1:
+        raise AdminError(
+            f"{len(active)} active tokens have the prefix {prefix!r}: revoke by the token itself"
+        )
+    await tokens_store.revoke_id(conn, int(active[0]["id"]), utcnow())
+
+
+# ---- e-mail templates ----
+
+
+def _checked_template(name: str, subject: str, body: str) -> None:
     if not name.strip() or not subject.strip() or not body.strip():
         raise AdminError("a template needs a non-empty name, subject and body")
+    if len(name) > NAME_MAX or len(subject) > 500:
+        raise AdminError(f"a template's name is at most {NAME_MAX} characters, its subject 500")
     # Refused now rather than stored and failing every request that uses it (not_sent).
     problems = template_problems(subject, body)
     if problems:
         raise AdminError("\n".join(f"template not saved: {p.where()}" for p in problems))
-    template_id = await repo.insert_template(
-        conn, account_id=account_id, name=name, subject=subject, body=body, now=utcnow()
+
+
+async def create_template(
+    conn: AsyncConnection,
+    account_id: int,
+    *,
+    name: str,
+    subject: str,
+    body: str,
+    template_id: int | None = None,
+) -> dict[str, Any]:
+    """A new template; ``template_id`` keeps the id clients already use (CustomerSure's)."""
+    if template_id is not None:
+        chosen_id(template_id, "template")
+    _checked_template(name, subject, body)
+    if template_id is not None and await repo.template_id_taken(conn, template_id):
+        raise AdminError(f"template id {template_id} is already taken")
+    new_id = await repo.insert_template(
+        conn,
+        account_id=account_id,
+        name=name,
+        subject=subject,
+        body=body,
+        now=utcnow(),
+        template_id=template_id,
     )
-    return {"id": template_id, "name": name, "subject": subject}
+    return {"id": new_id, "name": name, "subject": subject}
+
+
+def _template_json(row: dict[str, Any], *, body: bool) -> dict[str, Any]:
+    out = {
+        "id": row["id"],
+        "name": row["name"],
+        "subject": row["subject"],
+        "created_at": iso(row["created_at"]),
+    }
+    if body:
+        out["body"] = row["body"]
+    return out
+
+
+async def list_templates(conn: AsyncConnection, account_id: int) -> list[dict[str, Any]]:
+    return [_template_json(r, body=False) for r in await repo.list_templates(conn, account_id)]
+
+
+async def _template(conn: AsyncConnection, account_id: int, template_id: int) -> dict[str, Any]:
+    found = await repo.template(conn, account_id, template_id)
+    if found is None:
+        raise AdminError(f"no template {template_id} in this account")
+    return found
+
+
+async def show_template(conn: AsyncConnection, account_id: int, template_id: int) -> dict[str, Any]:
+    return _template_json(await _template(conn, account_id, template_id), body=True)
+
+
+async def update_template(
+    conn: AsyncConnection,
+    account_id: int,
+    template_id: int,
+    *,
+    name: str | None,
+    subject: str | None,
+    body: str | None,
+) -> dict[str, Any]:
+    """Change a template, checked as when it was created. Requests not yet sent use the new
+    text (the dispatcher reads the template when it sends)."""
+    current = await _template(conn, account_id, template_id)
+    given = {"name": name, "subject": subject, "body": body}
+    values = {k: v for k, v in given.items() if v is not None}
+    if not values:
+        raise AdminError("nothing to change: give --name, --subject or --body-file")
+    merged = {**current, **values}
+    _checked_template(merged["name"], merged["subject"], merged["body"])
+    await repo.update_template(conn, template_id, values)
+    return _template_json(merged, body=True)
+
+
+async def delete_template(conn: AsyncConnection, account_id: int, template_id: int) -> None:
+    """Delete a template no pending request uses. (A request whose template is gone would be
+    sent in the default e-mail instead, which is not what its client asked for.) Requests
+    already sent keep their e-mail; their email_template_id then reads null."""
+    await _template(conn, account_id, template_id)
+    pending = await repo.pending_requests_with_template(conn, template_id)
+    if pending:
+        raise AdminError(
+            f"template {template_id} is used by {pending} pending feedback request"
+            f"{'s' if pending != 1 else ''}: not deleted (delete or send those first)"
+        )
+    await repo.delete_template(conn, template_id)
+
+
+# ---- staff and teams ----
+
+
+def _staff_problems(code: str, name: str, team: str | None) -> list[str]:
+    problems = []
+    if not code:
+        problems.append("code: required")
+    elif len(code) > CODE_MAX:
+        problems.append(f"code: longer than {CODE_MAX} characters")
+    if not name:
+        problems.append("name: required")
+    elif len(name) > NAME_MAX:
+        problems.append(f"name: longer than {NAME_MAX} characters")
+    if team and len(team) > NAME_MAX:
+        problems.append(f"team: longer than {NAME_MAX} characters")
+    return problems
 
 
 async def create_staff(
@@ -108,8 +338,8 @@ async def create_staff(
     code, name = code.strip(), name.strip()
     if not code or not name:
         raise AdminError("staff need a non-empty --code and --name")
-    if len(code) > 100:
-        raise AdminError("--code is longer than 100 characters")
+    if problems := _staff_problems(code, name, team.strip() if team else None):
+        raise AdminError("; ".join(problems))
     team_id = await repo.team_id(conn, account_id, team.strip()) if team and team.strip() else None
     try:
         staff_id = await repo.insert_staff(
@@ -121,13 +351,204 @@ async def create_staff(
 
 
 async def create_segment(conn: AsyncConnection, account_id: int, *, key: str) -> dict[str, Any]:
-    key = key.strip()
-    if not key or len(key) > 30:
-        raise AdminError("a segment key is 1 to 30 characters (it is matched against data keys)")
-    if key in ("staff_code", "site_code"):
-        raise AdminError(f"{key!r} is reserved for linking staff and sites")
+    key = _segment_key(key)
     try:
         segment_id = await repo.insert_segment(conn, account_id=account_id, key=key)
     except IntegrityError:
         raise AdminError(f"segment {key!r} already exists in this account") from None
     return {"id": segment_id, "key": key}
+
+
+def _staff_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "code": row["code"],
+        "name": row["name"],
+        "team": row["team"],
+        "team_id": row["team_id"],
+    }
+
+
+async def list_staff(conn: AsyncConnection, account_id: int) -> list[dict[str, Any]]:
+    return [_staff_json(r) for r in await repo.list_staff(conn, account_id)]
+
+
+async def _staff(conn: AsyncConnection, account_id: int, ref: str) -> dict[str, Any]:
+    found = await repo.staff_member(conn, account_id, ref)
+    if found is None:
+        raise AdminError(f"no staff member with code or id {ref!r} in this account")
+    return found
+
+
+async def show_staff(conn: AsyncConnection, account_id: int, ref: str) -> dict[str, Any]:
+    return _staff_json(await _staff(conn, account_id, ref))
+
+
+async def update_staff(
+    conn: AsyncConnection,
+    account_id: int,
+    ref: str,
+    *,
+    code: str | None,
+    name: str | None,
+    team: str | None,
+) -> dict[str, Any]:
+    """Change a staff member's code, name or team (``team=""`` takes them out of their team).
+    Requests and responses stay linked to them; a new code is matched from then on."""
+    current = await _staff(conn, account_id, ref)
+    if code is None and name is None and team is None:
+        raise AdminError("nothing to change: give --code, --name or --team")
+    new_code = current["code"] if code is None else code.strip()
+    new_name = current["name"] if name is None else name.strip()
+    new_team = current["team"] if team is None else (team.strip() or None)
+    if problems := _staff_problems(new_code, new_name, new_team):
+        raise AdminError("; ".join(problems))
+    team_id = await repo.team_id(conn, account_id, new_team) if new_team else None
+    try:
+        await repo.update_staff(
+            conn, int(current["id"]), {"code": new_code, "name": new_name, "team_id": team_id}
+        )
+    except IntegrityError:
+        raise AdminError(f"staff code {new_code!r} is already taken in this account") from None
+    return _staff_json(
+        {
+            "id": current["id"],
+            "code": new_code,
+            "name": new_name,
+            "team": new_team,
+            "team_id": team_id,
+        }
+    )
+
+
+async def delete_staff(conn: AsyncConnection, account_id: int, ref: str) -> dict[str, Any]:
+    """Delete a staff member. Their requests and responses stay, without the staff link (the
+    response keeps its team); their code is free again."""
+    current = await _staff(conn, account_id, ref)
+    await repo.delete_staff(conn, int(current["id"]))
+    return _staff_json(current)
+
+
+STAFF_COLUMNS = ("code", "name", "team")
+
+
+async def import_staff(
+    conn: AsyncConnection, account_id: int, text: str, *, dry_run: bool
+) -> dict[str, Any]:
+    """Staff from CSV (header: code,name[,team]); a new code creates a staff member, a known one
+    has its name and team replaced; teams are created on first use. Every problem of every line
+    is reported (AdminError) and then nothing is imported; ``dry_run`` imports nothing."""
+    parsed = csvimport.read(text, columns=STAFF_COLUMNS, required=("code", "name"))
+    seen: dict[str, int] = {}
+    for line, row in parsed.rows:
+        code = row["code"]
+        for problem in _staff_problems(code, row["name"], row.get("team")):
+            parsed.problem(line, problem)
+        if code in seen:
+            parsed.problem(line, f"code: {code!r} is on line {seen[code]} too")
+        seen.setdefault(code, line)
+    parsed.raise_if_any("staff")
+    existing = await repo.staff_codes(conn, account_id)
+    created = [row["code"] for _, row in parsed.rows if row["code"] not in existing]
+    replaced = [row["code"] for _, row in parsed.rows if row["code"] in existing]
+    teams = sorted({row["team"] for _, row in parsed.rows if row.get("team")})
+    known_teams = await repo.team_names(conn, account_id)
+    new_teams = [t for t in teams if t not in known_teams]
+    if not dry_run:
+        for _, row in parsed.rows:
+            team_id = await repo.team_id(conn, account_id, row["team"]) if row.get("team") else None
+            if row["code"] in existing:
+                current = await _staff(conn, account_id, row["code"])
+                await repo.update_staff(
+                    conn, int(current["id"]), {"name": row["name"], "team_id": team_id}
+                )
+            else:
+                await repo.insert_staff(
+                    conn, account_id=account_id, code=row["code"], name=row["name"], team_id=team_id
+                )
+    return {"created": created, "replaced": replaced, "new_teams": new_teams, "dry_run": dry_run}
+
+
+# ---- segments ----
+
+
+def _segment_key(key: str) -> str:
+    key = key.strip()
+    if not key or len(key) > 30:
+        raise AdminError("a segment key is 1 to 30 characters (it is matched against data keys)")
+    if key in ("staff_code", "site_code"):
+        raise AdminError(f"{key!r} is reserved for linking staff and sites")
+    return key
+
+
+async def list_segments(conn: AsyncConnection, account_id: int) -> list[dict[str, Any]]:
+    return await repo.list_segments(conn, account_id)
+
+
+async def _segment(conn: AsyncConnection, account_id: int, ref: str) -> dict[str, Any]:
+    found = await repo.segment(conn, account_id, ref)
+    if found is None:
+        raise AdminError(f"no segment with key or id {ref!r} in this account")
+    return found
+
+
+async def show_segment(conn: AsyncConnection, account_id: int, ref: str) -> dict[str, Any]:
+    """The segment with the options seen so far in request data."""
+    found = await _segment(conn, account_id, ref)
+    return {**found, "options": await repo.segment_options(conn, int(found["id"]))}
+
+
+async def update_segment(
+    conn: AsyncConnection, account_id: int, ref: str, *, key: str
+) -> dict[str, Any]:
+    """Rename a segment's key: request data under the new key is matched from then on; the
+    options seen so far stay."""
+    found = await _segment(conn, account_id, ref)
+    key = _segment_key(key)
+    try:
+        await repo.update_segment(conn, int(found["id"]), key)
+    except IntegrityError:
+        raise AdminError(f"segment {key!r} already exists in this account") from None
+    return {"id": found["id"], "key": key}
+
+
+async def delete_segment(conn: AsyncConnection, account_id: int, ref: str) -> dict[str, Any]:
+    """Delete a segment with its options; requests keep their data items."""
+    found = await _segment(conn, account_id, ref)
+    await repo.delete_segment(conn, int(found["id"]))
+    return found
+
+
+# ---- unsubscribes ----
+
+
+def _address(email: str) -> str:
+    try:
+        validate_email(email.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise AdminError(f"{email!r} is not a valid e-mail address: {exc}") from None
+    return normalise_email(email)
+
+
+async def list_unsubscribes(
+    conn: AsyncConnection, account_id: int, search: str | None = None
+) -> list[dict[str, Any]]:
+    rows = await repo.list_unsubscribes(
+        conn, account_id, normalise_email(search) if search else None
+    )
+    return [{"email": r["email"], "created_at": iso(r["created_at"])} for r in rows]
+
+
+async def add_unsubscribe(conn: AsyncConnection, account_id: int, email: str) -> dict[str, Any]:
+    """No more surveys to this address from this account (pending requests end not_sent)."""
+    address = _address(email)
+    added = await repo.insert_unsubscribe(conn, account_id, address, utcnow())
+    return {"email": address, "added": added}
+
+
+async def remove_unsubscribe(conn: AsyncConnection, account_id: int, email: str) -> dict[str, Any]:
+    """The customer asked to be surveyed again."""
+    address = normalise_email(email)
+    if not await repo.delete_unsubscribe(conn, account_id, address):
+        raise AdminError(f"{address} is not on this account's unsubscribe list")
+    return {"email": address, "removed": True}

@@ -9,8 +9,16 @@ import pycountry
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opensure.api import validation as v
-from opensure.api.errors import ApiError, Errors, NotFound, UnpermittedParameters
+from opensure.api.errors import (
+    ApiError,
+    Errors,
+    NotFound,
+    UnpermittedParameters,
+    ValidationFailed,
+)
+from opensure.core import csvimport
 from opensure.core.clock import utcnow
+from opensure.core.errors import AdminError
 from opensure.sites import repository as repo
 from opensure.sites.schemas import SITE_CODE_PATTERN, to_json
 
@@ -159,3 +167,115 @@ async def replace(
 async def delete(*, conn: AsyncConnection, account_id: int, code: str, base: str) -> None:
     current = await _find(conn, account_id, code, base, method="DELETE")
     await repo.delete_site(conn, current.id)
+
+
+# ---- the admin side (CLI, console): the same rules, problems as one-line messages ----
+
+
+def describe(error: dict[str, Any]) -> str:
+    """One API field error in words."""
+    field, code, extra = error["field"], error["error"], error.get("extra_info") or {}
+    if "message" in extra:
+        return f"{field}: {extra['message']}"
+    if code == "required":
+        return f"{field}: required"
+    if code == "wrong_length":
+        return f"{field}: longer than {extra.get('maximum')} characters"
+    if code == "invalid_format":
+        return f"{field}: must match {extra.get('valid_format')}"
+    if field == "country_code":
+        return f"{field}: not an ISO 3166-1 alpha-2 country code"
+    return f"{field}: invalid value"
+
+
+def _admin_error(exc: ApiError) -> AdminError:
+    if isinstance(exc, ValidationFailed):
+        return AdminError("; ".join(describe(e) for e in exc.errors or []))
+    if isinstance(exc, Moved):
+        return AdminError(
+            f"that site was renamed: its code is now {exc.location.rsplit('/', 1)[-1]!r}"
+        )
+    if isinstance(exc, NotFound):
+        return AdminError("no site with that code in this account")
+    return AdminError(exc.message)
+
+
+async def list_all(conn: AsyncConnection, account_id: int) -> list[dict[str, Any]]:
+    """Every site of the account, in the API's order."""
+    out: list[dict[str, Any]] = []
+    while True:
+        rows, total = await repo.list_page(conn, account_id, limit=1000, offset=len(out))
+        out.extend(to_json(r) for r in rows)
+        if not rows or len(out) >= total:
+            return out
+
+
+async def admin_get(conn: AsyncConnection, account_id: int, code: str) -> dict[str, Any]:
+    try:
+        return await get(conn=conn, account_id=account_id, code=code, base="")
+    except ApiError as exc:
+        raise _admin_error(exc) from None
+
+
+async def admin_update(
+    conn: AsyncConnection, account_id: int, code: str, changes: dict[str, Any]
+) -> dict[str, Any]:
+    """PATCH's rules: a new site_code renames the site and the old code then redirects."""
+    if not changes:
+        raise AdminError(
+            "nothing to change: give at least one of --code, --name, --city, "
+            "--region, --country-code"
+        )
+    try:
+        return await update(conn=conn, account_id=account_id, code=code, body=changes, base="")
+    except ApiError as exc:
+        raise _admin_error(exc) from None
+
+
+async def admin_delete(conn: AsyncConnection, account_id: int, code: str) -> None:
+    try:
+        await delete(conn=conn, account_id=account_id, code=code, base="")
+    except ApiError as exc:
+        raise _admin_error(exc) from None
+
+
+async def import_rows(
+    conn: AsyncConnection, account_id: int, text: str, *, dry_run: bool
+) -> dict[str, Any]:
+    """Sites from CSV (header: site_code,name[,city][,region][,country_code]), each line as
+    ``PUT /sites/{site_code}``: a new code creates the site, a known one has every field
+    replaced. Every problem of every line is reported (AdminError) and then nothing is
+    imported; ``dry_run`` checks and imports nothing either way."""
+    parsed = csvimport.read(text, columns=FIELDS, required=("site_code", "name"))
+    checked: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for line, row in parsed.rows:
+        errors = Errors("/sites/")
+        values = _parse({k: (v or None) for k, v in row.items()}, errors, creating=True)
+        _check_region(errors, values.get("region"), values.get("country_code"))
+        code = values.get("site_code")
+        if code is not None and not errors.has("site_code"):
+            if code in seen:
+                errors.add(
+                    "site_code", "custom", {"message": f"{code!r} is on line {seen[code]} too"}
+                )
+            seen.setdefault(code, line)
+        for error in errors.items:
+            parsed.problem(line, describe(error))
+        checked.append(values)
+    parsed.raise_if_any("sites")
+    created: list[str] = []
+    replaced: list[str] = []
+    for values in checked:
+        current = await repo.by_code(conn, account_id, values["site_code"], lock=True)
+        (created if current is None else replaced).append(values["site_code"])
+        if dry_run:
+            continue
+        if current is None:
+            now = utcnow()
+            await repo.insert_site(
+                conn, {**values, "account_id": account_id, "created_at": now, "updated_at": now}
+            )
+        else:
+            await _apply(conn, account_id, current, values)
+    return {"created": created, "replaced": replaced, "dry_run": dry_run}

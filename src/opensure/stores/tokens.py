@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -38,3 +39,26 @@ async def revoke(conn: AsyncConnection, digest: str, now: dt.datetime) -> int:
         .values(revoked_at=now)
     )
     return int(result.rowcount)
+
+
+async def exists(conn: AsyncConnection, digest: str) -> bool:
+    """Whether a token with this hash was ever stored (revoked or not)."""
+    return (
+        await conn.execute(select(_t.c.id).where(_t.c.token_hash == digest))
+    ).first() is not None
+
+
+async def of_account(conn: AsyncConnection, account_id: int) -> list[dict[str, Any]]:
+    """The account's tokens (id, prefix, created_at, revoked_at), newest first; no hashes."""
+    stmt = (
+        select(_t.c.id, _t.c.prefix, _t.c.created_at, _t.c.revoked_at)
+        .where(_t.c.account_id == account_id)
+        .order_by(_t.c.created_at.desc(), _t.c.id.desc())
+    )
+    return [dict(r) for r in (await conn.execute(stmt)).mappings()]
+
+
+async def revoke_id(conn: AsyncConnection, token_id: int, now: dt.datetime) -> None:
+    await conn.execute(
+        update(_t).where(_t.c.id == token_id, _t.c.revoked_at.is_(None)).values(revoked_at=now)
+    )

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opensure.core.clock import utcnow
 from opensure.core.errors import AdminError
+from opensure.db.ids import chosen_id
 from opensure.models.surveys import QUESTION_TYPES
 from opensure.surveys import repository as repo
 
@@ -136,11 +137,19 @@ def validate(doc: Any) -> tuple[str, list[dict[str, Any]]]:
     return name.strip(), out
 
 
-async def import_survey(conn: AsyncConnection, account_id: int, doc: Any) -> dict[str, Any]:
+async def import_survey(
+    conn: AsyncConnection, account_id: int, doc: Any, *, survey_id: int | None = None
+) -> dict[str, Any]:
+    """The survey with its questions; ``survey_id`` keeps the id clients already use
+    (CustomerSure's): a taken one is refused and nothing is created."""
+    if survey_id is not None:
+        chosen_id(survey_id, "survey")
     name, questions = validate(doc)
+    if survey_id is not None and await repo.survey_id_taken(conn, survey_id):
+        raise AdminError(f"survey id {survey_id} is already taken")
     code = new_code()
     survey_id = await repo.insert_survey(
-        conn, account_id=account_id, code=code, name=name, now=utcnow()
+        conn, account_id=account_id, code=code, name=name, now=utcnow(), survey_id=survey_id
     )
     created = []
     for question in questions:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opensure.core.clock import utcnow
 from opensure.core.emails import normalise_email
 from opensure.db import AnyRow
+from opensure.db.ids import id_taken, move_sequence_past_max
 from opensure.models import (
     Account,
     FeedbackRequest,
@@ -78,16 +79,57 @@ async def unsubscribe(conn: AsyncConnection, account_id: int, email: str) -> Non
     )
 
 
+async def survey_id_taken(conn: AsyncConnection, survey_id: int) -> bool:
+    return await id_taken(conn, Survey.__table__, survey_id)
+
+
 async def insert_survey(
-    conn: AsyncConnection, *, account_id: int, code: str, name: str, now: dt.datetime
+    conn: AsyncConnection,
+    *,
+    account_id: int,
+    code: str,
+    name: str,
+    now: dt.datetime,
+    survey_id: int | None = None,
 ) -> int:
     s = Survey.__table__
+    values: dict[str, Any] = {"account_id": account_id, "code": code, "name": name}
+    values["created_at"] = now
+    if survey_id is not None:
+        values["id"] = survey_id
+    new_id = int((await conn.execute(insert(s).values(**values).returning(s.c.id))).scalar_one())
+    if survey_id is not None:
+        await move_sequence_past_max(conn, s)
+    return new_id
+
+
+async def list_surveys(conn: AsyncConnection, account_id: int) -> list[dict[str, Any]]:
+    """The account's surveys, archived ones too, by id, with their number of questions."""
+    s, q = Survey.__table__, Question.__table__
+    count = select(func.count()).where(q.c.survey_id == s.c.id).scalar_subquery()
     stmt = (
-        insert(s)
-        .values(account_id=account_id, code=code, name=name, created_at=now)
-        .returning(s.c.id)
+        select(s.c.id, s.c.code, s.c.name, s.c.created_at, s.c.deleted_at, count.label("questions"))
+        .where(s.c.account_id == account_id)
+        .order_by(s.c.id)
     )
-    return int((await conn.execute(stmt)).scalar_one())
+    return [dict(r) for r in (await conn.execute(stmt)).mappings()]
+
+
+async def survey_with_questions(
+    conn: AsyncConnection, account_id: int, survey_id: int
+) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    s, q = Survey.__table__, Question.__table__
+    survey = (
+        (await conn.execute(select(s).where(s.c.account_id == account_id, s.c.id == survey_id)))
+        .mappings()
+        .first()
+    )
+    if survey is None:
+        return None
+    questions = await conn.execute(
+        select(q).where(q.c.survey_id == survey_id).order_by(q.c.position, q.c.id)
+    )
+    return dict(survey), [dict(r) for r in questions.mappings()]
 
 
 async def insert_question(conn: AsyncConnection, survey_id: int, values: dict[str, Any]) -> int:

@@ -94,6 +94,23 @@ async def delete_membership(conn: AsyncConnection, user_id: int, account_id: int
     return int(result.rowcount)
 
 
+async def set_role(conn: AsyncConnection, user_id: int, account_id: int, role: str) -> None:
+    await conn.execute(
+        update(_members)
+        .where(_members.c.user_id == user_id, _members.c.account_id == account_id)
+        .values(role=role)
+    )
+
+
+async def count_role(conn: AsyncConnection, account_id: int, role: str) -> int:
+    stmt = (
+        select(func.count())
+        .select_from(_members)
+        .where(_members.c.account_id == account_id, _members.c.role == role)
+    )
+    return int((await conn.execute(stmt)).scalar_one())
+
+
 async def count_memberships(conn: AsyncConnection, user_id: int) -> int:
     stmt = select(func.count()).select_from(_members).where(_members.c.user_id == user_id)
     return int((await conn.execute(stmt)).scalar_one())

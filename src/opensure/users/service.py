@@ -151,6 +151,39 @@ async def list_users(conn: AsyncConnection, account_id: int) -> list[dict[str, A
     ]
 
 
+async def show_user(conn: AsyncConnection, account_id: int, email: str) -> dict[str, Any]:
+    """A user of the account, with the other accounts they belong to."""
+    user = await repo.user_by_email(conn, normalise_email(email))
+    role = None if user is None else await repo.membership(conn, int(user["id"]), account_id)
+    if user is None or role is None:
+        raise AdminError(f"{email} is not a user of this account")
+    accounts = await repo.memberships_of(conn, int(user["id"]))
+    return {
+        "id": user["id"],
+        "email": user["email"],
+        "role": role,
+        "has_password": user["password_hash"] is not None,
+        "accounts": [
+            {"id": a["account_id"], "name": a["account_name"], "role": a["role"]} for a in accounts
+        ],
+    }
+
+
+async def change_role(
+    conn: AsyncConnection, account_id: int, email: str, role: str
+) -> dict[str, Any]:
+    """Change a user's role in the account; the last admin stays an admin (someone must be
+    able to manage the account in the console)."""
+    if role not in ROLES:
+        raise AdminError(f"--role must be one of {', '.join(ROLES)}, not {role!r}")
+    user = await show_user(conn, account_id, email)
+    demoting = user["role"] == "admin" and role != "admin"
+    if demoting and await repo.count_role(conn, account_id, "admin") <= 1:
+        raise AdminError(f"{user['email']} is this account's only admin: make another first")
+    await repo.set_role(conn, int(user["id"]), account_id, role)
+    return {"id": user["id"], "email": user["email"], "role": role}
+
+
 async def remove_user(conn: AsyncConnection, account_id: int, email: str) -> None:
     """The user leaves the account (their sessions in it end); a user left with no account is
     deleted."""
