@@ -21,9 +21,9 @@ from tests.fixtures.browser import (
     submit,
     viewport,
 )
-from tests.fixtures.server import OpenSureServer, opensure_server
+from tests.fixtures.server import OpenSureServer, opensure_server, run_cli
 
-__all__ = ["driver", "opensure_server", "submit"]
+__all__ = ["console_user", "driver", "opensure_server", "sign_in_here", "submit"]
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "a long passphrase for the browser"
@@ -38,6 +38,32 @@ def accessible(driver: Any) -> None:
     axe.inject()
     results = axe.run(options=WCAG)
     assert not results["violations"], Axe.report(results["violations"])
+
+
+async def console_user(
+    server: OpenSureServer, account: str, password: str, role: str = "admin"
+) -> str:
+    """A user of ``account`` made by ``opensure users create --password-stdin``; its e-mail."""
+    email = f"{role}.{secrets.token_hex(4)}@example.com"
+    made = await run_cli(
+        *("users", "create", "--account", account, "--email", email, "--role", role),
+        "--password-stdin",
+        db_url=server.db_url,
+        cwd=server.workdir,
+        stdin=password + "\n",
+    )
+    assert made.returncode == 0, made.describe()
+    return email
+
+
+def sign_in_here(driver: Any, email: str, password: str) -> None:
+    """Fill in and send the sign-in form the browser shows now."""
+    from selenium.webdriver.common.by import By
+
+    assert "/app/sign-in" in driver.current_url, driver.current_url
+    driver.find_element(By.ID, "email").send_keys(email)
+    driver.find_element(By.ID, "password").send_keys(password)
+    submit(driver)
 
 
 def check_page(driver: Any, name: str) -> None:

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from opensure.db.engine import create_engine
-from tests.console.test_browser import check_page, submit
+from tests.console.test_browser import check_page, console_user, sign_in_here, submit
 from tests.fixtures.browser import driver
-from tests.fixtures.server import OpenSureServer, opensure_server, run_cli
+from tests.fixtures.server import OpenSureServer, opensure_server
 from tests.metrics.dashboard_data import build
 
 __all__ = ["driver", "opensure_server"]
@@ -36,30 +36,12 @@ async def test_a_viewer_reads_filters_and_sorts_the_dashboard_in_chromium(
         data = await build(SimpleNamespace(state=SimpleNamespace(engine=engine)), account)  # type: ignore[arg-type]
     finally:
         await engine.dispose()
-    email = f"viewer.{secrets.token_hex(4)}@example.com"
-    made = await run_cli(
-        "users",
-        "create",
-        "--account",
-        account.name,
-        "--email",
-        email,
-        "--role",
-        "viewer",
-        "--password-stdin",
-        db_url=server.db_url,
-        cwd=server.workdir,
-        stdin=PASSWORD + "\n",
-    )
-    assert made.returncode == 0, made.describe()
+    email = await console_user(server, account.name, PASSWORD, "viewer")
 
     # Signed out, the dashboard's link leads through the sign-in form and back.
     wanted = "/app/dashboard?from_time=2021-03-01&to_time=2021-03-31&grain=week"
     driver.get(server.base_url + wanted)
-    assert "/app/sign-in" in driver.current_url
-    driver.find_element(By.ID, "email").send_keys(email)
-    driver.find_element(By.ID, "password").send_keys(PASSWORD)
-    submit(driver)
+    sign_in_here(driver, email, PASSWORD)
     assert driver.current_url.endswith(wanted)
     assert driver.find_element(By.TAG_NAME, "h1").text == "Dashboard"
     charts = driver.find_elements(By.CSS_SELECTOR, "svg[role=img]")

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from tests.console.test_browser import check_page, submit
+from tests.console.test_browser import check_page, console_user, sign_in_here, submit
 from tests.dispatch.support import answer
 from tests.fixtures.browser import driver
-from tests.fixtures.server import OpenSureServer, opensure_server, run_cli
+from tests.fixtures.server import OpenSureServer, opensure_server
 from tests.surveys.test_browser import wait_for_link
 
 __all__ = ["driver", "opensure_server"]
@@ -67,20 +67,7 @@ async def test_filter_the_inbox_open_a_response_follow_it_back_and_export(
 
     server = opensure_server
     account = await server.create_account(f"Northwind {secrets.token_hex(2)}")
-    email = f"manager.{secrets.token_hex(4)}@example.com"
-    made = await run_cli(
-        "users",
-        "create",
-        "--account",
-        account.name,
-        "--email",
-        email,
-        "--password-stdin",
-        db_url=server.db_url,
-        cwd=server.workdir,
-        stdin=PASSWORD + "\n",
-    )
-    assert made.returncode == 0, made.describe()
+    email = await console_user(server, account.name, PASSWORD)
     linked = await server.cli(
         "accounts", "link-back", "--account", account.name, "--template", DESK
     )
@@ -89,9 +76,7 @@ async def test_filter_the_inbox_open_a_response_follow_it_back_and_export(
 
     # Sign in: the console opens on the inbox, newest first.
     driver.get(server.base_url + "/app/")
-    driver.find_element(By.ID, "email").send_keys(email)
-    driver.find_element(By.ID, "password").send_keys(PASSWORD)
-    submit(driver)
+    sign_in_here(driver, email, PASSWORD)
     assert driver.current_url.endswith("/app/")
     rows = driver.find_elements(By.CSS_SELECTOR, "main table tbody tr")
     assert [r.find_elements(By.TAG_NAME, "td")[5].text for r in rows] == [

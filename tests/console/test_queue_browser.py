@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.console.test_browser import check_page
+from tests.console.test_browser import check_page, console_user, sign_in_here
 from tests.fixtures.browser import driver, submit
-from tests.fixtures.server import OpenSureServer, opensure_server, run_cli
+from tests.fixtures.server import OpenSureServer, opensure_server
 
 __all__ = ["driver", "opensure_server"]
 
@@ -28,14 +28,7 @@ async def test_an_admin_finds_and_cancels_a_request_in_chromium(
 
     server = opensure_server
     account = await server.create_account(f"Queue {secrets.token_hex(2)}")
-    email = f"admin.{secrets.token_hex(4)}@example.com"
-    made = await run_cli(
-        *("users", "create", "--account", account.name, "--email", email, "--password-stdin"),
-        db_url=server.db_url,
-        cwd=server.workdir,
-        stdin=PASSWORD + "\n",
-    )
-    assert made.returncode == 0, made.describe()
+    email = await console_user(server, account.name, PASSWORD)
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
     references = [f"TCK-{secrets.token_hex(3)}" for _ in range(3)]
     async with server.client(headers=account.headers) as api:
@@ -50,9 +43,7 @@ async def test_an_admin_finds_and_cancels_a_request_in_chromium(
             assert r.status_code == 201, r.text
 
     driver.get(server.base_url + "/app/queue")
-    driver.find_element(By.ID, "email").send_keys(email)
-    driver.find_element(By.ID, "password").send_keys(PASSWORD)
-    submit(driver, "main button[type=submit]")
+    sign_in_here(driver, email, PASSWORD)
     assert driver.current_url.endswith("/app/queue")
     rows = driver.find_elements(By.CSS_SELECTOR, "tbody tr[id^=request-]")
     assert len(rows) == 3

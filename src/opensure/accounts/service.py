@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -19,7 +18,7 @@ from opensure.accounts import repository as repo
 from opensure.api.timestamps import format as iso
 from opensure.core import csvimport, linkback
 from opensure.core.clock import utcnow
-from opensure.core.emails import normalise_email
+from opensure.core.emails import normalise_email, operator_address
 from opensure.core.errors import AdminError
 from opensure.core.tokens import SHOWN_PREFIX_LENGTH, hash_token, new_token
 from opensure.db.ids import chosen_id
@@ -523,11 +522,7 @@ async def delete_segment(conn: AsyncConnection, account_id: int, ref: str) -> di
 
 
 def _address(email: str) -> str:
-    try:
-        validate_email(email.strip(), check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise AdminError(f"{email!r} is not a valid e-mail address: {exc}") from None
-    return normalise_email(email)
+    return normalise_email(operator_address(email))
 
 
 async def list_unsubscribes(

@@ -14,6 +14,10 @@ from __future__ import annotations
 
 import unicodedata
 
+from email_validator import EmailNotValidError, validate_email
+
+from opensure.core.errors import AdminError
+
 
 def normalise_email(address: str) -> str:
     return unicodedata.normalize("NFC", address.strip()).lower()
@@ -21,3 +25,13 @@ def normalise_email(address: str) -> str:
 
 def normalised_or_none(address: str | None) -> str | None:
     return None if address is None else normalise_email(address)
+
+
+def operator_address(email: str) -> str:
+    """An address an operator typed (a console user, an unsubscribe), stripped; an AdminError
+    naming the problem when it is not an e-mail address."""
+    try:
+        validate_email(email.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise AdminError(f"{email!r} is not a valid e-mail address: {exc}") from None
+    return email.strip()

@@ -27,10 +27,9 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from opensure.core.emails import normalise_email
+from opensure.core.emails import normalise_email, operator_address
 from opensure.core.errors import AdminError
 from opensure.users import repository as repo
 
@@ -89,14 +88,6 @@ def password_problem(password: str) -> str | None:
     return None
 
 
-def _checked_email(email: str) -> str:
-    try:
-        validate_email(email.strip(), check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise AdminError(f"{email!r} is not a valid e-mail address: {exc}") from None
-    return email.strip()
-
-
 async def create_user(
     conn: AsyncConnection,
     account_id: int,
@@ -110,7 +101,7 @@ async def create_user(
     password; a new user without one gets a one-time link (``password_link_token``) to set it."""
     if role not in ROLES:
         raise AdminError(f"--role must be one of {', '.join(ROLES)}, not {role!r}")
-    email = _checked_email(email)
+    email = operator_address(email)
     if password is not None and (problem := password_problem(password)):
         raise AdminError(f"password refused: {problem}")
     normalized = normalise_email(email)
