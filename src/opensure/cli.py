@@ -731,7 +731,8 @@ def users_remove(
 
     async def work(conn: AsyncConnection) -> None:
         found = await admin.find_account(conn, account)
-        await users.remove_user(conn, found["id"], email)
+        # The operator may remove an account's last admin (and add another with users create).
+        await users.remove_user(conn, found["id"], email, allow_last_admin=True)
 
     run_db(work)
     typer.echo(f"{email} removed")

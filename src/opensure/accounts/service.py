@@ -177,6 +177,7 @@ async def list_tokens(conn: AsyncConnection, account_id: int) -> list[dict[str, 
     of last use is not recorded) and revoked."""
     return [
         {
+            "id": t["id"],
             "prefix": t["prefix"],
             "created_at": iso(t["created_at"]),
             "revoked_at": iso(t["revoked_at"]),
@@ -188,6 +189,15 @@ async def list_tokens(conn: AsyncConnection, account_id: int) -> list[dict[str, 
 async def revoke_token(conn: AsyncConnection, token: str) -> None:
     if await tokens_store.revoke(conn, hash_token(token.strip()), utcnow()) == 0:
         raise AdminError("no active token matches")
+
+
+async def revoke_token_id(conn: AsyncConnection, account_id: int, token_id: int) -> bool:
+    """Revoke the account's token ``token_id`` (already revoked: nothing changes); False if the
+    account has no such token."""
+    if not any(t["id"] == token_id for t in await tokens_store.of_account(conn, account_id)):
+        return False
+    await tokens_store.revoke_id(conn, token_id, utcnow())
+    return True
 
 
 async def revoke_token_by_prefix(conn: AsyncConnection, account_id: int, prefix: str) -> None:

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from opensure.console import auth, dashboards, inbox, queue
+from opensure.console import auth, dashboards, inbox, queue, settings
 
-ROUTERS: list[APIRouter] = [auth.router, inbox.router, queue.router, dashboards.router]
+ROUTERS: list[APIRouter] = [
+    auth.router,
+    inbox.router,
+    queue.router,
+    dashboards.router,
+    settings.router,
+]

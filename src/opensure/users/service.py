@@ -175,12 +175,31 @@ async def change_role(
     return {"id": user["id"], "email": user["email"], "role": role}
 
 
-async def remove_user(conn: AsyncConnection, account_id: int, email: str) -> None:
+async def member_email(conn: AsyncConnection, account_id: int, user_id: int) -> str | None:
+    """The e-mail of the account's user ``user_id``, or None (no such user in this account)."""
+    if await repo.membership(conn, user_id, account_id) is None:
+        return None
+    user = await repo.user_by_id(conn, user_id)
+    return None if user is None else str(user["email"])
+
+
+async def remove_user(
+    conn: AsyncConnection, account_id: int, email: str, *, allow_last_admin: bool = False
+) -> None:
     """The user leaves the account (their sessions in it end); a user left with no account is
-    deleted."""
+    deleted. The account's last admin stays, unless ``allow_last_admin`` (the operator's CLI:
+    the operator can always make another admin, an account's own admins cannot)."""
     user = await repo.user_by_email(conn, normalise_email(email))
-    if user is None or not await repo.delete_membership(conn, int(user["id"]), account_id):
+    role = None if user is None else await repo.membership(conn, int(user["id"]), account_id)
+    if user is None or role is None:
         raise AdminError(f"{email} is not a user of this account")
+    if (
+        role == "admin"
+        and not allow_last_admin
+        and await repo.count_role(conn, account_id, "admin") <= 1
+    ):
+        raise AdminError(f"{user['email']} is this account's only admin: make another first")
+    await repo.delete_membership(conn, int(user["id"]), account_id)
     await repo.delete_user_sessions(conn, int(user["id"]), account_id=account_id)
     if not await repo.count_memberships(conn, int(user["id"])):
         await repo.delete_user(conn, int(user["id"]))
