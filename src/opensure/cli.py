@@ -727,7 +727,8 @@ def users_remove(
     account: AccountOpt,
     email: Annotated[str, typer.Option("--email", help="The user's e-mail address.")],
 ) -> None:
-    """Remove a user from an account; their sessions in it end at once."""
+    """Remove a user from an account; their sessions in it end at once. Unlike the console,
+    this may remove the account's last admin (add another with users create)."""
 
     async def work(conn: AsyncConnection) -> None:
         found = await admin.find_account(conn, account)
