@@ -83,6 +83,7 @@ async def test_invite_a_new_user_whose_one_time_link_sets_a_password(
     made = await post(admin, USERS, USERS, email="Nina@Example.com", role="viewer")
     assert made.status_code == 200, made.text
     assert "will not be shown again" in made.text
+    assert made.headers["cache-control"] == "no-store"
     link = re.search(rf"{re.escape(BASE)}(/app/set-password/[A-Za-z0-9_-]+)", made.text)
     assert link, made.text
     assert link[1] not in str(made.url) and "set-password" not in made.headers.get("location", "")
@@ -225,6 +226,7 @@ async def test_create_use_and_revoke_a_token(db_url: str) -> None:
             made = await post(admin, TOKENS, TOKENS)
             assert made.status_code == 200
             assert "will not be shown again" in made.text
+            assert made.headers["cache-control"] == "no-store"
             found = re.search(r'<code class="secret">([^<]+)</code>', made.text)
             assert found
             token = html.unescape(found[1])
