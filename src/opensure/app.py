@@ -36,6 +36,7 @@ from opensure.pages import security as page_security
 from opensure.pages.endpoints import router as survey_pages
 from opensure.sites.endpoints import router as sites_router
 from opensure.stores import tokens as tokens_store
+from opensure.users import service as users
 
 STATIC = Path(__file__).parent / "pages" / "static"
 
@@ -73,8 +74,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.run_dispatcher:
             app.state.dispatcher = Dispatcher(engine, settings)
             background.append(asyncio.create_task(app.state.dispatcher.run(stop)))
-            # Expired Idempotency-Keys are swept wherever a dispatcher runs.
-            app.state.housekeeping = Housekeeping(engine)
+            # Expired Idempotency-Keys and ended console sessions are swept wherever a
+            # dispatcher runs.
+            app.state.housekeeping = Housekeeping(engine, also=[users.housekeeping_job(settings)])
             background.append(asyncio.create_task(app.state.housekeeping.run(stop)))
         freeze_startup_heap()
         try:

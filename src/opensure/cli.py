@@ -925,8 +925,10 @@ def dispatcher(
         try:
             await ensure_current(engine)
             if not stop.is_set():
-                # Expired Idempotency-Keys are swept wherever a dispatcher runs.
-                housekeeping = asyncio.create_task(Housekeeping(engine).run(stop))
+                # Expired Idempotency-Keys and ended console sessions are swept wherever a
+                # dispatcher runs.
+                job = users.housekeeping_job(settings)
+                housekeeping = asyncio.create_task(Housekeeping(engine, also=[job]).run(stop))
                 try:
                     await Dispatcher(engine, settings).run(stop)
                 finally:

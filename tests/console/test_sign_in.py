@@ -3,6 +3,7 @@ on SQLite and PostgreSQL, through the real app."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import re
@@ -16,6 +17,7 @@ from sqlalchemy import text
 from opensure.app import create_app
 from opensure.config import Settings
 from opensure.core.clock import utcnow
+from opensure.dispatch.housekeeping import Housekeeping
 from opensure.users import service as users
 from tests.conftest import Account, make_account
 from tests.console.conftest import (
@@ -345,3 +347,38 @@ async def test_unknown_console_paths_are_a_page_not_json(admin: httpx.AsyncClien
     response = await admin.get("/app/no-such-page")
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("text/html")
+
+
+async def test_the_dispatchers_housekeeping_forgets_ended_sessions(
+    app: FastAPI, account: Account
+) -> None:
+    """A session nobody comes back to is deleted by the housekeeping that runs beside every
+    dispatcher (the app's own wiring), a live one is kept."""
+    async with session_of(app, account) as ended, session_of(app, account) as live:
+        ended_hash = hashlib.sha256(ended.cookies[COOKIE].encode()).hexdigest()
+        live_hash = hashlib.sha256(live.cookies[COOKIE].encode()).hexdigest()
+        await _age_session(app, ended.cookies[COOKIE], "last_seen_at", dt.timedelta(hours=13))
+        keeper = Housekeeping(
+            app.state.engine,
+            first_delay=0,
+            interval=3600,
+            also=[users.housekeeping_job(app.state.settings)],
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(keeper.run(stop))
+        try:
+            for _ in range(200):
+                if keeper.sweeps:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            stop.set()
+            await task
+        assert keeper.sweeps == 1
+        async with app.state.engine.connect() as conn:
+            rows = await conn.execute(
+                text("SELECT id_hash FROM console_sessions WHERE id_hash IN (:a, :b)"),
+                {"a": ended_hash, "b": live_hash},
+            )
+            assert {r[0] for r in rows} == {live_hash}
+        assert (await live.get("/app/account")).status_code == 200

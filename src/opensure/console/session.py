@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hmac
 from urllib.parse import parse_qsl
 
@@ -24,13 +23,6 @@ COOKIE = "opensure_session"
 MAX_FORM_BYTES = 256 * 1024
 
 
-def lifetimes(settings: Settings) -> users.Lifetimes:
-    return users.Lifetimes(
-        idle=dt.timedelta(minutes=settings.session_idle_minutes),
-        absolute=dt.timedelta(hours=settings.session_max_hours),
-    )
-
-
 async def current(request: Request) -> Viewer | None:
     """The viewer behind the request's cookie, or None."""
     raw = request.cookies.get(COOKIE)
@@ -39,7 +31,7 @@ async def current(request: Request) -> Viewer | None:
     now = utcnow()
     settings: Settings = request.app.state.settings
     async with read(request) as conn:
-        found = await users.load_session(conn, raw, now, lifetimes(settings))
+        found = await users.load_session(conn, raw, now, users.Lifetimes.of(settings))
     if found is None:
         return None
     if found.state != "live":

@@ -1,4 +1,5 @@
-"""Periodic clean-up run beside the dispatcher: expired Idempotency-Keys of every account.
+"""Periodic clean-up run beside the dispatcher: expired Idempotency-Keys of every account, and
+the jobs the wiring adds (``also``: ended console sessions and old sign-in failures).
 
 Each process that runs a dispatcher (``opensure serve`` with its embedded one, ``opensure
 dispatcher``) runs one :class:`Housekeeping`: soon after start, then every ``interval``
@@ -13,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from opensure.core.clock import utcnow
 from opensure.db.fast import SaSession
@@ -28,6 +29,9 @@ INTERVAL = 600.0  # seconds between sweeps
 FIRST_DELAY = 30.0  # seconds after start: not in the middle of the start-up burst
 CHUNK = 1000  # keys deleted per transaction
 
+# A further clean-up, run in a transaction of its own at each sweep with the sweep's time.
+Job = Callable[[AsyncConnection, dt.datetime], Awaitable[None]]
+
 
 class Housekeeping:
     def __init__(
@@ -38,6 +42,7 @@ class Housekeeping:
         first_delay: float | None = None,
         chunk: int | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
+        also: Sequence[Job] = (),
     ) -> None:
         # None: the module's setting, read now (so a test can shorten it for a whole process).
         self.engine = engine
@@ -45,6 +50,7 @@ class Housekeeping:
         self.first_delay = FIRST_DELAY if first_delay is None else first_delay
         self.chunk = CHUNK if chunk is None else chunk
         self.clock = clock
+        self.also = tuple(also)
         self.sweeps = 0  # sweeps completed (for tests and logs)
 
     async def sweep_expired_keys(self, stop: asyncio.Event | None = None) -> int:
@@ -66,8 +72,11 @@ class Housekeeping:
         while not await _stopped_within(stop, delay):
             try:
                 deleted = await self.sweep_expired_keys(stop)
+                for job in self.also:
+                    async with self.engine.begin() as conn:
+                        await job(conn, self.clock())
             except Exception:  # the database away, a lock timeout: next interval
-                log.warning("sweeping expired idempotency keys failed", exc_info=True)
+                log.warning("housekeeping failed", exc_info=True)
             else:
                 self.sweeps += 1
                 if deleted:

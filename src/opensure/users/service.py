@@ -22,6 +22,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from opensure.config import Settings
 from opensure.core.emails import normalise_email, operator_address
 from opensure.core.errors import AdminError
 from opensure.users import repository as repo
@@ -56,6 +58,13 @@ class Throttled(Exception):
 class Lifetimes:
     idle: dt.timedelta
     absolute: dt.timedelta
+
+    @classmethod
+    def of(cls, settings: Settings) -> Lifetimes:
+        return cls(
+            idle=dt.timedelta(minutes=settings.session_idle_minutes),
+            absolute=dt.timedelta(hours=settings.session_max_hours),
+        )
 
 
 def _digest(value: str) -> str:
@@ -373,8 +382,21 @@ async def switch_account(conn: AsyncConnection, raw: str, user_id: int, account_
 
 
 async def sweep(conn: AsyncConnection, now: dt.datetime, lifetimes: Lifetimes) -> None:
-    """Forget ended sessions and old sign-in failures."""
+    """Forget ended sessions and old sign-in failures (run by the dispatchers' housekeeping:
+    a session nobody comes back to is otherwise never read again, so never deleted)."""
     await repo.delete_sessions_before(
         conn, created_before=now - lifetimes.absolute, seen_before=now - lifetimes.idle
     )
     await repo.delete_failures_before(conn, now - THROTTLE_WINDOW)
+
+
+def housekeeping_job(
+    settings: Settings,
+) -> Callable[[AsyncConnection, dt.datetime], Awaitable[None]]:
+    """``sweep`` with the installation's lifetimes, for ``dispatch.housekeeping``."""
+    lifetimes = Lifetimes.of(settings)
+
+    async def job(conn: AsyncConnection, now: dt.datetime) -> None:
+        await sweep(conn, now, lifetimes)
+
+    return job
