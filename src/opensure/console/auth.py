@@ -10,6 +10,7 @@ from starlette.responses import Response
 from opensure.api.deps import installation_secret, read, transaction
 from opensure.console import web
 from opensure.console.session import (
+    COOKIE,
     Viewer,
     checked_form,
     clear_cookie,
@@ -102,7 +103,7 @@ async def sign_in(request: Request) -> Response:
         if user is not None:
             # Whatever session the browser had (if any) ends: a session id chosen before
             # sign-in is never the one after it.
-            old = request.cookies.get("opensure_session")
+            old = request.cookies.get(COOKIE)
             if old and len(old) <= 100:
                 await users.end_session(conn, old)
             raw = await users.start_session(conn, int(user["id"]), now)
