@@ -16,6 +16,7 @@ from tests.fixtures.browser import (
     DESKTOP,
     PHONE,
     driver,
+    new_page_loaded,
     no_horizontal_scroll,
     screenshot,
     submit,
@@ -84,7 +85,7 @@ async def test_sign_in_switch_account_and_sign_out_in_chromium(
 ) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.support.ui import Select
 
     server = opensure_server
     first = await server.create_account(f"Northwind {secrets.token_hex(2)}")
@@ -135,7 +136,7 @@ async def test_sign_in_switch_account_and_sign_out_in_chromium(
     assert [o.text for o in switch.options] == [first.name, f"{second.name} (viewer)"]
     old = driver.find_element(By.TAG_NAME, "html")
     switch.select_by_visible_text(f"{second.name} (viewer)")
-    WebDriverWait(driver, 20).until(lambda d: old != d.find_element(By.TAG_NAME, "html"))
+    new_page_loaded(driver, old)
     driver.get(server.base_url + "/app/account")
     shown = driver.find_element(By.XPATH, "//span[@class='badge' and text()='shown now']/..")
     assert second.name in shown.text

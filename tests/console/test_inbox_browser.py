@@ -15,7 +15,7 @@ import pytest
 
 from tests.console.test_browser import check_page, console_user, sign_in_here, submit
 from tests.dispatch.support import answer
-from tests.fixtures.browser import driver
+from tests.fixtures.browser import driver, new_page_loaded
 from tests.fixtures.server import OpenSureServer, opensure_server
 from tests.surveys.test_browser import wait_for_link
 
@@ -98,10 +98,7 @@ async def test_filter_the_inbox_open_a_response_follow_it_back_and_export(
     # The response, and the link back to its ticket.
     old = driver.find_element(By.TAG_NAME, "html")
     row.find_element(By.TAG_NAME, "a").click()
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(old))
+    new_page_loaded(driver, old)
     assert "/app/responses/" in driver.current_url
     main = driver.find_element(By.TAG_NAME, "main").text
     assert "The refund took three weeks and nobody called back." in main

@@ -23,6 +23,7 @@ from tests.fixtures.browser import (
     driver,
     no_horizontal_scroll,
     screenshot,
+    submit,
     viewport,
 )
 from tests.fixtures.server import OpenSureServer, opensure_server
@@ -111,7 +112,7 @@ async def test_a_person_answers_the_survey_in_chromium(
         label_for(driver, f"q{checkbox}-1").click()
         label_for(driver, f"q{checkbox}-3").click()
         driver.find_element(By.ID, f"q{text}").send_keys("Quick & friendly <3")
-        submit_and_wait(driver)
+        submit(driver, "button[type=submit]")
         summary = driver.find_element(By.ID, "error-summary")
         # Without any script, the summary takes the focus, so it is read out first.
         assert driver.switch_to.active_element.get_attribute("id") == "error-summary"
@@ -144,7 +145,7 @@ async def test_a_person_answers_the_survey_in_chromium(
         focused.send_keys(Keys.ARROW_LEFT)
         assert driver.find_element(By.ID, f"q{rating}-3").is_selected()
         label_for(driver, f"q{checkbox}-2").click()  # tick one more
-        submit_and_wait(driver)
+        submit(driver, "button[type=submit]")
 
         assert driver.find_element(By.TAG_NAME, "h1").text == "Thank you!"
         assert driver.current_url.endswith("/thanks")
@@ -169,18 +170,3 @@ async def test_a_person_answers_the_survey_in_chromium(
             text: "Quick & friendly <3",
         }
     assert "Traceback" not in server.stderr()
-
-
-def submit_and_wait(driver: Any, timeout: float = 20.0) -> None:
-    """Click the submit button and wait until the browser has loaded the page it leads to
-    (reading the old page meanwhile fails with a stale element on a busy machine)."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    old_page = driver.find_element(By.TAG_NAME, "html")
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    WebDriverWait(driver, timeout).until(expected_conditions.staleness_of(old_page))
-    WebDriverWait(driver, timeout).until(
-        lambda d: d.execute_script("return document.readyState") == "complete"
-    )
