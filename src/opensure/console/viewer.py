@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from opensure.audit.service import Actor, console_actor
+
 
 @dataclass(frozen=True)
 class Membership:
@@ -28,3 +30,8 @@ class Viewer:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def actor(self) -> Actor:
+        """This user as the audit log names who made a change."""
+        return console_actor(self.email, self.user_id)

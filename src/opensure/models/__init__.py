@@ -10,6 +10,7 @@ from opensure.models.accounts import (
     Team,
     Unsubscribe,
 )
+from opensure.models.audit import AuditEvent
 from opensure.models.feedback import (
     Answer,
     FeedbackRequest,
@@ -36,6 +37,7 @@ __all__ = [
     "Account",
     "Answer",
     "ApiToken",
+    "AuditEvent",
     "ConsoleSession",
     "EmailTemplate",
     "FeedbackRequest",
