@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from opensure.console import auth, dashboards, inbox, queue, settings
+from opensure.console import auth, dashboards, inbox, programme, programme_lists, queue, settings
 
 ROUTERS: list[APIRouter] = [
     auth.router,
@@ -12,4 +12,6 @@ ROUTERS: list[APIRouter] = [
     queue.router,
     dashboards.router,
     settings.router,
+    programme.router,
+    programme_lists.router,
 ]
