@@ -1,10 +1,11 @@
-"""Settings for the programme: staff and teams, segments, and sites.
+"""Settings for the programme: staff and teams, and segments (and the helpers the other
+programme pages share).
 
-Every rule is the service's the CLI uses (``accounts.service`` for staff and segments,
-``sites.service`` for sites, shared with the API's ``/sites``): the console reads the form,
+Every rule is the service's the CLI uses (``accounts.service``): the console reads the form,
 calls the service in one transaction with the audit event, and shows the service's problems
 beside the fields they name. Viewers read these pages; every POST needs an admin.
-The unsubscribe list and the CSV imports are in :mod:`opensure.console.programme_lists`.
+Sites are in :mod:`opensure.console.programme_sites`, the unsubscribe list and the CSV
+imports in :mod:`opensure.console.programme_lists`.
 """
 
 from __future__ import annotations
@@ -20,16 +21,13 @@ from opensure.audit import service as audit
 from opensure.console import web
 from opensure.console.session import Viewer, checked_form, require_admin, signed_in
 from opensure.core.errors import AdminError
-from opensure.sites import service as sites
 
 router = APIRouter(prefix=web.PREFIX, include_in_schema=False)
 SignedIn = Annotated[Viewer, Depends(signed_in)]
 
 STAFF = f"{web.PREFIX}/settings/staff"
 SEGMENTS = f"{web.PREFIX}/settings/segments"
-SITES = f"{web.PREFIX}/settings/sites"
 STAFF_FIELDS = ("code", "name", "team")
-SITE_FIELDS = sites.FIELDS
 # What a redirect's ``done`` says (fixed sentences: nothing typed goes in a URL).
 NOTICES = {
     "staff-added": "The staff member is added.",
@@ -38,14 +36,37 @@ NOTICES = {
     "segment-added": "The segment is added.",
     "segment-renamed": "The segment's key is changed.",
     "segment-deleted": "The segment and its options are deleted; requests keep their data.",
-    "site-added": "The site is added.",
-    "site-updated": "The site is changed.",
-    "site-deleted": "The site is deleted; its feedback stays, without the link.",
 }
 
 
 def notice(request: Request, notices: dict[str, str]) -> str | None:
     return notices.get(request.query_params.get("done") or "")
+
+
+async def record(
+    conn: Any,
+    viewer: Viewer,
+    action: str,
+    subject: str,
+    *,
+    subject_type: str | None = None,
+    subject_id: int | str | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """The audit event of the viewer's change; its subject type is the action's first word
+    unless given."""
+    await audit.record(
+        conn,
+        viewer.account_id,
+        viewer.actor,
+        action,
+        subject_type=subject_type or action.split(".")[0],
+        subject_id=subject_id,
+        subject=subject,
+        before=before,
+        after=after,
+    )
 
 
 def problems_by_field(message: str, fields: tuple[str, ...]) -> dict[str, str]:
@@ -77,14 +98,11 @@ def _staff_fields(row: dict[str, Any]) -> dict[str, Any]:
 async def _new_team(conn: Any, viewer: Viewer, team: str | None, known: set[str]) -> None:
     """Record the team a staff change created (the service creates a team on first use)."""
     if team and team not in known:
-        await audit.record(
+        await record(
             conn,
-            viewer.account_id,
-            viewer.actor,
+            viewer,
             "team.created",
-            subject_type="team",
-            subject_id=None,
-            subject=f"Team {team}",
+            f"Team {team}",
             after={"name": team},
         )
 
@@ -135,14 +153,12 @@ async def add_staff(request: Request, viewer: SignedIn) -> Response:
                 conn, viewer.account_id, code=typed["code"], name=typed["name"], team=typed["team"]
             )
             await _new_team(conn, viewer, made["team"], known)
-            await audit.record(
+            await record(
                 conn,
-                viewer.account_id,
-                viewer.actor,
+                viewer,
                 "staff.created",
-                subject_type="staff",
+                _staff_subject(made),
                 subject_id=made["id"],
-                subject=_staff_subject(made),
                 after=_staff_fields(made),
             )
     except AdminError as exc:
@@ -208,14 +224,12 @@ async def update_staff(request: Request, staff_id: str, viewer: SignedIn) -> Res
                 team=typed["team"],
             )
             await _new_team(conn, viewer, changed["team"], known)
-            await audit.record(
+            await record(
                 conn,
-                viewer.account_id,
-                viewer.actor,
+                viewer,
                 "staff.updated",
-                subject_type="staff",
+                _staff_subject(changed),
                 subject_id=member["id"],
-                subject=_staff_subject(changed),
                 before=_staff_fields(member),
                 after=_staff_fields(changed),
             )
@@ -234,14 +248,12 @@ async def delete_staff(request: Request, staff_id: str, viewer: SignedIn) -> Res
     member = await _staff_member(request, viewer, staff_id)
     async with transaction(request) as conn:
         gone = await accounts.delete_staff(conn, viewer.account_id, int(member["id"]))
-        await audit.record(
+        await record(
             conn,
-            viewer.account_id,
-            viewer.actor,
+            viewer,
             "staff.deleted",
-            subject_type="staff",
+            _staff_subject(gone),
             subject_id=gone["id"],
-            subject=_staff_subject(gone),
             before=_staff_fields(gone),
         )
     return web.redirect(f"{STAFF}?done=staff-deleted")
@@ -288,14 +300,12 @@ async def add_segment(request: Request, viewer: SignedIn) -> Response:
     try:
         async with transaction(request) as conn:
             made = await accounts.create_segment(conn, viewer.account_id, key=key)
-            await audit.record(
+            await record(
                 conn,
-                viewer.account_id,
-                viewer.actor,
+                viewer,
                 "segment.created",
-                subject_type="segment",
+                f"Segment {made['key']}",
                 subject_id=made["id"],
-                subject=f"Segment {made['key']}",
                 after={"key": made["key"]},
             )
     except AdminError as exc:
@@ -324,14 +334,12 @@ async def rename_segment(request: Request, segment_id: str, viewer: SignedIn) ->
             changed = await accounts.update_segment(
                 conn, viewer.account_id, int(segment["id"]), key=key
             )
-            await audit.record(
+            await record(
                 conn,
-                viewer.account_id,
-                viewer.actor,
+                viewer,
                 "segment.updated",
-                subject_type="segment",
+                f"Segment {changed['key']}",
                 subject_id=segment["id"],
-                subject=f"Segment {changed['key']}",
                 before={"key": segment["key"]},
                 after={"key": changed["key"]},
             )
@@ -355,162 +363,12 @@ async def delete_segment(request: Request, segment_id: str, viewer: SignedIn) ->
     segment = await _segment(request, viewer, segment_id)
     async with transaction(request) as conn:
         await accounts.delete_segment(conn, viewer.account_id, int(segment["id"]))
-        await audit.record(
+        await record(
             conn,
-            viewer.account_id,
-            viewer.actor,
+            viewer,
             "segment.deleted",
-            subject_type="segment",
+            f"Segment {segment['key']}",
             subject_id=segment["id"],
-            subject=f"Segment {segment['key']}",
             before={"key": segment["key"], "options": segment["options"]},
         )
     return web.redirect(f"{SEGMENTS}?done=segment-deleted")
-
-
-# ---- sites ----
-
-
-def _site_subject(site: dict[str, Any]) -> str:
-    return f"Site {site['site_code']} ({site['name']})"
-
-
-def _site_body(typed: dict[str, str]) -> dict[str, Any]:
-    """The form as the API's body: an empty field is null (no city, no region…)."""
-    return {k: (v or None) for k, v in typed.items()}
-
-
-async def _sites_page(
-    request: Request,
-    viewer: Viewer,
-    *,
-    problem: str | None = None,
-    typed: dict[str, str] | None = None,
-    status_code: int = 200,
-) -> Response:
-    async with read(request) as conn:
-        rows = await sites.list_with_aliases(conn, viewer.account_id)
-    context = {
-        "title": "Sites",
-        "nav": "settings",
-        "rows": rows,
-        "problems": problems_by_field(problem, SITE_FIELDS) if problem else {},
-        "typed": typed or dict.fromkeys(SITE_FIELDS, ""),
-        "notice": None if problem else notice(request, NOTICES),
-    }
-    return web.page(request, viewer, "settings_sites.html", context, status_code)
-
-
-@router.get("/settings/sites")
-async def sites_page(request: Request, viewer: SignedIn) -> Response:
-    """The account's sites by name, with the former codes that redirect to each."""
-    return await _sites_page(request, viewer)
-
-
-@router.post("/settings/sites")
-async def add_site(request: Request, viewer: SignedIn) -> Response:
-    """Add a site with POST /sites's rules."""
-    form = await checked_form(request, viewer)
-    require_admin(viewer)
-    typed = form_values(form, SITE_FIELDS)
-    try:
-        async with transaction(request) as conn:
-            made = await sites.admin_create(conn, viewer.account_id, _site_body(typed))
-            await audit.record(
-                conn,
-                viewer.account_id,
-                viewer.actor,
-                "site.created",
-                subject_type="site",
-                subject_id=made["site_code"],
-                subject=_site_subject(made),
-                after=made,
-            )
-    except AdminError as exc:
-        return await _sites_page(request, viewer, problem=str(exc), typed=typed, status_code=422)
-    return web.redirect(f"{SITES}?done=site-added")
-
-
-async def _site(request: Request, viewer: Viewer, code: str) -> dict[str, Any]:
-    try:
-        async with read(request) as conn:
-            return await sites.admin_get(conn, viewer.account_id, code)
-    except AdminError:
-        raise web.NotFound from None
-
-
-async def _site_page(
-    request: Request,
-    viewer: Viewer,
-    site: dict[str, Any],
-    *,
-    problem: str | None = None,
-    typed: dict[str, str] | None = None,
-    status_code: int = 200,
-) -> Response:
-    context = {
-        "title": f"Site {site['site_code']}",
-        "subnav": "sites",
-        "nav": "settings",
-        "site": site,
-        "problems": problems_by_field(problem, SITE_FIELDS) if problem else {},
-        "typed": typed or {k: site[k] or "" for k in SITE_FIELDS},
-    }
-    return web.page(request, viewer, "settings_site_edit.html", context, status_code)
-
-
-@router.get("/settings/sites/{code}")
-async def site_page(request: Request, code: str, viewer: SignedIn) -> Response:
-    """One site, with an admin's forms to change (or rename) or delete it."""
-    return await _site_page(request, viewer, await _site(request, viewer, code))
-
-
-@router.post("/settings/sites/{code}")
-async def update_site(request: Request, code: str, viewer: SignedIn) -> Response:
-    """Change a site as PATCH /sites/{code} does: a new code renames it, the old one redirects."""
-    form = await checked_form(request, viewer)
-    require_admin(viewer)
-    site = await _site(request, viewer, code)
-    typed = form_values(form, SITE_FIELDS)
-    try:
-        async with transaction(request) as conn:
-            changed = await sites.admin_update(
-                conn, viewer.account_id, site["site_code"], _site_body(typed)
-            )
-            await audit.record(
-                conn,
-                viewer.account_id,
-                viewer.actor,
-                "site.updated",
-                subject_type="site",
-                subject_id=changed["site_code"],
-                subject=_site_subject(changed),
-                before=site,
-                after=changed,
-            )
-    except AdminError as exc:
-        return await _site_page(
-            request, viewer, site, problem=str(exc), typed=typed, status_code=422
-        )
-    return web.redirect(f"{SITES}?done=site-updated")
-
-
-@router.post("/settings/sites/{code}/delete")
-async def delete_site(request: Request, code: str, viewer: SignedIn) -> Response:
-    """Delete a site, as DELETE /sites/{code}: its feedback stays, without the link."""
-    await checked_form(request, viewer)
-    require_admin(viewer)
-    site = await _site(request, viewer, code)
-    async with transaction(request) as conn:
-        await sites.admin_delete(conn, viewer.account_id, site["site_code"])
-        await audit.record(
-            conn,
-            viewer.account_id,
-            viewer.actor,
-            "site.deleted",
-            subject_type="site",
-            subject_id=site["site_code"],
-            subject=_site_subject(site),
-            before=site,
-        )
-    return web.redirect(f"{SITES}?done=site-deleted")

@@ -17,9 +17,8 @@ from starlette.responses import Response
 from opensure.accounts import service as accounts
 from opensure.api.deps import read, transaction
 from opensure.api.errors import ApiError
-from opensure.audit import service as audit
 from opensure.console import web
-from opensure.console.programme import notice
+from opensure.console.programme import notice, record
 from opensure.console.session import Viewer, checked_form, require_admin, signed_in
 from opensure.core.csvimport import ImportRefused
 from opensure.core.errors import AdminError
@@ -94,14 +93,11 @@ async def add_unsubscribe(request: Request, viewer: SignedIn) -> Response:
         async with transaction(request) as conn:
             added = await accounts.add_unsubscribe(conn, viewer.account_id, email)
             if added["added"]:
-                await audit.record(
+                await record(
                     conn,
-                    viewer.account_id,
-                    viewer.actor,
+                    viewer,
                     "unsubscribe.added",
-                    subject_type="unsubscribe",
-                    subject_id=None,
-                    subject=added["email"],
+                    added["email"],
                     after={"email": added["email"]},
                 )
     except AdminError as exc:
@@ -121,14 +117,11 @@ async def remove_unsubscribe(request: Request, viewer: SignedIn) -> Response:
             removed = await accounts.remove_unsubscribe(
                 conn, viewer.account_id, web.form_text(form, "email")
             )
-            await audit.record(
+            await record(
                 conn,
-                viewer.account_id,
-                viewer.actor,
+                viewer,
                 "unsubscribe.removed",
-                subject_type="unsubscribe",
-                subject_id=None,
-                subject=removed["email"],
+                removed["email"],
                 before={"email": removed["email"]},
             )
     except AdminError:
@@ -239,14 +232,12 @@ async def _import(request: Request, viewer: Viewer, kind: str) -> Response:
             result = await _run_import(conn, kind, viewer.account_id, text, dry_run)
             rows = len(result["created"]) + len(result["replaced"])
             if not dry_run:
-                await audit.record(
+                await record(
                     conn,
-                    viewer.account_id,
-                    viewer.actor,
+                    viewer,
                     f"{kind}.imported",
+                    f"{rows} {KINDS[kind]['what']} from {filename}",
                     subject_type="site" if kind == "sites" else "staff",
-                    subject_id=None,
-                    subject=f"{rows} {KINDS[kind]['what']} from {filename}",
                     after={"rows": rows},
                 )
     except ImportRefused as exc:

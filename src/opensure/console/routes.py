@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from opensure.console import auth, dashboards, inbox, programme, programme_lists, queue, settings
+from opensure.console import (
+    auth,
+    dashboards,
+    inbox,
+    programme,
+    programme_lists,
+    programme_sites,
+    queue,
+    settings,
+)
 
 ROUTERS: list[APIRouter] = [
     auth.router,
@@ -13,5 +22,6 @@ ROUTERS: list[APIRouter] = [
     dashboards.router,
     settings.router,
     programme.router,
+    programme_sites.router,
     programme_lists.router,
 ]
