@@ -80,6 +80,24 @@ def problems_by_field(message: str, fields: tuple[str, ...]) -> dict[str, str]:
     return {k: "; ".join(v) for k, v in found.items()}
 
 
+def form_state(
+    request: Request,
+    fields: tuple[str, ...],
+    notices: dict[str, str],
+    *,
+    problem: str | None,
+    typed: dict[str, str] | None,
+    shown: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A form page's problems by field, the values to show (as typed, else ``shown``, else
+    empty) and the notice a redirect asked for."""
+    return {
+        "problems": problems_by_field(problem, fields) if problem else {},
+        "typed": typed or shown or dict.fromkeys(fields, ""),
+        "notice": None if problem else notice(request, notices),
+    }
+
+
 def form_values(form: Any, fields: tuple[str, ...]) -> dict[str, str]:
     return {name: web.form_text(form, name) for name in fields}
 
@@ -127,9 +145,7 @@ async def _staff_page(
         "nav": "settings",
         "rows": rows,
         "teams": teams,
-        "problems": problems_by_field(problem, STAFF_FIELDS) if problem else {},
-        "typed": typed or dict.fromkeys(STAFF_FIELDS, ""),
-        "notice": None if problem else notice(request, NOTICES),
+        **form_state(request, STAFF_FIELDS, NOTICES, problem=problem, typed=typed),
     }
     return web.page(request, viewer, "settings_staff.html", context, status_code)
 
@@ -193,8 +209,7 @@ async def _edit_page(
         "nav": "settings",
         "member": member,
         "teams": teams,
-        "problems": problems_by_field(problem, STAFF_FIELDS) if problem else {},
-        "typed": typed or shown,
+        **form_state(request, STAFF_FIELDS, NOTICES, problem=problem, typed=typed, shown=shown),
     }
     return web.page(request, viewer, "settings_staff_edit.html", context, status_code)
 

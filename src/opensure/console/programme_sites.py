@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from opensure.api.deps import read, transaction
 from opensure.console import web
-from opensure.console.programme import form_values, notice, problems_by_field, record
+from opensure.console.programme import form_state, form_values, record
 from opensure.console.session import Viewer, checked_form, require_admin, signed_in
 from opensure.core.errors import AdminError
 from opensure.sites import service as sites
@@ -54,9 +54,7 @@ async def _sites_page(
         "title": "Sites",
         "nav": "settings",
         "rows": rows,
-        "problems": problems_by_field(problem, SITE_FIELDS) if problem else {},
-        "typed": typed or dict.fromkeys(SITE_FIELDS, ""),
-        "notice": None if problem else notice(request, NOTICES),
+        **form_state(request, SITE_FIELDS, NOTICES, problem=problem, typed=typed),
     }
     return web.page(request, viewer, "settings_sites.html", context, status_code)
 
@@ -111,8 +109,14 @@ async def _site_page(
         "subnav": "sites",
         "nav": "settings",
         "site": site,
-        "problems": problems_by_field(problem, SITE_FIELDS) if problem else {},
-        "typed": typed or {k: site[k] or "" for k in SITE_FIELDS},
+        **form_state(
+            request,
+            SITE_FIELDS,
+            NOTICES,
+            problem=problem,
+            typed=typed,
+            shown={k: site[k] or "" for k in SITE_FIELDS},
+        ),
     }
     return web.page(request, viewer, "settings_site_edit.html", context, status_code)
 
