@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from opensure.console import auth, dashboards, inbox, queue, settings, surveys
+from opensure.console import (
+    auth,
+    dashboards,
+    inbox,
+    programme,
+    programme_lists,
+    programme_sites,
+    queue,
+    settings,
+    surveys,
+)
 
 ROUTERS: list[APIRouter] = [
     auth.router,
@@ -13,4 +23,7 @@ ROUTERS: list[APIRouter] = [
     dashboards.router,
     settings.router,
     surveys.router,
+    programme.router,
+    programme_sites.router,
+    programme_lists.router,
 ]
