@@ -15,6 +15,7 @@ from opensure.config import Settings
 from opensure.console.viewer import Membership, Viewer
 from opensure.console.web import CSRF_FIELD, PREFIX, Forbidden, SignInRequired
 from opensure.core.clock import utcnow
+from opensure.core.formdata import Upload, parse_multipart
 from opensure.users import service as users
 
 __all__ = ["Membership", "Viewer"]
@@ -88,13 +89,27 @@ async def posted_form(request: Request) -> FormData:
 async def checked_form(request: Request, viewer: Viewer) -> FormData:
     """The posted form, if it carries this session's CSRF token; otherwise 403."""
     form = await posted_form(request)
-    sent = form.get(CSRF_FIELD)
+    _check_csrf(form.get(CSRF_FIELD), viewer)
+    return form
+
+
+async def checked_upload(request: Request, viewer: Viewer, limit: int) -> dict[str, str | Upload]:
+    """A multipart form (with a file) of at most ``limit`` bytes (413 beyond), if it carries
+    this session's CSRF token; otherwise 403. The first value of each field."""
+    body = await read_body(request, limit)
+    fields: dict[str, str | Upload] = {}
+    for name, value in parse_multipart(body, request.headers.get("content-type", "")):
+        fields.setdefault(name, value)
+    _check_csrf(fields.get(CSRF_FIELD), viewer)
+    return fields
+
+
+def _check_csrf(sent: object, viewer: Viewer) -> None:
     if not isinstance(sent, str) or not hmac.compare_digest(sent, viewer.csrf_token):
         raise Forbidden(
             "This form has expired or did not come from this site. "
             "Go back, reload the page and try again."
         )
-    return form
 
 
 def set_cookie(response: Response, settings: Settings, value: str) -> None:
