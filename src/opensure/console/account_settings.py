@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
 from opensure.accounts import service as accounts
@@ -91,8 +92,26 @@ async def _page(
     return web.page(request, viewer, "settings_account.html", context, status_code)
 
 
-def _subject(viewer: Viewer) -> str:
-    return f"Account {viewer.account_name}"
+async def _record(
+    conn: AsyncConnection,
+    viewer: Viewer,
+    action: str,
+    *,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    """The audit log's event for a change of the account's settings or logo."""
+    await audit.record(
+        conn,
+        viewer.account_id,
+        viewer.actor,
+        action,
+        subject_type="account",
+        subject_id=viewer.account_id,
+        subject=f"Account {viewer.account_name}",
+        before=before,
+        after=after,
+    )
 
 
 @router.get("/settings/account")
@@ -111,17 +130,7 @@ async def save_settings(request: Request, viewer: SignedIn) -> Response:
     try:
         async with transaction(request) as conn:
             before, after = await accounts.update_settings(conn, viewer.account_id, typed)
-            await audit.record(
-                conn,
-                viewer.account_id,
-                viewer.actor,
-                "account.updated",
-                subject_type="account",
-                subject_id=viewer.account_id,
-                subject=_subject(viewer),
-                before=before,
-                after=after,
-            )
+            await _record(conn, viewer, "account.updated", before=before, after=after)
     except accounts.SettingsRefused as exc:
         return await _page(request, viewer, typed=typed, problems=exc.problems, status_code=422)
     return web.redirect(f"{PAGE}?done=saved")
@@ -144,16 +153,12 @@ async def upload_logo(request: Request, viewer: SignedIn) -> Response:
         async with transaction(request) as conn:
             old = (await accounts.account_settings(conn, viewer.account_id))["logo"]
             new = await accounts.set_logo(conn, viewer.account_id, data)
-            await audit.record(
+            await _record(
                 conn,
-                viewer.account_id,
-                viewer.actor,
+                viewer,
                 "account.logo_changed",
-                subject_type="account",
-                subject_id=viewer.account_id,
-                subject=_subject(viewer),
                 before=None if old is None else {"sha256": old["sha256"]},
-                after={"sha256": new["sha256"], "content_type": new["content_type"]},
+                after={"sha256": new["sha256"]},  # the same file again records nothing
             )
     except branding.LogoRefused as exc:
         return await _logo_refused(request, viewer, str(exc))
@@ -172,15 +177,6 @@ async def remove_logo(request: Request, viewer: SignedIn) -> Response:
     async with transaction(request) as conn:
         removed = await accounts.remove_logo(conn, viewer.account_id)
         if removed is not None:
-            await audit.record(
-                conn,
-                viewer.account_id,
-                viewer.actor,
-                "account.logo_removed",
-                subject_type="account",
-                subject_id=viewer.account_id,
-                subject=_subject(viewer),
-                before={"sha256": removed},
-                after=None,
-            )
+            before = {"sha256": removed}
+            await _record(conn, viewer, "account.logo_removed", before=before, after=None)
     return web.redirect(f"{PAGE}?done=logo_removed")

@@ -13,6 +13,7 @@ import hashlib
 import re
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 LOGO_MAX_BYTES = 512 * 1024
 LOGO_MAX_PIXELS = 2000
@@ -224,18 +225,16 @@ class Brand:
         return theme_path(self.colour) if self.colour else None
 
 
-def brand(
-    *,
-    account_id: int,
-    name: str,
-    display_name: str | None,
-    colour: str | None,
-    logo_sha256: str | None,
-    logo_type: str | None,
-    base: str = "",
-) -> Brand:
-    """The brand from an account's columns (``base``: the public URL, for e-mails)."""
+def brand_of(row: Any, base: str = "") -> Brand:
+    """The brand from a row with the account's columns under the names the survey pages' and
+    the dispatcher's queries give them: ``account_id``, ``account_name``,
+    ``account_display_name``, ``brand_colour``, ``logo_sha256``, ``logo_type``. ``base``: the
+    public URL, for e-mails (pages use the path alone)."""
     logo = None
-    if logo_sha256 and logo_type in LOGO_TYPES:
-        logo = base + logo_path(account_id, logo_sha256, logo_type)
-    return Brand(company=display_name or name, colour=colour or None, logo=logo)
+    if row.logo_sha256 and row.logo_type in LOGO_TYPES:
+        logo = base + logo_path(row.account_id, row.logo_sha256, row.logo_type)
+    return Brand(
+        company=row.account_display_name or row.account_name,
+        colour=row.brand_colour or None,
+        logo=logo,
+    )

@@ -21,15 +21,7 @@ from opensure.dispatch.render import (
 def content_for(
     row: Any, params: Sequence[tuple[str, str]], *, base: str, sender: str
 ) -> EmailContent:
-    brand = branding.brand(
-        account_id=row.account_id,
-        name=row.account_name,
-        display_name=row.account_display_name,
-        colour=row.brand_colour,
-        logo_sha256=row.logo_sha256,
-        logo_type=row.logo_type,
-        base=base,
-    )
+    brand = branding.brand_of(row, base)
     return EmailContent(
         to=delivery_address(row.email),
         to_name=" ".join(p for p in (row.first_name, row.surname) if p) or None,

@@ -43,20 +43,8 @@ def _message(request: Request, title: str, message: str, status_code: int) -> Re
     return _page(request, "message.html", {"title": title, "message": message}, status_code)
 
 
-def _brand(row: Any) -> branding.Brand:
-    """The account's name, colour and logo as a page shows them."""
-    return branding.brand(
-        account_id=row.account_id,
-        name=row.account_name,
-        display_name=row.account_display_name,
-        colour=row.brand_colour,
-        logo_sha256=row.logo_sha256,
-        logo_type=row.logo_type,
-    )
-
-
 def _branded(row: Any, **context: Any) -> dict[str, Any]:
-    brand = _brand(row)
+    brand = branding.brand_of(row)
     return {**context, "company": brand.company, "brand": brand}
 
 
