@@ -206,9 +206,13 @@ async def test_a_viewer_can_neither_read_nor_change_the_settings(
 async def test_an_upload_without_the_forms_token_is_refused(
     app: FastAPI, account: Account, admin: httpx.AsyncClient
 ) -> None:
-    r = await admin.post(
-        LOGO, data={"csrf_token": "forged"}, files={"logo": ("a.png", png(), "image/png")}
-    )
+    for forged in ("forged", "é-not-ascii", ""):
+        r = await admin.post(
+            LOGO, data={"csrf_token": forged}, files={"logo": ("a.png", png(), "image/png")}
+        )
+        assert r.status_code == 403, forged
+    # A body that is not multipart at all (no fields, so no token): refused the same way.
+    r = await admin.post(LOGO, content=png(), headers={"content-type": "image/png"})
     assert r.status_code == 403
     assert (await settings_of(app, account))["logo"] is None
 

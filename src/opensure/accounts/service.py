@@ -153,8 +153,8 @@ class SettingsRefused(AdminError):
 
 def _min_interval(value: int | str) -> int:
     text = str(value).strip()
-    if not text.lstrip("-").isdigit() or int(text) < 0 or int(text) > 36500:
-        raise AdminError("The minimum interval is a whole number of days, 0 (off) or more.")
+    if not text.isdecimal() or len(text) > 5 or int(text) > 36500:
+        raise AdminError("The minimum interval is a whole number of days, from 0 (off) to 36500.")
     return int(text)
 
 

@@ -105,7 +105,9 @@ async def checked_upload(request: Request, viewer: Viewer, limit: int) -> dict[s
 
 
 def _check_csrf(sent: object, viewer: Viewer) -> None:
-    if not isinstance(sent, str) or not hmac.compare_digest(sent, viewer.csrf_token):
+    if not isinstance(sent, str) or not sent.isascii():
+        sent = ""
+    if not hmac.compare_digest(sent, viewer.csrf_token):
         raise Forbidden(
             "This form has expired or did not come from this site. "
             "Go back, reload the page and try again."
