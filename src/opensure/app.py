@@ -33,6 +33,7 @@ from opensure.feedback_responses.endpoints import router as feedback_responses_r
 from opensure.metrics.endpoints import router as metrics_router
 from opensure.ops.endpoints import router as ops_router
 from opensure.pages import security as page_security
+from opensure.pages.brand import router as brand_files
 from opensure.pages.endpoints import router as survey_pages
 from opensure.sites.endpoints import router as sites_router
 from opensure.stores import tokens as tokens_store
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics_router)
     app.include_router(ops_router, include_in_schema=False)
     app.include_router(survey_pages)
+    app.include_router(brand_files)
     for router in CONSOLE_ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -21,6 +21,7 @@ from opensure.accounts import repository as accounts_repo
 from opensure.accounts import service as admin
 from opensure.api import timestamps
 from opensure.config import get_settings
+from opensure.core.branding import LogoRefused
 from opensure.core.clock import utcnow
 from opensure.core.errors import AdminError
 from opensure.core.links import set_password_link
@@ -232,14 +233,56 @@ def accounts_update(
     min_interval_days: Annotated[
         int | None, typer.Option(help="Do not survey one address again within this many days.")
     ] = None,
+    display_name: Annotated[
+        str | None,
+        typer.Option(help="The company name in e-mails and on survey pages; empty: the name."),
+    ] = None,
+    sender_name: Annotated[
+        str | None, typer.Option(help="The From name of survey e-mails; empty to remove it.")
+    ] = None,
+    reply_to: Annotated[
+        str | None, typer.Option(help="The Reply-To address of survey e-mails; empty: none.")
+    ] = None,
+    brand_colour: Annotated[
+        str | None, typer.Option(help="#rrggbb for survey pages and e-mails; empty: none.")
+    ] = None,
+    logo: Annotated[
+        Path | None,
+        typer.Option(help="A PNG, JPEG, GIF or WebP logo file (at most 512 KiB)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Rename an account or change its minimum interval between surveys to one address."""
-    result = run_db(
-        lambda conn: admin.update_account(
-            conn, account, name=name, min_interval_days=min_interval_days
-        )
-    )
+    """Rename an account or change its settings: the minimum interval between surveys to one
+    address, and how its e-mails and survey pages look (docs/console.md)."""
+    data = None
+    if logo is not None:
+        try:
+            data = logo.read_bytes()
+        except OSError as exc:
+            fail(f"cannot read {logo}: {exc}")
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        settings = {
+            "display_name": display_name,
+            "sender_name": sender_name,
+            "reply_to": reply_to,
+            "brand_colour": brand_colour,
+        }
+        given = name is not None or min_interval_days is not None
+        if data is None or given or any(v is not None for v in settings.values()):
+            result = await admin.update_account(
+                conn, account, name=name, min_interval_days=min_interval_days, **settings
+            )
+        else:
+            result = await admin.show_account(conn, account)
+        if data is not None:
+            try:
+                result["logo"] = await admin.set_logo(conn, result["id"], data)
+            except LogoRefused as exc:
+                raise AdminError(f"logo not saved: {exc}") from None
+        return result
+
+    result = run_db(work)
     report(result, as_json, f"account {result['id']} {result['name']!r} updated")
 
 

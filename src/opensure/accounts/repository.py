@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from opensure.db.ids import id_taken, move_sequence_past_max
 from opensure.models import (
     Account,
+    AccountLogo,
     EmailTemplate,
     FeedbackRequest,
     Segment,
@@ -22,6 +23,7 @@ from opensure.models import (
 )
 
 _accounts = Account.__table__
+_logos = AccountLogo.__table__
 _templates = EmailTemplate.__table__
 _staff = Staff.__table__
 _teams = Team.__table__
@@ -66,6 +68,57 @@ async def set_link_back_template(
     await conn.execute(
         update(_accounts).where(_accounts.c.id == account_id).values(link_back_template=template)
     )
+
+
+async def account_settings(conn: AsyncConnection, account_id: int) -> dict[str, Any] | None:
+    """The account's settings and its logo's hash and type (not its bytes)."""
+    a = _accounts
+    stmt = (
+        select(
+            a.c.id,
+            a.c.name,
+            a.c.display_name,
+            a.c.min_interval_days,
+            a.c.link_back_template,
+            a.c.sender_name,
+            a.c.reply_to,
+            a.c.brand_colour,
+            _logos.c.sha256.label("logo_sha256"),
+            _logos.c.content_type.label("logo_type"),
+        )
+        .select_from(a.outerjoin(_logos, _logos.c.account_id == a.c.id))
+        .where(a.c.id == account_id)
+    )
+    row = (await conn.execute(stmt)).mappings().first()
+    return None if row is None else dict(row)
+
+
+async def logo(conn: AsyncConnection, account_id: int) -> dict[str, Any] | None:
+    stmt = select(_logos).where(_logos.c.account_id == account_id)
+    row = (await conn.execute(stmt)).mappings().first()
+    return None if row is None else dict(row)
+
+
+async def put_logo(
+    conn: AsyncConnection,
+    account_id: int,
+    *,
+    content_type: str,
+    data: bytes,
+    sha256: str,
+    now: dt.datetime,
+) -> None:
+    """Store the account's logo, replacing the one it had."""
+    values = {"content_type": content_type, "bytes": data, "sha256": sha256, "updated_at": now}
+    await conn.execute(delete(_logos).where(_logos.c.account_id == account_id))
+    await conn.execute(insert(_logos).values(account_id=account_id, **values))
+
+
+async def delete_logo(conn: AsyncConnection, account_id: int) -> str | None:
+    """Delete the account's logo; the deleted logo's hash, or None if there was none."""
+    stmt = delete(_logos).where(_logos.c.account_id == account_id).returning(_logos.c.sha256)
+    row = (await conn.execute(stmt)).first()
+    return None if row is None else str(row.sha256)
 
 
 async def list_accounts(conn: AsyncConnection) -> list[dict[str, Any]]:

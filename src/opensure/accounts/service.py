@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opensure.accounts import repository as repo
 from opensure.api.timestamps import format as iso
-from opensure.core import csvimport, linkback
+from opensure.core import branding, csvimport, linkback
 from opensure.core.clock import utcnow
 from opensure.core.emails import normalise_email, operator_address
 from opensure.core.errors import AdminError
@@ -52,23 +52,19 @@ async def set_link_back(
     """Set (or, with None, clear) the URL template that links a response's reference back to
     its ticket (``opensure.core.linkback``); a template that could never give a web link is
     refused."""
-    template = template.strip() if template else None
-    if template:
-        if len(template) > LINK_BACK_MAX:
-            raise AdminError(f"a link-back template is at most {LINK_BACK_MAX} characters")
-        problem = linkback.template_problem(template)
-        if problem:
-            raise AdminError(f"link-back template {template!r}: {problem}")
-    await repo.set_link_back_template(conn, account_id, template or None)
-    return {"id": account_id, "link_back_template": template or None}
+    try:
+        checked = _link_back(template or "")
+    except AdminError as exc:
+        raise AdminError(f"link-back template {template!r}: {exc}") from None
+    await repo.set_link_back_template(conn, account_id, checked)
+    return {"id": account_id, "link_back_template": checked}
 
 
 async def create_account(
     conn: AsyncConnection, name: str, min_interval_days: int = 0
 ) -> dict[str, Any]:
     name = _account_name(name)
-    if min_interval_days < 0:
-        raise AdminError("--min-interval-days must be 0 or more")
+    min_interval_days = _min_interval(min_interval_days)
     exists = await repo.account_id_named(conn, name)
     if exists is not None:
         raise AdminError(f"an account named {name!r} already exists (id {exists})")
@@ -94,6 +90,7 @@ def _account_json(row: dict[str, Any]) -> dict[str, Any]:
         "name": row["name"],
         "min_interval_days": row["min_interval_days"],
         "link_back_template": row["link_back_template"],
+        **{field: row.get(field) for field in BRANDING},
         "created_at": iso(row["created_at"]),
     }
 
@@ -107,8 +104,15 @@ async def show_account(conn: AsyncConnection, ref: str) -> dict[str, Any]:
 
 
 async def update_account(
-    conn: AsyncConnection, ref: str, *, name: str | None, min_interval_days: int | None
+    conn: AsyncConnection,
+    ref: str,
+    *,
+    name: str | None,
+    min_interval_days: int | None,
+    **settings: str | None,
 ) -> dict[str, Any]:
+    """Rename an account or change its settings (``SETTINGS``; an empty string clears a text
+    setting); every setting is checked as the console checks it."""
     account = await find_account(conn, ref)
     values: dict[str, Any] = {}
     if name is not None:
@@ -116,14 +120,172 @@ async def update_account(
         other = await repo.account_id_named(conn, values["name"])
         if other not in (None, account["id"]):
             raise AdminError(f"an account named {values['name']!r} already exists (id {other})")
+    given: dict[str, Any] = {k: v for k, v in settings.items() if v is not None}
     if min_interval_days is not None:
-        if min_interval_days < 0:
-            raise AdminError("--min-interval-days must be 0 or more")
-        values["min_interval_days"] = min_interval_days
+        given["min_interval_days"] = min_interval_days
+    values.update(checked_settings(given))
     if not values:
-        raise AdminError("nothing to change: give --name or --min-interval-days")
+        raise AdminError(
+            "nothing to change: give --name, --min-interval-days, --display-name, "
+            "--sender-name, --reply-to or --brand-colour"
+        )
     await repo.update_account(conn, account["id"], values)
     return _account_json({**account, **values})
+
+
+# ---- settings (the console's account settings and `opensure accounts update`) ----
+
+DISPLAY_NAME_MAX = max_length(Account.__table__.c.display_name)
+SENDER_NAME_MAX = max_length(Account.__table__.c.sender_name)
+# The settings beside the name, each checked by one function below.
+BRANDING = ("display_name", "sender_name", "reply_to", "brand_colour")
+SETTINGS = ("display_name", "min_interval_days", "link_back_template", *BRANDING[1:])
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+class SettingsRefused(AdminError):
+    """Settings that cannot be saved: ``problems`` maps each refused field to its sentence."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__(" ".join(problems.values()))
+        self.problems = problems
+
+
+def _min_interval(value: int | str) -> int:
+    text = str(value).strip()
+    if not text.isdecimal() or len(text) > 5 or int(text) > 36500:
+        raise AdminError("The minimum interval is a whole number of days, from 0 (off) to 36500.")
+    return int(text)
+
+
+def _link_back(value: str) -> str | None:
+    template = value.strip()
+    if not template:
+        return None
+    if len(template) > LINK_BACK_MAX:
+        raise AdminError(f"The link-back template is at most {LINK_BACK_MAX} characters.")
+    problem = linkback.template_problem(template)
+    if problem:
+        raise AdminError(problem)
+    return template
+
+
+def _one_line(value: str, what: str, limit: int) -> str | None:
+    text = value.strip()
+    if _CONTROL.search(text):
+        raise AdminError(f"The {what} must be one line, without control characters.")
+    if len(text) > limit:
+        raise AdminError(f"The {what} is at most {limit} characters.")
+    return text or None
+
+
+def _reply_to(value: str) -> str | None:
+    if not value.strip():
+        return None
+    try:
+        return operator_address(value)
+    except AdminError:
+        raise AdminError(
+            "The reply-to address is not an e-mail address (like name@example.com)."
+        ) from None
+
+
+def _brand_colour(value: str) -> str | None:
+    if not value.strip():
+        return None
+    problem = branding.colour_problem(value)
+    if problem:
+        raise AdminError(problem)
+    return branding.normal_colour(value)
+
+
+_CHECKS: dict[str, Any] = {
+    "display_name": lambda v: _one_line(v, "company name", DISPLAY_NAME_MAX),
+    "min_interval_days": _min_interval,
+    "link_back_template": _link_back,
+    "sender_name": lambda v: _one_line(v, "sender name", SENDER_NAME_MAX),
+    "reply_to": _reply_to,
+    "brand_colour": _brand_colour,
+}
+
+
+def checked_settings(given: dict[str, Any]) -> dict[str, Any]:
+    """The settings in ``given`` as stored (text stripped, empty as None), or SettingsRefused
+    naming every problem."""
+    values: dict[str, Any] = {}
+    problems: dict[str, str] = {}
+    for field, value in given.items():
+        try:
+            values[field] = _CHECKS[field](value)
+        except AdminError as exc:
+            problems[field] = str(exc)
+    if problems:
+        raise SettingsRefused(problems)
+    return values
+
+
+async def account_settings(conn: AsyncConnection, account_id: int) -> dict[str, Any]:
+    """The account's settings (``SETTINGS``), its name, and its logo's type, hash and path
+    (``logo``: None without one)."""
+    row = await repo.account_settings(conn, account_id)
+    if row is None:
+        raise AdminError(f"no account {account_id}")
+    found = dict(row)
+    found["logo"] = None
+    if found.pop("logo_sha256") is not None:
+        found["logo"] = {
+            "sha256": row["logo_sha256"],
+            "content_type": row["logo_type"],
+            "path": branding.logo_path(account_id, row["logo_sha256"], row["logo_type"]),
+        }
+    found.pop("logo_type")
+    return found
+
+
+async def update_settings(
+    conn: AsyncConnection, account_id: int, given: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Check and save ``given`` (SettingsRefused, nothing saved, when any is wrong); the
+    changed fields before and after."""
+    values = checked_settings(given)
+    current = await account_settings(conn, account_id)
+    changed = {k: v for k, v in values.items() if current[k] != v}
+    if changed:
+        await repo.update_account(conn, account_id, changed)
+    return {k: current[k] for k in changed}, changed
+
+
+async def set_logo(conn: AsyncConnection, account_id: int, data: bytes) -> dict[str, Any]:
+    """Check and store the account's logo (``branding.LogoRefused`` says why not); its type,
+    hash and public path."""
+    logo = branding.check_logo(data)
+    digest = branding.sha256(data)
+    await repo.put_logo(
+        conn, account_id, content_type=logo.content_type, data=data, sha256=digest, now=utcnow()
+    )
+    return {
+        "sha256": digest,
+        "content_type": logo.content_type,
+        "path": branding.logo_path(account_id, digest, logo.content_type),
+    }
+
+
+async def remove_logo(conn: AsyncConnection, account_id: int) -> str | None:
+    """Remove the account's logo; the removed logo's hash (None if it had none)."""
+    return await repo.delete_logo(conn, account_id)
+
+
+async def logo_file(
+    conn: AsyncConnection, account_id: int, sha_prefix: str, extension: str
+) -> tuple[str, bytes] | None:
+    """The logo at ``branding.logo_path`` (content type and bytes), if it is still the
+    account's: an old hash or another extension is None."""
+    found = await repo.logo(conn, account_id)
+    if found is None or not found["sha256"].startswith(sha_prefix):
+        return None
+    if len(sha_prefix) != 12 or branding.LOGO_TYPES.get(found["content_type"]) != extension:
+        return None
+    return str(found["content_type"]), bytes(found["bytes"])
 
 
 async def delete_account(conn: AsyncConnection, ref: str, *, confirm: str) -> dict[str, Any]:

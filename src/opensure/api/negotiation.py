@@ -44,6 +44,7 @@ EXEMPT_PREFIXES = (
     "/s/",
     "/u/",
     "/static/",
+    "/brand/",
     "/healthz",
     "/readyz",
     "/metrics",

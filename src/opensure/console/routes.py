@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from opensure.console import (
+    account_settings,
     auth,
     dashboards,
     inbox,
@@ -26,4 +27,5 @@ ROUTERS: list[APIRouter] = [
     programme.router,
     programme_sites.router,
     programme_lists.router,
+    account_settings.router,
 ]

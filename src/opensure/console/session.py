@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import hmac
 import io
-from email.message import EmailMessage
-from email.parser import BytesParser
-from email.policy import HTTP
 from urllib.parse import parse_qsl
 
 from fastapi import Request
@@ -19,13 +16,13 @@ from opensure.config import Settings
 from opensure.console.viewer import Membership, Viewer
 from opensure.console.web import CSRF_FIELD, PREFIX, Forbidden, SignInRequired
 from opensure.core.clock import utcnow
+from opensure.core.formdata import Upload, parse_multipart
 from opensure.users import service as users
 
 __all__ = ["Membership", "Viewer"]
 
 COOKIE = "opensure_session"
 MAX_FORM_BYTES = 256 * 1024
-MAX_MULTIPART_FIELDS = 20
 
 
 async def current(request: Request) -> Viewer | None:
@@ -78,40 +75,13 @@ def require_admin(viewer: Viewer) -> None:
         raise Forbidden("Your role in this account (viewer) lets you read and export, not change.")
 
 
-def _text(raw: str) -> str:
-    # The e-mail parser reads header bytes as ASCII with surrogates; browsers send UTF-8.
-    try:
-        return raw.encode("utf-8", "surrogateescape").decode("utf-8")
-    except UnicodeError:
-        return raw.encode("utf-8", "replace").decode("utf-8")
-
-
-def multipart_pairs(content_type: str, body: bytes) -> list[tuple[str, str | UploadFile]]:
-    """The fields of a multipart/form-data body (files as UploadFile, in memory), read by the
-    standard library's MIME parser; a body it cannot read gives no fields."""
-    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1", "replace")
-    message = BytesParser(policy=HTTP).parsebytes(head + body)
-    if not isinstance(message, EmailMessage) or not message.is_multipart():
-        return []
-    pairs: list[tuple[str, str | UploadFile]] = []
-    for part in list(message.iter_parts())[:MAX_MULTIPART_FIELDS]:
-        name = part.get_param("name", header="content-disposition")
-        if not isinstance(name, str) or not name:
-            continue
-        payload = part.get_payload(decode=True)
-        data = payload if isinstance(payload, bytes) else b""
-        filename = part.get_param("filename", header="content-disposition")
-        if isinstance(filename, str):
-            upload = UploadFile(
-                io.BytesIO(data),
-                size=len(data),
-                filename=_text(filename),
-                headers=Headers({"content-type": part.get_content_type()}),
-            )
-            pairs.append((_text(name), upload))
-        else:
-            pairs.append((_text(name), data.decode("utf-8", "replace")))
-    return pairs
+def _upload_file(upload: Upload) -> UploadFile:
+    return UploadFile(
+        io.BytesIO(upload.data),
+        size=len(upload.data),
+        filename=upload.filename,
+        headers=Headers({"content-type": upload.content_type}),
+    )
 
 
 async def posted_form(request: Request, max_bytes: int = MAX_FORM_BYTES) -> FormData:
@@ -119,7 +89,12 @@ async def posted_form(request: Request, max_bytes: int = MAX_FORM_BYTES) -> Form
     body = await read_body(request, max_bytes)
     content_type = request.headers.get("content-type", "")
     if content_type.split(";")[0].strip().lower() == "multipart/form-data":
-        return FormData(multipart_pairs(content_type, body))
+        return FormData(
+            [
+                (name, _upload_file(value) if isinstance(value, Upload) else value)
+                for name, value in parse_multipart(body, content_type)
+            ]
+        )
     try:
         pairs: list[tuple[str, str | UploadFile]] = list(
             parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=1000)
@@ -135,13 +110,29 @@ async def checked_form(
     """The posted form (url-encoded, or multipart with files up to ``max_bytes`` in all), if it
     carries this session's CSRF token; otherwise 403."""
     form = await posted_form(request, max_bytes)
-    sent = form.get(CSRF_FIELD)
-    if not isinstance(sent, str) or not hmac.compare_digest(sent, viewer.csrf_token):
+    _check_csrf(form.get(CSRF_FIELD), viewer)
+    return form
+
+
+async def checked_upload(request: Request, viewer: Viewer, limit: int) -> dict[str, str | Upload]:
+    """A multipart form (with a file) of at most ``limit`` bytes (413 beyond), if it carries
+    this session's CSRF token; otherwise 403. The first value of each field."""
+    body = await read_body(request, limit)
+    fields: dict[str, str | Upload] = {}
+    for name, value in parse_multipart(body, request.headers.get("content-type", "")):
+        fields.setdefault(name, value)
+    _check_csrf(fields.get(CSRF_FIELD), viewer)
+    return fields
+
+
+def _check_csrf(sent: object, viewer: Viewer) -> None:
+    if not isinstance(sent, str) or not sent.isascii():
+        sent = ""
+    if not hmac.compare_digest(sent, viewer.csrf_token):
         raise Forbidden(
             "This form has expired or did not come from this site. "
             "Go back, reload the page and try again."
         )
-    return form
 
 
 def set_cookie(response: Response, settings: Settings, value: str) -> None:

@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from opensure.core import branding
 from opensure.core.links import survey_link, unsubscribe_link
 from opensure.dispatch.render import (
     EmailContent,
     RenderedEmail,
     build_message,
     delivery_address,
+    from_header,
     message_id,
 )
 
@@ -19,24 +21,29 @@ from opensure.dispatch.render import (
 def content_for(
     row: Any, params: Sequence[tuple[str, str]], *, base: str, sender: str
 ) -> EmailContent:
+    brand = branding.brand_of(row, base)
     return EmailContent(
         to=delivery_address(row.email),
         to_name=" ".join(p for p in (row.first_name, row.surname) if p) or None,
         first_name=row.first_name,
         surname=row.surname,
-        company=row.account_name,
+        company=brand.company,
         reference=row.reference,
         survey_link=survey_link(base, row.survey_code, row.token, params),
         unsubscribe_link=unsubscribe_link(base, row.token),
         message_id=message_id(row.id, row.token, sender),
+        colour=brand.colour,
+        logo=brand.logo,
     )
 
 
 def message_for(row: Any, content: EmailContent, *, sender: str) -> RenderedEmail:
-    """TemplateProblem if the account's template cannot be rendered."""
+    """TemplateProblem if the account's template cannot be rendered. From keeps the
+    installation's address (its SPF and DKIM) with the account's sender name, if it has one."""
     return build_message(
         content,
-        sender=sender,
+        sender=from_header(sender, row.sender_name),
         subject_template=row.template_subject,
         body_template=row.template_body,
+        reply_to=row.reply_to,
     )

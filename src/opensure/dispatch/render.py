@@ -7,6 +7,7 @@ are folded to one line so that a CR/LF in a name cannot add a header.
 
 from __future__ import annotations
 
+import html as html_text
 import quopri
 import re
 import secrets
@@ -18,6 +19,8 @@ from email.utils import formataddr, formatdate, parseaddr
 from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
+
+from opensure.core import branding
 
 # Re-exported: template saving checks a template here.
 from opensure.dispatch.templating import (
@@ -38,6 +41,7 @@ __all__ = [
     "build_message",
     "check_template",
     "delivery_address",
+    "from_header",
     "message_id",
     "one_line",
     "template_problems",
@@ -63,22 +67,49 @@ class EmailContent:
     survey_link: str
     unsubscribe_link: str
     message_id: str
+    # The account's brand (``core.branding``): ``#rrggbb`` and the logo's absolute URL.
+    colour: str | None = None
+    logo: str | None = None
 
 
-def _html_document(rendered_body: str) -> str:
-    """Paragraphs and clickable links from the escaped text body."""
+def _html_document(rendered_body: str, content: EmailContent) -> str:
+    """Paragraphs and clickable links from the escaped text body; the account's logo above
+    them and its colour on the links, when it has them."""
     paragraphs = [p for p in re.split(r"\n\s*\n", rendered_body.strip()) if p.strip()]
+    link_style = _link_style(content.colour)
     parts = []
+    if content.logo:
+        alt = html_text.escape(content.company, quote=True)
+        parts.append(
+            f'<p style="margin: 0 0 1.5em;"><img src="{html_text.escape(content.logo)}" '
+            f'alt="{alt}" style="display: block; max-width: 240px; max-height: 64px;'
+            ' height: auto; border: 0;"></p>'
+        )
     for paragraph in paragraphs:
-        linked = _URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', paragraph)
+        linked = _URL.sub(
+            lambda m: f'<a href="{m.group(0)}"{link_style}>{m.group(0)}</a>', paragraph
+        )
         parts.append("<p>" + linked.replace("\n", "<br>\n") + "</p>")
+    # A bar in the brand colour across the top.
+    accent = f" border-top: 6px solid {content.colour};" if content.colour else ""
     return (
         '<!doctype html>\n<html><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1"></head>\n'
         '<body style="font-family: -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif;'
         " font-size: 16px; line-height: 1.5; color: #1f2937; max-width: 36em; margin: 0 auto;"
-        ' padding: 1em;">\n' + "\n".join(parts) + "\n</body></html>\n"
+        f' padding: 1em;{accent}">\n' + "\n".join(parts) + "\n</body></html>\n"
     )
+
+
+@lru_cache(maxsize=256)
+def _link_style(colour: str | None) -> str:
+    """Links in the brand colour where it reads on white; otherwise the usual link colour,
+    underlined in the brand colour."""
+    if not colour:
+        return ""
+    if branding.readable_on_white(colour):
+        return f' style="color: {colour};"'
+    return f' style="color: #1d4ed8; text-decoration: none; border-bottom: 3px solid {colour};"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +155,7 @@ def _qp(text: str) -> str:
 
 
 def _encode_header(name: str, value: str) -> str:
-    if name in ("To", "From") and not value.isascii():
+    if name in ("To", "From", "Reply-To") and not value.isascii():
         display, address = parseaddr(value)
         if not address.isascii():
             return value  # the display name is encoded already; the mailbox stays UTF-8
@@ -144,7 +175,12 @@ def _address(name: str, address: str) -> str:
 
 
 def build_message(
-    content: EmailContent, *, sender: str, subject_template: str | None, body_template: str | None
+    content: EmailContent,
+    *,
+    sender: str,
+    subject_template: str | None,
+    body_template: str | None,
+    reply_to: str | None = None,
 ) -> RenderedEmail:
     subject_source = subject_template or DEFAULT_SUBJECT
     body_source = body_template or DEFAULT_BODY
@@ -163,9 +199,9 @@ def build_message(
     subject = one_line(render(subject_source, False, values)) or "How did we do?"
     text = render(body_source, False, values)
     # Autoescaping escapes every value, the customer's included; links are then made clickable.
-    html = _html_document(render(body_source, True, values))
+    html = _html_document(render(body_source, True, values), content)
     to_name = one_line(content.to_name or "")
-    headers = (
+    headers: tuple[tuple[str, str], ...] = (
         ("Subject", subject),
         ("From", one_line(sender)),
         ("To", _address(to_name, content.to)),
@@ -175,7 +211,18 @@ def build_message(
         ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
         ("Auto-Submitted", "auto-generated"),
     )
+    if reply_to:
+        headers += (("Reply-To", one_line(reply_to)),)
     return RenderedEmail(headers, text, html)
+
+
+@lru_cache(maxsize=256)
+def from_header(mail_from: str, sender_name: str | None) -> str:
+    """The From header: the installation's address (``OPENSURE_MAIL_FROM``, which keeps its
+    SPF and DKIM) under the account's sender name, or ``mail_from`` as it is without one."""
+    if not sender_name:
+        return mail_from
+    return _address(one_line(sender_name), parseaddr(mail_from)[1])
 
 
 _last_date: tuple[int, str] = (0, "")

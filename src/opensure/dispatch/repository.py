@@ -14,6 +14,7 @@ from opensure.db.fast import Query, Session
 from opensure.dispatch.outcomes import Deferred, NotSent, Outcome, Sent
 from opensure.models import (
     Account,
+    AccountLogo,
     EmailTemplate,
     FeedbackRequest,
     FeedbackRequestItem,
@@ -66,6 +67,7 @@ async def claim(
 
 async def load(conn: AsyncConnection, ids: Sequence[int]) -> list[AnyRow]:
     s, a, t = Survey.__table__, Account.__table__, EmailTemplate.__table__
+    logos = AccountLogo.__table__
     stmt = (
         select(
             fr.c.id,
@@ -82,12 +84,20 @@ async def load(conn: AsyncConnection, ids: Sequence[int]) -> list[AnyRow]:
             s.c.deleted_at.label("survey_deleted_at"),
             a.c.name.label("account_name"),
             a.c.min_interval_days,
+            # The account's e-mail settings and brand (its logo by hash: never the bytes).
+            a.c.display_name.label("account_display_name"),
+            a.c.sender_name,
+            a.c.reply_to,
+            a.c.brand_colour,
+            logos.c.sha256.label("logo_sha256"),
+            logos.c.content_type.label("logo_type"),
             t.c.subject.label("template_subject"),
             t.c.body.label("template_body"),
         )
         .select_from(
             fr.join(s, s.c.id == fr.c.survey_id)
             .join(a, a.c.id == fr.c.account_id)
+            .outerjoin(logos, logos.c.account_id == a.c.id)
             .outerjoin(t, t.c.id == fr.c.email_template_id)
         )
         .where(fr.c.id.in_(ids))

@@ -2,6 +2,7 @@
 
 from opensure.models.accounts import (
     Account,
+    AccountLogo,
     ApiToken,
     EmailTemplate,
     Segment,
@@ -35,6 +36,7 @@ from opensure.models.users import ConsoleSession, Membership, PasswordLink, Sign
 
 __all__ = [
     "Account",
+    "AccountLogo",
     "Answer",
     "ApiToken",
     "AuditEvent",

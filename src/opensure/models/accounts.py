@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opensure.core.clock import utcnow
@@ -22,6 +22,30 @@ class Account(Base):
     # ``https://desk.example.com/tickets/{machine_id}`` (``{reference}`` also works).
     link_back_template: Mapped[str | None] = mapped_column(String(500), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The company name e-mails and survey pages show (``name`` when empty): ``name`` is the
+    # operator's unique handle for the account (the CLI finds an account by it).
+    display_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # The From display name of survey e-mails (the address stays the installation's
+    # OPENSURE_MAIL_FROM, for SPF and DKIM) and their Reply-To address.
+    sender_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    reply_to: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    # ``#rrggbb``: the survey pages' and HTML e-mails' accent.
+    brand_colour: Mapped[str | None] = mapped_column(String(7), nullable=True)
+
+
+class AccountLogo(Base):
+    """An account's logo, served publicly at ``core.branding.logo_path`` (by its hash)."""
+
+    __tablename__ = "account_logos"
+
+    account_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    # One of core.branding.LOGO_TYPES, found from the file's first bytes.
+    content_type: Mapped[str] = mapped_column(String(20))
+    bytes: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ApiToken(Base):

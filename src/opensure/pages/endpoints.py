@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import RedirectResponse, Response
 
 from opensure.api.deps import installation_secret, read, transaction
-from opensure.core import signing
+from opensure.core import branding, signing
 from opensure.core.links import SURVEY_PATH, TOKEN_PARAM, UNSUBSCRIBE_PATH
 from opensure.db.fast import SaSession
 from opensure.feedback_responses import repository as responses_repo
@@ -82,6 +82,11 @@ def _message(request: Request, title: str, message: str, status_code: int) -> Re
     return _page(request, "message.html", {"title": title, "message": message}, status_code)
 
 
+def _branded(row: Any, **context: Any) -> dict[str, Any]:
+    brand = branding.brand_of(row)
+    return {**context, "company": brand.company, "brand": brand}
+
+
 def make_form_token(secret: str, code: str, token: str) -> str:
     return signing.make_form_token(secret, f"{code}|{token}")
 
@@ -143,20 +148,20 @@ def _context(
             f"Hi {feedback_request.first_name}, thank you for taking a minute "
             "to tell us how we did."
         )
-    return {
-        "title": survey.name,
-        "company": survey.account_name,
-        "survey": survey,
-        "questions": questions,
-        "token": token,
-        "token_param": TOKEN_PARAM,
-        "anonymous": feedback_request is None,
-        "greeting": greeting,
-        "form_token": make_form_token(secret, survey.code, token),
-        "entered": entered or {},
-        "errors": errors or {},
-        "limits": forms.FIELD_LIMITS,
-    }
+    return _branded(
+        survey,
+        title=survey.name,
+        survey=survey,
+        questions=questions,
+        token=token,
+        token_param=TOKEN_PARAM,
+        anonymous=feedback_request is None,
+        greeting=greeting,
+        form_token=make_form_token(secret, survey.code, token),
+        entered=entered or {},
+        errors=errors or {},
+        limits=forms.FIELD_LIMITS,
+    )
 
 
 @router.get(SURVEY_PATH)
@@ -276,7 +281,7 @@ async def thanks_page(code: str, request: Request) -> Response:
         found = await repo.survey_by_code(conn, code)
     if found is None:
         return _message(request, "Survey not found", "We couldn't find this survey.", 404)
-    return _page(request, "thanks.html", {"title": "Thank you", "company": found[0].account_name})
+    return _page(request, "thanks.html", _branded(found[0], title="Thank you"))
 
 
 async def _unsubscribe_target(request: Request, conn: Any, token: str) -> Any:
@@ -298,7 +303,7 @@ async def unsubscribe_page(token: str, request: Request) -> Response:
         target = await _unsubscribe_target(request, conn, token)
     if isinstance(target, Response):
         return target
-    context = {"title": "Unsubscribe", "company": target.account_name, "email": target.email}
+    context = _branded(target, title="Unsubscribe", email=target.email)
     return _page(request, "unsubscribe.html", {**context, "done": False})
 
 
@@ -310,7 +315,7 @@ async def unsubscribe(token: str, request: Request) -> Response:
         if isinstance(target, Response):
             return target
         await repo.unsubscribe(conn, target.account_id, target.email)
-    context = {"title": "Unsubscribed", "company": target.account_name, "email": target.email}
+    context = _branded(target, title="Unsubscribed", email=target.email)
     return _page(request, "unsubscribe.html", {**context, "done": True})
 
 

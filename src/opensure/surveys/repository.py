@@ -16,6 +16,7 @@ from opensure.db import AnyRow
 from opensure.db.ids import id_taken, move_sequence_past_max
 from opensure.models import (
     Account,
+    AccountLogo,
     FeedbackRequest,
     Question,
     QuestionRevision,
@@ -25,14 +26,30 @@ from opensure.models import (
 )
 
 fr = FeedbackRequest.__table__
+_accounts, _logos = Account.__table__, AccountLogo.__table__
+# What the pages show of the account: its name, and its brand (``core.branding.brand``).
+_ACCOUNT_COLUMNS = (
+    _accounts.c.name.label("account_name"),
+    _accounts.c.display_name.label("account_display_name"),
+    _accounts.c.brand_colour,
+    _logos.c.sha256.label("logo_sha256"),
+    _logos.c.content_type.label("logo_type"),
+)
+
+
+def _with_account(table: Any, account_id: Any) -> Any:
+    """``table`` joined to its account and the account's logo (its hash, not its bytes)."""
+    return table.join(_accounts, _accounts.c.id == account_id).outerjoin(
+        _logos, _logos.c.account_id == _accounts.c.id
+    )
 
 
 async def survey_by_code(conn: AsyncConnection, code: str) -> tuple[AnyRow, list[AnyRow]] | None:
-    s, a, q = Survey.__table__, Account.__table__, Question.__table__
+    s, q = Survey.__table__, Question.__table__
     survey = (
         await conn.execute(
-            select(s, a.c.name.label("account_name"))
-            .join(a, a.c.id == s.c.account_id)
+            select(s, *_ACCOUNT_COLUMNS)
+            .select_from(_with_account(s, s.c.account_id))
             .where(s.c.code == code)
         )
     ).first()
@@ -49,7 +66,7 @@ async def survey_by_code(conn: AsyncConnection, code: str) -> tuple[AnyRow, list
 
 
 async def request_by_token(conn: AsyncConnection, token: str) -> AnyRow | None:
-    st, a = Staff.__table__, Account.__table__
+    st = Staff.__table__
     stmt = (
         select(
             fr.c.id,
@@ -64,9 +81,9 @@ async def request_by_token(conn: AsyncConnection, token: str) -> AnyRow | None:
             fr.c.site_id,
             fr.c.deletion_requested_at,
             st.c.team_id,
-            a.c.name.label("account_name"),
+            *_ACCOUNT_COLUMNS,
         )
-        .select_from(fr.join(a, a.c.id == fr.c.account_id).outerjoin(st, st.c.id == fr.c.staff_id))
+        .select_from(_with_account(fr, fr.c.account_id).outerjoin(st, st.c.id == fr.c.staff_id))
         .where(fr.c.token == token)
     )
     return (await conn.execute(stmt)).first()
