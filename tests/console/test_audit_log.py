@@ -21,21 +21,13 @@ from opensure.api.negotiation import TokenCache
 from opensure.audit import service as audit
 from opensure.core.tokens import hash_token
 from tests.conftest import Account
-from tests.console.conftest import add_user, csrf, form_with_action, session_of
+from tests.console.conftest import add_user, csrf, session_of
+from tests.console.test_settings import post
 from tests.fixtures.server import run_cli
 
 AUDIT = "/app/settings/audit"
 USERS = "/app/settings/users"
 TOKENS = "/app/settings/tokens"
-
-
-async def post(client: httpx.AsyncClient, page: str, action: str, **fields: str) -> httpx.Response:
-    """Post the form to ``action`` found on ``page``, with ``fields`` changed."""
-    shown = await client.get(page)
-    assert shown.status_code == 200, shown.text
-    data = form_with_action(shown.text, action)
-    data.update(fields)
-    return await client.post(action, data=data)
 
 
 def shown_events(page: httpx.Response) -> list[dict[str, Any]]:
