@@ -172,7 +172,12 @@ def audited(
     a deletion, or nothing changed); an update's result is laid over the object before."""
 
     async def work(conn: AsyncConnection, account_id: int) -> T:
-        before = None if show is None else await show(conn, account_id)
+        try:
+            before = None if show is None else await show(conn, account_id)
+        except AdminError:
+            # No such object: the change fails too, with its own first complaint (a bad
+            # argument before an unknown object), as it did before it was audited.
+            before = None
         result = await change(conn, account_id)
         after = logged(result) if logged else result if isinstance(result, dict) else None
         if before is not None and after is not None:
