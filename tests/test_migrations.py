@@ -296,7 +296,7 @@ async def test_0009_indexes_the_answers_that_were_already_there(engine: AsyncEng
 async def test_0015_gives_each_question_its_first_revision_and_each_answer_its_revision(
     engine: AsyncEngine,
 ) -> None:
-    await upgrade(engine, "0013")
+    await upgrade(engine, "0014")
     async with engine.begin() as conn:
         for statement in (
             "INSERT INTO accounts (id, name, min_interval_days, created_at) "

@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.tokens = TokenCache(
             lambda digest: tokens_store.account_for(reader_engine, digest),
             settings.token_cache_seconds,
+            touch=lambda digests, now: tokens_store.mark_used(engine, digests, now),
         )
         app.state.limiter = make_limiter(
             settings.rate_limit, settings.rate_limit_window_seconds, settings.redis_url
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stop.set()
             for task in background:
                 await task
+            await app.state.tokens.settle()
             if app.state.limiter is not None:
                 await app.state.limiter.close()
             await app.state.direct.close()

@@ -20,11 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from opensure.accounts import repository as accounts_repo
 from opensure.accounts import service as admin
 from opensure.api import timestamps
+from opensure.audit import service as audit
 from opensure.config import get_settings
 from opensure.core.branding import LogoRefused
 from opensure.core.clock import utcnow
 from opensure.core.errors import AdminError
 from opensure.core.links import set_password_link
+from opensure.core.tokens import SHOWN_PREFIX_LENGTH
 from opensure.db import create_engine
 from opensure.db.migrate import ensure_current, upgrade
 from opensure.surveys import admin as surveys_admin
@@ -112,6 +114,95 @@ def in_account(account: str, work: Callable[[AsyncConnection, int], Awaitable[T]
     return run_db(go)
 
 
+# Never in the audit log: what a token or a password link lets one do.
+SECRETS = frozenset({"token", "password_link_token", "password_link", "password"})
+Show = Callable[[AsyncConnection, int], Awaitable[dict[str, Any]]]
+
+
+def _subject(kind: str, obj: dict[str, Any]) -> tuple[Any, str]:
+    """(id, "Staff ana (Ana Lopez)"): the object as the audit log names it."""
+    key = next((obj[k] for k in ("code", "site_code", "key", "email") if obj.get(k)), None)
+    name, ident = obj.get("name"), obj.get("id", key)
+    if kind == "token":
+        return ident, f"API token {obj.get('prefix', '')}…"
+    label = f"{key or ident} ({name})" if name and (key or ident) else str(name or key or ident)
+    return ident, f"{kind.replace('_', ' ').capitalize()} {label}"
+
+
+async def record_change(
+    conn: AsyncConnection,
+    account_id: int,
+    action: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    subject: str | None = None,
+) -> None:
+    """Record a change made by this command in the account's audit log (by the operating
+    system's user, via "cli"); nothing when there is neither a before nor an after."""
+    if before is None and after is None:
+        return
+    kind = action.partition(".")[0]
+    ident, named = _subject(kind, after or before or {})
+    before, after = (
+        None if d is None else {k: v for k, v in d.items() if k not in SECRETS and k != "id"}
+        for d in (before, after)
+    )
+    await audit.record(
+        conn,
+        account_id,
+        audit.cli_actor(),
+        action,
+        subject_type=kind,
+        subject_id=ident,
+        subject=subject or named,
+        before=before,
+        after=after,
+    )
+
+
+def audited(
+    account: str,
+    action: str,
+    change: Callable[[AsyncConnection, int], Awaitable[T]],
+    *,
+    show: Show | None = None,
+    logged: Callable[[T], dict[str, Any] | None] | None = None,
+    subject: str | None = None,
+) -> T:
+    """``in_account`` that records the change in the audit log, in its transaction: the object
+    before from ``show`` (none: a creation), after from the result (``logged`` picks it; None:
+    a deletion, or nothing changed); an update's result is laid over the object before."""
+
+    async def work(conn: AsyncConnection, account_id: int) -> T:
+        try:
+            before = None if show is None else await show(conn, account_id)
+        except AdminError:
+            # No such object: the change fails too, with its own first complaint (a bad
+            # argument before an unknown object), as it did before it was audited.
+            before = None
+        result = await change(conn, account_id)
+        after = logged(result) if logged else result if isinstance(result, dict) else None
+        if before is not None and after is not None:
+            after = {**before, **after}
+        await record_change(conn, account_id, action, before, after, subject)
+        return result
+
+    return in_account(account, work)
+
+
+def imported(result: dict[str, Any]) -> dict[str, Any] | None:
+    """What a CSV import changed, for the audit log (a dry run changed nothing)."""
+    if result["dry_run"]:
+        return None
+    return {k: v for k, v in result.items() if k in ("created", "replaced", "new_teams")}
+
+
+async def user_fields(conn: AsyncConnection, account_id: int, email: str) -> dict[str, Any]:
+    """A user as the audit log records them: not the other accounts they belong to."""
+    user = await users.show_user(conn, account_id, email)
+    return {"id": user["id"], "email": user["email"], "role": user["role"]}
+
+
 def report(result: dict[str, Any], as_json: bool, line: str) -> None:
     typer.echo(json.dumps(result) if as_json else line)
 
@@ -180,7 +271,14 @@ def accounts_create(
     as_json: JsonOpt = False,
 ) -> None:
     """Create an account and its first API token (shown once)."""
-    result = run_db(lambda conn: admin.create_account(conn, name, min_interval_days))
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        made = await admin.create_account(conn, name, min_interval_days)
+        shown = {"id": made["id"], "name": made["name"], "min_interval_days": min_interval_days}
+        await record_change(conn, made["id"], "account.created", None, shown)
+        return made
+
+    result = run_db(work)
     report(
         result,
         as_json,
@@ -202,11 +300,12 @@ def accounts_link_back(
 ) -> None:
     """Link each response's reference back to its ticket in the console (docs/console.md)."""
 
-    async def work(conn: AsyncConnection) -> dict[str, Any]:
-        found = await admin.find_account(conn, account)
-        return await admin.set_link_back(conn, found["id"], template)
-
-    result = run_db(work)
+    result = audited(
+        account,
+        "account.updated",
+        lambda conn, a: admin.set_link_back(conn, a, template),
+        show=lambda conn, a: admin.show_account(conn, str(a)),
+    )
     shown = result["link_back_template"]
     report(result, as_json, f"link back: {shown}" if shown else "link back removed")
 
@@ -262,6 +361,7 @@ def accounts_update(
             fail(f"cannot read {logo}: {exc}")
 
     async def work(conn: AsyncConnection) -> dict[str, Any]:
+        before = await admin.show_account(conn, account)
         settings = {
             "display_name": display_name,
             "sender_name": sender_name,
@@ -280,6 +380,9 @@ def accounts_update(
                 result["logo"] = await admin.set_logo(conn, result["id"], data)
             except LogoRefused as exc:
                 raise AdminError(f"logo not saved: {exc}") from None
+        await record_change(
+            conn, int(before["id"]), "account.updated", before, {**before, **result}
+        )
         return result
 
     result = run_db(work)
@@ -295,6 +398,7 @@ def accounts_delete(
     as_json: JsonOpt = False,
 ) -> None:
     """Delete an account with all its surveys, requests, responses, tokens and memberships."""
+    # Not in the audit log: the account's log is deleted with it.
     result = run_db(lambda conn: admin.delete_account(conn, account, confirm=confirm))
     report(result, as_json, f"account {result['id']} {result['name']!r} deleted")
 
@@ -303,11 +407,15 @@ def accounts_delete(
 def tokens_create(account: AccountOpt, as_json: JsonOpt = False) -> None:
     """Create another API token for an account (shown once)."""
 
-    async def work(conn: AsyncConnection) -> dict[str, Any]:
-        found = await admin.find_account(conn, account)
-        return {"token": await admin.create_token(conn, found["id"])}
+    async def work(conn: AsyncConnection, account_id: int) -> dict[str, Any]:
+        return {"token": await admin.create_token(conn, account_id)}
 
-    result = run_db(work)
+    result = audited(
+        account,
+        "token.created",
+        work,
+        logged=lambda r: {"prefix": r["token"][:SHOWN_PREFIX_LENGTH]},
+    )
     report(result, as_json, f"token: {result['token']}")
 
 
@@ -318,15 +426,20 @@ def tokens_import(
     as_json: JsonOpt = False,
 ) -> None:
     """Make an existing token (e.g. CustomerSure's) a token of this account, stored as a hash."""
-    result = in_account(account, lambda conn, a: admin.import_token(conn, a, token))
+    result = audited(
+        account,
+        "token.imported",
+        lambda conn, a: admin.import_token(conn, a, token),
+        logged=lambda r: {"prefix": r["prefix"]},
+    )
     report(result, as_json, f"token {result['prefix']}… imported")
 
 
 @tokens_app.command("list")
 def tokens_list(account: AccountOpt, as_json: ListJsonOpt = False) -> None:
-    """The account's tokens by prefix, newest first (created, revoked)."""
+    """The account's tokens by prefix, newest first (created, revoked, last used)."""
     rows = in_account(account, admin.list_tokens)
-    report_list(rows, as_json, ("prefix", "created_at", "revoked_at"))
+    report_list(rows, as_json, ("prefix", "created_at", "revoked_at", "last_used_at"))
 
 
 @tokens_app.command("revoke")
@@ -341,12 +454,27 @@ def tokens_revoke(
 ) -> None:
     """Revoke a token (by its value, or by --account and --prefix as listed); it stops working
     within 5 seconds."""
+
+    async def revoked(conn: AsyncConnection, account_id: int, found: dict[str, Any]) -> None:
+        was = {"id": found["id"], "prefix": found["prefix"]}
+        after = {**was, "state": "revoked"}
+        await record_change(conn, account_id, "token.revoked", {**was, "state": "active"}, after)
+
+    async def by_value(conn: AsyncConnection) -> None:
+        found = await admin.revoke_token(conn, token or "")
+        await revoked(conn, int(found["account_id"]), found)
+
+    async def by_prefix(conn: AsyncConnection, account_id: int) -> None:
+        await revoked(
+            conn, account_id, await admin.revoke_token_by_prefix(conn, account_id, prefix or "")
+        )
+
     if token is not None:
         if account is not None or prefix is not None:
             fail("give the token, or --account and --prefix, not both")
-        run_db(lambda conn: admin.revoke_token(conn, token))
+        run_db(by_value)
     elif account is not None and prefix is not None:
-        in_account(account, lambda conn, a: admin.revoke_token_by_prefix(conn, a, prefix))
+        in_account(account, by_prefix)
     else:
         fail("give the token to revoke, or --account and --prefix")
     typer.echo("token revoked")
@@ -366,11 +494,11 @@ def surveys_import(
     except AdminError as exc:
         fail(str(exc))
 
-    async def work(conn: AsyncConnection) -> dict[str, Any]:
-        found = await admin.find_account(conn, account)
-        return await importer.import_survey(conn, found["id"], doc, survey_id=survey_id)
-
-    result = run_db(work)
+    result = audited(
+        account,
+        "survey.imported",
+        lambda conn, a: importer.import_survey(conn, a, doc, survey_id=survey_id),
+    )
     report(
         result,
         as_json,
@@ -479,11 +607,13 @@ def templates_create(
 ) -> None:
     """Create an email template."""
     body = read_text(body_file)
-    result = in_account(
+    result = audited(
         account,
+        "template.created",
         lambda conn, a: admin.create_template(
             conn, a, name=name, subject=subject, body=body, template_id=template_id
         ),
+        logged=lambda r: {**r, "body": body},
     )
     report(result, as_json, f"template {result['id']} {result['name']!r} created")
 
@@ -517,11 +647,13 @@ def templates_update(
 ) -> None:
     """Change a template (checked as at creation); unsent requests use the new text."""
     body = None if body_file is None else read_text(body_file)
-    result = in_account(
+    result = audited(
         account,
+        "template.updated",
         lambda conn, a: admin.update_template(
             conn, a, template_id, name=name, subject=subject, body=body
         ),
+        show=lambda conn, a: admin.show_template(conn, a, template_id),
     )
     report(result, as_json, f"template {result['id']} {result['name']!r} updated")
 
@@ -532,7 +664,12 @@ def templates_delete(
     account: AccountOpt,
 ) -> None:
     """Delete a template that no pending request uses."""
-    in_account(account, lambda conn, a: admin.delete_template(conn, a, template_id))
+    audited(
+        account,
+        "template.deleted",
+        lambda conn, a: admin.delete_template(conn, a, template_id),
+        show=lambda conn, a: admin.show_template(conn, a, template_id),
+    )
     typer.echo(f"template {template_id} deleted")
 
 
@@ -546,11 +683,11 @@ def staff_create(
 ) -> None:
     """Create a staff member, optionally in a team."""
 
-    async def work(conn: AsyncConnection) -> dict[str, Any]:
-        found = await admin.find_account(conn, account)
-        return await admin.create_staff(conn, found["id"], code=code, name=name, team=team)
-
-    result = run_db(work)
+    result = audited(
+        account,
+        "staff.created",
+        lambda conn, a: admin.create_staff(conn, a, code=code, name=name, team=team),
+    )
     team_text = f" in team {result['team']!r}" if result["team"] else ""
     report(result, as_json, f"staff {result['id']} {result['code']!r} created{team_text}")
 
@@ -563,11 +700,9 @@ def segments_create(
 ) -> None:
     """Create a segment: request data under this key is stored as its options."""
 
-    async def work(conn: AsyncConnection) -> dict[str, Any]:
-        found = await admin.find_account(conn, account)
-        return await admin.create_segment(conn, found["id"], key=key)
-
-    result = run_db(work)
+    result = audited(
+        account, "segment.created", lambda conn, a: admin.create_segment(conn, a, key=key)
+    )
     report(result, as_json, f"segment {result['id']} {result['key']!r} created")
 
 
@@ -580,7 +715,13 @@ def staff_import(
 ) -> None:
     """Create or update staff from CSV (all lines or none); teams are created as needed."""
     text = read_text(file)
-    result = in_account(account, lambda conn, a: admin.import_staff(conn, a, text, dry_run=dry_run))
+    result = audited(
+        account,
+        "staff.imported",
+        lambda conn, a: admin.import_staff(conn, a, text, dry_run=dry_run),
+        logged=imported,
+        subject=f"Staff from {file.name}",
+    )
     report_import("staff", result, as_json)
 
 
@@ -612,9 +753,11 @@ def staff_update(
     as_json: JsonOpt = False,
 ) -> None:
     """Change a staff member's code, name or team."""
-    result = in_account(
+    result = audited(
         account,
+        "staff.updated",
         lambda conn, a: admin.update_staff(conn, a, code, code=new_code, name=name, team=team),
+        show=lambda conn, a: admin.show_staff(conn, a, code),
     )
     report(result, as_json, f"staff {result['id']} {result['code']!r} updated")
 
@@ -625,7 +768,13 @@ def staff_delete(
     account: AccountOpt,
 ) -> None:
     """Delete a staff member; their feedback stays, without the link to them."""
-    result = in_account(account, lambda conn, a: admin.delete_staff(conn, a, code))
+    result = audited(
+        account,
+        "staff.deleted",
+        lambda conn, a: admin.delete_staff(conn, a, code),
+        show=lambda conn, a: admin.show_staff(conn, a, code),
+        logged=lambda r: None,
+    )
     typer.echo(f"staff {result['id']} {result['code']!r} deleted")
 
 
@@ -653,7 +802,12 @@ def segments_update(
     as_json: JsonOpt = False,
 ) -> None:
     """Change the data key a segment reads its options from."""
-    result = in_account(account, lambda conn, a: admin.update_segment(conn, a, key, key=new_key))
+    result = audited(
+        account,
+        "segment.updated",
+        lambda conn, a: admin.update_segment(conn, a, key, key=new_key),
+        show=lambda conn, a: admin.show_segment(conn, a, key),
+    )
     report(result, as_json, f"segment {result['id']} is now {result['key']!r}")
 
 
@@ -663,7 +817,13 @@ def segments_delete(
     account: AccountOpt,
 ) -> None:
     """Delete a segment and its options; requests keep their data."""
-    result = in_account(account, lambda conn, a: admin.delete_segment(conn, a, key))
+    result = audited(
+        account,
+        "segment.deleted",
+        lambda conn, a: admin.delete_segment(conn, a, key),
+        show=lambda conn, a: admin.show_segment(conn, a, key),
+        logged=lambda r: None,
+    )
     typer.echo(f"segment {result['id']} {result['key']!r} deleted")
 
 
@@ -679,7 +839,13 @@ def sites_import(
     """Create or replace sites from CSV with the API's rules (all lines or none)."""
     sites = sites_service()
     text = read_text(file)
-    result = in_account(account, lambda conn, a: sites.import_rows(conn, a, text, dry_run=dry_run))
+    result = audited(
+        account,
+        "site.imported",
+        lambda conn, a: sites.import_rows(conn, a, text, dry_run=dry_run),
+        logged=imported,
+        subject=f"Sites from {file.name}",
+    )
     report_import("sites", result, as_json)
 
 
@@ -727,7 +893,12 @@ def sites_update(
         "country_code": country_code,
     }
     changes = {k: (v or None) for k, v in given.items() if v is not None}
-    result = in_account(account, lambda conn, a: sites.admin_update(conn, a, code, changes))
+    result = audited(
+        account,
+        "site.updated",
+        lambda conn, a: sites.admin_update(conn, a, code, changes),
+        show=lambda conn, a: sites.admin_get(conn, a, code),
+    )
     report(result, as_json, f"site {result['site_code']!r} updated")
 
 
@@ -738,7 +909,12 @@ def sites_delete(
 ) -> None:
     """Delete a site, as DELETE /sites/CODE; its feedback stays, without the link."""
     sites = sites_service()
-    in_account(account, lambda conn, a: sites.admin_delete(conn, a, code))
+    audited(
+        account,
+        "site.deleted",
+        lambda conn, a: sites.admin_delete(conn, a, code),
+        show=lambda conn, a: sites.admin_get(conn, a, code),
+    )
     typer.echo(f"site {code!r} deleted")
 
 
@@ -760,7 +936,12 @@ def unsubscribes_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Survey this address no more (requests not yet sent end not_sent)."""
-    result = in_account(account, lambda conn, a: admin.add_unsubscribe(conn, a, email))
+    result = audited(
+        account,
+        "unsubscribe.added",
+        lambda conn, a: admin.add_unsubscribe(conn, a, email),
+        logged=lambda r: {"email": r["email"]} if r["added"] else None,
+    )
     state = "unsubscribed" if result["added"] else "was already unsubscribed"
     report(result, as_json, f"{result['email']} {state}")
 
@@ -772,7 +953,15 @@ def unsubscribes_remove(
     as_json: JsonOpt = False,
 ) -> None:
     """Survey this address again (at the customer's request)."""
-    result = in_account(account, lambda conn, a: admin.remove_unsubscribe(conn, a, email))
+
+    async def work(conn: AsyncConnection, account_id: int) -> dict[str, Any]:
+        removed = await admin.remove_unsubscribe(conn, account_id, email)
+        await record_change(
+            conn, account_id, "unsubscribe.removed", {"email": removed["email"]}, None
+        )
+        return removed
+
+    result = in_account(account, work)
     report(result, as_json, f"{result['email']} may be surveyed again")
 
 
@@ -801,13 +990,13 @@ def users_create(
         if not password:
             fail("--password-stdin: no password on standard input")
 
-    async def work(conn: AsyncConnection) -> dict[str, Any]:
-        found = await admin.find_account(conn, account)
-        return await users.create_user(
-            conn, found["id"], email=email, role=role, password=password, now=utcnow()
-        )
-
-    result = run_db(work)
+    result = audited(
+        account,
+        "user.created",
+        lambda conn, a: users.create_user(
+            conn, a, email=email, role=role, password=password, now=utcnow()
+        ),
+    )
     token = result.pop("password_link_token", None)
     if token is not None:
         result["password_link"] = set_password_link(get_settings().public_base, token)
@@ -842,12 +1031,13 @@ def users_remove(
     """Remove a user from an account; their sessions in it end at once. Unlike the console,
     this may remove the account's last admin (add another with users create)."""
 
-    async def work(conn: AsyncConnection) -> None:
-        found = await admin.find_account(conn, account)
+    audited(
+        account,
+        "user.removed",
         # The operator may remove an account's last admin (and add another with users create).
-        await users.remove_user(conn, found["id"], email, allow_last_admin=True)
-
-    run_db(work)
+        lambda conn, a: users.remove_user(conn, a, email, allow_last_admin=True),
+        show=lambda conn, a: user_fields(conn, a, email),
+    )
     typer.echo(f"{email} removed")
 
 
@@ -869,7 +1059,12 @@ def users_update(
     as_json: JsonOpt = False,
 ) -> None:
     """Change a user's role (an account keeps at least one admin)."""
-    result = in_account(account, lambda conn, a: users.change_role(conn, a, email, role))
+    result = audited(
+        account,
+        "user.role_changed",
+        lambda conn, a: users.change_role(conn, a, email, role),
+        show=lambda conn, a: user_fields(conn, a, email),
+    )
     report(result, as_json, f"{result['email']} is now {result['role']}")
 
 

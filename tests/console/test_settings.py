@@ -96,8 +96,10 @@ async def test_invite_a_new_user_whose_one_time_link_sets_a_password(
         assert (await nina.post(link[1], data=form)).status_code == 303
         signed = await sign_in(nina, "nina@example.com", "nina's long passphrase")
         assert signed.status_code == 303
-        # A viewer: no settings link.
-        assert "/app/settings/" not in (await nina.get("/app/queue")).text
+        # A viewer: Settings leads to what a viewer may read, never to users or tokens.
+        queue_page = (await nina.get("/app/queue")).text
+        assert 'href="/app/settings/staff">Settings' in queue_page
+        assert USERS not in queue_page and TOKENS not in queue_page
     assert users_listed(await admin.get(USERS))["Nina@Example.com"] == ("Viewer", "set")
 
 
@@ -274,7 +276,14 @@ async def test_viewers_get_403_on_every_settings_page_and_post(
     app: FastAPI, account: Account, viewer: httpx.AsyncClient
 ) -> None:
     page = await viewer.get("/app/queue")
-    assert "/app/settings/" not in page.text
+    assert USERS not in page.text and TOKENS not in page.text
+    staff = await viewer.get("/app/settings/staff")
+    assert staff.status_code == 200
+    assert (
+        USERS not in staff.text
+        and TOKENS not in staff.text
+        and "/app/settings/audit" not in staff.text
+    )
     token = form_with_action(page.text, "/app/sign-out")["csrf_token"]
     someone = await add_user(app, account, "viewer", email="some@example.com")
     for path in (USERS, TOKENS):

@@ -335,36 +335,45 @@ async def import_token(conn: AsyncConnection, account_id: int, token: str) -> di
 
 
 async def list_tokens(conn: AsyncConnection, account_id: int) -> list[dict[str, Any]]:
-    """Every token of the account by its prefix, newest first; when each was created (the time
-    of last use is not recorded) and revoked."""
+    """Every token of the account by its prefix, newest first; when each was created, revoked
+    and last used by an API call (to about a minute; null: never)."""
     return [
         {
             "id": t["id"],
             "prefix": t["prefix"],
             "created_at": iso(t["created_at"]),
             "revoked_at": iso(t["revoked_at"]),
+            "last_used_at": iso(t["last_used_at"]),
         }
         for t in await tokens_store.of_account(conn, account_id)
     ]
 
 
-async def revoke_token(conn: AsyncConnection, token: str) -> None:
-    if await tokens_store.revoke(conn, hash_token(token.strip()), utcnow()) == 0:
+async def revoke_token(conn: AsyncConnection, token: str) -> dict[str, Any]:
+    """Revoke a token by its value: its ``id``, ``account_id`` and ``prefix``."""
+    revoked = await tokens_store.revoke(conn, hash_token(token.strip()), utcnow())
+    if revoked is None:
         raise AdminError("no active token matches")
+    return revoked
 
 
-async def revoke_token_id(conn: AsyncConnection, account_id: int, token_id: int) -> bool:
-    """Revoke the account's token ``token_id`` (already revoked: nothing changes); False if the
-    account has no such token."""
-    if not any(t["id"] == token_id for t in await tokens_store.of_account(conn, account_id)):
-        return False
+async def revoke_token_id(
+    conn: AsyncConnection, account_id: int, token_id: int
+) -> dict[str, Any] | None:
+    """Revoke the account's token ``token_id`` (already revoked: nothing changes): the token as
+    it was (``id``, ``prefix``, ``revoked_at``), or None if the account has no such token."""
+    found = [t for t in await tokens_store.of_account(conn, account_id) if t["id"] == token_id]
+    if not found:
+        return None
     await tokens_store.revoke_id(conn, token_id, utcnow())
-    return True
+    return found[0]
 
 
-async def revoke_token_by_prefix(conn: AsyncConnection, account_id: int, prefix: str) -> None:
+async def revoke_token_by_prefix(
+    conn: AsyncConnection, account_id: int, prefix: str
+) -> dict[str, Any]:
     """Revoke the one active token of the account whose prefix (as listed) starts with
-    ``prefix``."""
+    ``prefix``; the token (``id``, ``prefix``)."""
     if not prefix:
         raise AdminError("--prefix must not be empty")
     active = [
@@ -379,6 +388,7 @@ async def revoke_token_by_prefix(conn: AsyncConnection, account_id: int, prefix:
             f"{len(active)} active tokens have the prefix {prefix!r}: revoke by the token itself"
         )
     await tokens_store.revoke_id(conn, int(active[0]["id"]), utcnow())
+    return {"id": active[0]["id"], "prefix": active[0]["prefix"]}
 
 
 # ---- e-mail templates ----

@@ -15,6 +15,8 @@ Routing (404/405), body parsing and validation follow inside the app.
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import hmac
 import logging
 import re
@@ -31,6 +33,7 @@ from opensure.api.errors import (
     json_response,
 )
 from opensure.api.ratelimit import Limiter, Quota
+from opensure.core.clock import utcnow
 from opensure.core.tokens import hash_token
 
 log = logging.getLogger("opensure.api")
@@ -114,6 +117,9 @@ def token_from_header(value: str) -> str | None:
 # token hash → (account id, stored hash) of an active token, or None (the app passes the
 # tokens store's lookup: this layer knows no table).
 TokenLookup = Callable[[str], Awaitable[tuple[int, str] | None]]
+# (token hashes, when): record that API calls used these tokens (the store's mark_used).
+TokenTouch = Callable[[list[str], dt.datetime], Awaitable[None]]
+TOUCH_EVERY = 60.0
 
 
 class TokenCache:
@@ -121,19 +127,38 @@ class TokenCache:
 
     Saves a database round trip on almost every request; a revoked token stops working
     within ``ttl`` seconds because entries are not refreshed, only looked up again.
+
+    With ``touch``, it also records when each token was last used, without a statement on the
+    request's path: the first use of a token, and the first after ``touch_every`` seconds,
+    queue its hash, and one background task writes the queued hashes in one statement. So a
+    token's time is written at most once a minute per process, and is accurate to a minute.
     """
 
-    def __init__(self, lookup: TokenLookup, ttl: float, max_entries: int = 10_000) -> None:
+    def __init__(
+        self,
+        lookup: TokenLookup,
+        ttl: float,
+        max_entries: int = 10_000,
+        *,
+        touch: TokenTouch | None = None,
+        touch_every: float = TOUCH_EVERY,
+    ) -> None:
         self.lookup = lookup
         self.ttl = ttl
         self.max_entries = max_entries
+        self.touch = touch
+        self.touch_every = touch_every
         self._entries: dict[str, tuple[int, float]] = {}
+        self._touched: dict[str, float] = {}  # token hash → monotonic time it was queued
+        self._due: set[str] = set()
+        self._writing: asyncio.Task[None] | None = None
 
     async def account_id(self, token: str) -> int | None:
         digest = hash_token(token)
         now = time.monotonic()
         hit = self._entries.get(digest)
         if hit is not None and hit[1] > now:
+            self._used(digest, now)
             return hit[0]
         found = await self.lookup(digest)
         if found is None or not hmac.compare_digest(found[1], digest):
@@ -144,7 +169,39 @@ class TokenCache:
             if len(self._entries) >= self.max_entries:
                 self._entries.clear()
             self._entries[digest] = (account_id, now + self.ttl)
+        self._used(digest, now)
         return account_id
+
+    def _used(self, digest: str, now: float) -> None:
+        if self.touch is None:
+            return
+        last = self._touched.get(digest)
+        if last is not None and now - last < self.touch_every:
+            return
+        if len(self._touched) >= self.max_entries:
+            self._touched.clear()
+        self._touched[digest] = now
+        self._due.add(digest)
+        if self._writing is None:
+            self._writing = asyncio.get_running_loop().create_task(self._write())
+
+    async def _write(self) -> None:
+        assert self.touch is not None
+        try:
+            while self._due:
+                digests = sorted(self._due)
+                self._due.clear()
+                try:
+                    await self.touch(digests, utcnow())
+                except Exception:  # the database away: the time is written a minute later
+                    log.warning("could not record when %d API tokens were used", len(digests))
+        finally:
+            self._writing = None
+
+    async def settle(self) -> None:
+        """Wait until the last-used times queued so far are written (shutdown, tests)."""
+        if self._writing is not None:
+            await self._writing
 
     def forget(self) -> None:
         self._entries.clear()

@@ -32,3 +32,14 @@ async def page(
         stmt = stmt.where(_events.c.subject_type == subject_type)
     stmt = stmt.order_by(_events.c.id.desc()).limit(limit)
     return [dict(r) for r in (await conn.execute(stmt)).mappings()]
+
+
+async def subject_types(conn: AsyncConnection, account_id: int) -> list[str]:
+    """The kinds of object the account's events are about, alphabetically."""
+    stmt = (
+        select(_events.c.subject_type)
+        .where(_events.c.account_id == account_id)
+        .distinct()
+        .order_by(_events.c.subject_type)
+    )
+    return [str(t) for t in (await conn.execute(stmt)).scalars()]

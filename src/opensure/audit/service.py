@@ -115,3 +115,8 @@ async def events(
         conn, account_id, before_id=before_id, limit=limit, subject_type=subject_type
     )
     return [{**r, "changes": changes(r["before"], r["after"])} for r in rows]
+
+
+async def subject_types(conn: AsyncConnection, account_id: int) -> list[str]:
+    """The kinds of object (``subject_type``) the account's log holds events about."""
+    return await repo.subject_types(conn, account_id)

@@ -22,6 +22,7 @@ from opensure.api import timestamps
 from opensure.api.deps import read, transaction
 from opensure.api.request import array_param
 from opensure.api.validation import parse_path_id
+from opensure.audit import service as audit
 from opensure.console import web
 from opensure.console.session import Viewer, checked_form, require_admin, signed_in
 from opensure.core.clock import utcnow
@@ -230,8 +231,22 @@ async def cancel(request: Request, request_id: str, viewer: SignedIn) -> Respons
     back = _back(form.get("back"))
     try:
         async with transaction(request) as conn:
+            before = await service.get(
+                session=SaSession(conn), account_id=viewer.account_id, request_id=found
+            )
             await service.delete(
                 conn=conn, account_id=viewer.account_id, request_id=found, only_pending=True
+            )
+            # No customer data in the log: the request is gone, and so is its address.
+            await audit.record(
+                conn,
+                viewer.account_id,
+                viewer.actor,
+                "feedback_request.cancelled",
+                subject_type="feedback_request",
+                subject_id=found,
+                subject=f"Feedback request {found}",
+                before={k: before.get(k) for k in ("state", "survey_id", "send_at")},
             )
     except api_errors.NotFound:
         raise web.NotFound from None

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from opensure.console import (
     account_settings,
+    audit_log,
     auth,
     dashboards,
     inbox,
@@ -28,4 +29,5 @@ ROUTERS: list[APIRouter] = [
     programme_sites.router,
     programme_lists.router,
     account_settings.router,
+    audit_log.router,
 ]

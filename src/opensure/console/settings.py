@@ -12,15 +12,18 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
 from opensure.accounts import service as accounts
 from opensure.api.deps import read, transaction
+from opensure.audit import service as audit
 from opensure.console import web
 from opensure.console.session import Viewer, checked_form, require_admin, signed_in
 from opensure.core.clock import utcnow
 from opensure.core.errors import AdminError
 from opensure.core.links import set_password_link
+from opensure.core.tokens import SHOWN_PREFIX_LENGTH
 from opensure.users import service as users
 
 router = APIRouter(prefix=web.PREFIX, include_in_schema=False)
@@ -104,6 +107,16 @@ async def invite(request: Request, viewer: SignedIn) -> Response:
                 password=None,
                 now=utcnow(),
             )
+            await audit.record(
+                conn,
+                viewer.account_id,
+                viewer.actor,
+                "user.invited",
+                subject_type="user",
+                subject_id=made["id"],
+                subject=f"User {made['email']}",
+                after={"email": made["email"], "role": made["role"]},
+            )
     except AdminError as exc:
         return await _users_page(request, viewer, problem=str(exc), typed=typed, status_code=422)
     token = made.pop("password_link_token", None)
@@ -112,6 +125,29 @@ async def invite(request: Request, viewer: SignedIn) -> Response:
         return web.redirect(f"{USERS}?done=invited")
     made["link"] = set_password_link(request.app.state.settings.public_base, token)
     return await _users_page(request, viewer, invited=made)
+
+
+async def _record_user(
+    conn: AsyncConnection,
+    viewer: Viewer,
+    action: str,
+    before: dict[str, Any],
+    after: dict[str, Any] | None,
+) -> None:
+    def fields(user: dict[str, Any]) -> dict[str, Any]:
+        return {"email": user["email"], "role": user["role"]}
+
+    await audit.record(
+        conn,
+        viewer.account_id,
+        viewer.actor,
+        action,
+        subject_type="user",
+        subject_id=before["id"],
+        subject=f"User {before['email']}",
+        before=fields(before),
+        after=None if after is None else fields(after),
+    )
 
 
 async def _member(request: Request, viewer: Viewer, user_id: str) -> str:
@@ -135,7 +171,9 @@ async def change_role(request: Request, user_id: str, viewer: SignedIn) -> Respo
         )
     try:
         async with transaction(request) as conn:
-            await users.change_role(conn, viewer.account_id, email, role)
+            before = await users.show_user(conn, viewer.account_id, email)
+            after = await users.change_role(conn, viewer.account_id, email, role)
+            await _record_user(conn, viewer, "user.role_changed", before, after)
     except AdminError as exc:
         return await _users_page(request, viewer, problem=str(exc), status_code=409)
     return web.redirect(f"{USERS}?done=role")
@@ -149,7 +187,9 @@ async def remove(request: Request, user_id: str, viewer: SignedIn) -> Response:
     email = await _member(request, viewer, user_id)
     try:
         async with transaction(request) as conn:
+            before = await users.show_user(conn, viewer.account_id, email)
             await users.remove_user(conn, viewer.account_id, email)
+            await _record_user(conn, viewer, "user.removed", before, None)
     except AdminError as exc:
         return await _users_page(request, viewer, problem=str(exc), status_code=409)
     return web.redirect(f"{USERS}?done=removed")
@@ -185,6 +225,17 @@ async def create_token(request: Request, viewer: SignedIn) -> Response:
     require_admin(viewer)
     async with transaction(request) as conn:
         token = await accounts.create_token(conn, viewer.account_id)
+        prefix = token[:SHOWN_PREFIX_LENGTH]
+        await audit.record(
+            conn,
+            viewer.account_id,
+            viewer.actor,
+            "token.created",
+            subject_type="token",
+            subject_id=None,
+            subject=f"API token {prefix}…",
+            after={"prefix": prefix},
+        )
     return await _tokens_page(request, viewer, created=token)
 
 
@@ -196,6 +247,18 @@ async def revoke_token(request: Request, token_id: str, viewer: SignedIn) -> Res
     found = _id(token_id)
     async with transaction(request) as conn:
         revoked = await accounts.revoke_token_id(conn, viewer.account_id, found)
-    if not revoked:
+        if revoked is not None and revoked["revoked_at"] is None:
+            await audit.record(
+                conn,
+                viewer.account_id,
+                viewer.actor,
+                "token.revoked",
+                subject_type="token",
+                subject_id=found,
+                subject=f"API token {revoked['prefix']}…",
+                before={"prefix": revoked["prefix"], "state": "active"},
+                after={"prefix": revoked["prefix"], "state": "revoked"},
+            )
+    if revoked is None:
         raise web.NotFound
     return web.redirect(f"{TOKENS}?done=revoked")

@@ -23,6 +23,13 @@ async def account_for(engine: AsyncEngine, digest: str) -> tuple[int, str] | Non
     return None if row is None else (int(row.account_id), str(row.token_hash))
 
 
+async def mark_used(engine: AsyncEngine, digests: list[str], now: dt.datetime) -> None:
+    """Set ``last_used_at`` of the tokens with these hashes (one statement, its own
+    transaction: the API's token cache calls it in the background)."""
+    async with engine.begin() as conn:
+        await conn.execute(update(_t).where(_t.c.token_hash.in_(digests)).values(last_used_at=now))
+
+
 async def insert_token(
     conn: AsyncConnection, *, account_id: int, digest: str, prefix: str, now: dt.datetime
 ) -> None:
@@ -31,14 +38,17 @@ async def insert_token(
     )
 
 
-async def revoke(conn: AsyncConnection, digest: str, now: dt.datetime) -> int:
-    """Revoke the active token with this hash; how many were revoked (0 or 1)."""
+async def revoke(conn: AsyncConnection, digest: str, now: dt.datetime) -> dict[str, Any] | None:
+    """Revoke the active token with this hash: its id, account_id and prefix, or None (no
+    active token has this hash)."""
     result = await conn.execute(
         update(_t)
         .where(_t.c.token_hash == digest, _t.c.revoked_at.is_(None))
         .values(revoked_at=now)
+        .returning(_t.c.id, _t.c.account_id, _t.c.prefix)
     )
-    return int(result.rowcount)
+    row = result.mappings().first()
+    return None if row is None else dict(row)
 
 
 async def exists(conn: AsyncConnection, digest: str) -> bool:
@@ -49,9 +59,10 @@ async def exists(conn: AsyncConnection, digest: str) -> bool:
 
 
 async def of_account(conn: AsyncConnection, account_id: int) -> list[dict[str, Any]]:
-    """The account's tokens (id, prefix, created_at, revoked_at), newest first; no hashes."""
+    """The account's tokens (id, prefix, created_at, revoked_at, last_used_at), newest first;
+    no hashes."""
     stmt = (
-        select(_t.c.id, _t.c.prefix, _t.c.created_at, _t.c.revoked_at)
+        select(_t.c.id, _t.c.prefix, _t.c.created_at, _t.c.revoked_at, _t.c.last_used_at)
         .where(_t.c.account_id == account_id)
         .order_by(_t.c.created_at.desc(), _t.c.id.desc())
     )

@@ -2,7 +2,7 @@
 given under
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-06 07:30:00.000000
 
 Editing a survey never rewrites history: each question gets its first revision (version 1 of
@@ -18,7 +18,7 @@ from alembic import op
 from opensure.db import BigId, UTCDateTime
 
 revision: str = "0015"
-down_revision: str | None = "0013"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
