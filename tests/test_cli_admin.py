@@ -474,4 +474,23 @@ async def test_surveys_export_update_archive_restore_duplicate(cli_db: str, tmp_
     assert restored["archived_at"] is None
     listed = await cli.json("surveys", "list", *a)
     assert [(s["id"], s["version"]) for s in listed] == [(imported["id"], 2), (copy["id"], 1)]
-    assert acme["id"]
+    # Each change is in the account's audit log, by the command line (the unchanged update and
+    # the refusals are not).
+    logged = await cli.rows(
+        "SELECT action, via FROM audit_events WHERE account_id = :a AND action LIKE 'survey.%' "
+        "ORDER BY id",
+        a=acme["id"],
+    )
+    assert logged == [
+        ("survey.imported", "cli"),
+        ("survey.updated", "cli"),
+        ("survey.archived", "cli"),
+        ("survey.created", "cli"),
+        ("survey.restored", "cli"),
+    ] or logged == [
+        ("survey.imported", "cli"),
+        ("survey.updated", "cli"),
+        ("survey.created", "cli"),
+        ("survey.archived", "cli"),
+        ("survey.restored", "cli"),
+    ]

@@ -552,8 +552,12 @@ def surveys_update(
         importer.validate(doc, with_ids=True)
     except AdminError as exc:
         fail(str(exc))
-    result = in_account(
-        account, lambda conn, a: surveys_admin.update_survey(conn, a, survey_id, doc)
+    result = audited(
+        account,
+        "survey.updated",
+        lambda conn, a: surveys_admin.update_survey(conn, a, survey_id, doc),
+        show=lambda conn, a: surveys_admin.show_survey(conn, a, survey_id),
+        logged=lambda r: {k: v for k, v in r.items() if k != "changed"},
     )
     line = (
         f"survey {survey_id} is now version {result['version']}"
@@ -567,8 +571,11 @@ def surveys_update(
 def surveys_archive(survey_id: SurveyIdArg, account: AccountOpt, as_json: JsonOpt = False) -> None:
     """Archive a survey: its page closes and its pending requests end not_sent ("survey
     removed"); its responses stay."""
-    result = in_account(
-        account, lambda conn, a: surveys_admin.set_archived(conn, a, survey_id, True)
+    result = audited(
+        account,
+        "survey.archived",
+        lambda conn, a: surveys_admin.set_archived(conn, a, survey_id, True),
+        show=lambda conn, a: surveys_admin.show_survey(conn, a, survey_id),
     )
     report(result, as_json, f"survey {survey_id} archived")
 
@@ -576,8 +583,11 @@ def surveys_archive(survey_id: SurveyIdArg, account: AccountOpt, as_json: JsonOp
 @surveys_app.command("restore")
 def surveys_restore(survey_id: SurveyIdArg, account: AccountOpt, as_json: JsonOpt = False) -> None:
     """Restore an archived survey: its page takes answers again."""
-    result = in_account(
-        account, lambda conn, a: surveys_admin.set_archived(conn, a, survey_id, False)
+    result = audited(
+        account,
+        "survey.restored",
+        lambda conn, a: surveys_admin.set_archived(conn, a, survey_id, False),
+        show=lambda conn, a: surveys_admin.show_survey(conn, a, survey_id),
     )
     report(result, as_json, f"survey {survey_id} restored")
 
@@ -590,7 +600,9 @@ def surveys_duplicate(
     as_json: JsonOpt = False,
 ) -> None:
     """A new survey (new id and public code) asking the same questions."""
-    result = in_account(account, lambda conn, a: surveys_admin.duplicate(conn, a, survey_id, name))
+    result = audited(
+        account, "survey.created", lambda conn, a: surveys_admin.duplicate(conn, a, survey_id, name)
+    )
     report(result, as_json, f"survey {result['id']} {result['name']!r} created")
 
 
