@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from opensure.console import auth, dashboards, inbox, queue, settings
+from opensure.console import auth, dashboards, inbox, queue, settings, templates_editor
 
 ROUTERS: list[APIRouter] = [
     auth.router,
@@ -12,4 +12,5 @@ ROUTERS: list[APIRouter] = [
     queue.router,
     dashboards.router,
     settings.router,
+    templates_editor.router,
 ]
