@@ -185,6 +185,7 @@ async def test_a_template_with_a_syntax_error_is_shown_with_its_line_and_not_sav
     assert field_error(r, "body").strip() == "Line 4: Unexpected '}'."
     assert 'aria-describedby="e-body body-hint" aria-invalid="true"' in r.text
     assert '<a href="#f-body">Body, line 4: Unexpected &#39;}&#39;.</a>' in r.text
+    assert 'id="preview-problems"' in r.text and 'id="preview-html"' not in r.text
     # What was typed is kept.
     assert 'value="Broken"' in r.text
     assert html.escape(BAD_BODY, quote=False) in r.text

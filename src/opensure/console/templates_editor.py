@@ -42,6 +42,8 @@ LIST = f"{web.PREFIX}/templates"
 PREVIEW = f"{LIST}/preview"
 FIELDS = ("name", "subject", "body")
 LABELS = {"name": "Name", "subject": "Subject", "body": "Body"}
+# The editor's script fetches its preview from this site: the console's policy, plus that.
+EDITOR_CSP = web.SECURITY_HEADERS["Content-Security-Policy"] + "; connect-src 'self'"
 # What a redirect's ``done`` says (fixed sentences: nothing typed goes in a URL).
 NOTICES = {
     "created": "The template is saved. Requests that name it are sent in it from now on.",
@@ -180,7 +182,9 @@ def _editor(
         "failure": failure,
         "notice": notice,
     }
-    return web.page(request, viewer, "template_edit.html", context, status_code)
+    response = web.page(request, viewer, "template_edit.html", context, status_code)
+    response.headers["Content-Security-Policy"] = EDITOR_CSP
+    return response
 
 
 @router.get("/templates")
@@ -250,7 +254,26 @@ async def create(request: Request, viewer: SignedIn) -> Response:
             problems = [Problem("name", _sentence(str(exc)))]
         else:
             return web.redirect(f"{LIST}/{made['id']}?done=created")
-    return _editor(request, viewer, template=None, typed=typed, problems=problems, status_code=422)
+    return _refused(request, viewer, None, typed, problems)
+
+
+def _refused(
+    request: Request,
+    viewer: Viewer,
+    template: dict[str, Any] | None,
+    typed: dict[str, str],
+    problems: list[Problem],
+) -> Response:
+    """The editor again, as typed, with each problem (and the preview shows them too)."""
+    return _editor(
+        request,
+        viewer,
+        template=template,
+        typed=typed,
+        problems=problems,
+        preview=_preview(request, viewer, *_sb(typed)),
+        status_code=422,
+    )
 
 
 @router.post("/templates/preview")
@@ -325,9 +348,7 @@ async def update(request: Request, template_id: str, viewer: SignedIn) -> Respon
         except AdminError:
             raise web.NotFound from None  # deleted meanwhile: the fields were checked above
         return web.redirect(f"{LIST}/{template['id']}?done=updated")
-    return _editor(
-        request, viewer, template=template, typed=typed, problems=problems, status_code=422
-    )
+    return _refused(request, viewer, template, typed, problems)
 
 
 @router.post("/templates/{template_id}/delete")
