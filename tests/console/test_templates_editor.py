@@ -416,6 +416,7 @@ async def test_a_test_send_arrives_at_the_signed_in_users_address(
     message = smtp.one_to(me)
     assert message["Subject"] == "[Test] How did we do, Kate?"
     assert message["To"].addresses[0].addr_spec == me
+    assert message["To"].addresses[0].display_name == ""
     text, html_part = parts(message)
     assert f"Tell {account.name} how we did: http://testserver/s/sample?t=sample-link-token" in (
         text

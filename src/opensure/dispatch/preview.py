@@ -51,7 +51,8 @@ def sample_content(*, company: str, base: str, sender: str, to: str | None = Non
     """The sample customer's e-mail content; ``to`` replaces the sample address (a test send)."""
     return EmailContent(
         to=delivery_address(to or SAMPLE["email"]),
-        to_name=f"{SAMPLE['first_name']} {SAMPLE['surname']}",
+        # A test goes to the admin, so it is not addressed to the sample customer by name.
+        to_name=None if to else f"{SAMPLE['first_name']} {SAMPLE['surname']}",
         first_name=SAMPLE["first_name"],
         surname=SAMPLE["surname"],
         company=company,
