@@ -135,10 +135,12 @@ RESPONSES_PAGE_SQL = (
     f"SELECT {R_COLS} FROM feedback_responses r WHERE r.account_id = $1 "
     "ORDER BY r.submitted_at DESC, r.id DESC LIMIT $2 OFFSET $3"
 )
+# Each answer under the question's revision it was given under, as OpenSure reads it.
 ANSWERS_SQL = (
-    "SELECT a.feedback_response_id, a.question_id, a.value, q.text, q.type "
+    "SELECT a.feedback_response_id, a.question_id, a.value, v.text, v.type "
     "FROM answers a JOIN questions q ON q.id = a.question_id "
-    "WHERE a.feedback_response_id IN ({ids}) ORDER BY q.position, q.id"
+    "JOIN question_revisions v ON v.id = COALESCE(a.question_revision_id, q.revision_id) "
+    "WHERE a.feedback_response_id IN ({ids}) ORDER BY v.position, q.id"
 )
 REQUESTS_SQL = (
     f'SELECT {FR_COLS}, i.id, i.kind, i."key", i.value FROM feedback_requests fr '

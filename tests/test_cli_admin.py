@@ -424,3 +424,54 @@ async def test_bad_arguments_of_the_new_verbs_are_one_line_never_a_traceback(
         assert named in lines[0], f"{case}\n{result.describe()}"
         assert result.stdout.strip() == "", result.describe()
     assert await cli.rows("SELECT name FROM accounts") == [("Acme",)]
+
+
+async def test_surveys_export_update_archive_restore_duplicate(cli_db: str, tmp_path: Path) -> None:
+    """`surveys export` gives a file to edit; `surveys update` makes a new version keeping the
+    ids of kept questions, and an earlier response keeps the questions as it answered them."""
+    import yaml
+
+    cli = Cli(cli_db, tmp_path)
+    acme = await cli.json("accounts", "create", "Acme")
+    a = ("--account", "Acme")
+    imported = await cli.json("surveys", "import", *a, cli.write("s.yaml", README_SURVEY))
+    survey_id = str(imported["id"])
+    exported = yaml.safe_load(ok(await cli("surveys", "export", survey_id, *a)))
+    ids = [q["id"] for q in exported["questions"]]
+    assert ids == [q["id"] for q in imported["questions"]]
+
+    exported["questions"][0]["text"] = "Would you recommend us?"
+    removed = exported["questions"].pop(2)
+    exported["questions"].append({"type": "text", "text": "One more thing?", "required": False})
+    changed = cli.write("changed.yaml", yaml.safe_dump(exported))
+    wrong_type = dict(exported, questions=[dict(exported["questions"][1], type="text")])
+    wrong_type["questions"][0].pop("scale", None)
+    wrong = cli.write("wrong.yaml", yaml.safe_dump(wrong_type))
+
+    r = await cli.json("surveys", "update", survey_id, *a, str(changed))
+    assert r["version"] == 2
+    assert [q["id"] for q in r["questions"]][:5] == [ids[0], ids[1], *ids[3:6]]
+    assert removed["id"] not in [q["id"] for q in r["questions"]]
+    assert r["questions"][0]["text"] == "Would you recommend us?"
+    same = cli.write("same.yaml", ok(await cli("surveys", "export", survey_id, *a)))
+    assert "unchanged (version 2)" in ok(await cli("surveys", "update", survey_id, *a, str(same)))
+    refused(
+        await cli("surveys", "update", survey_id, *a, str(wrong)),
+        "questions[0].type: stays rating",
+        lines=2,
+    )
+    refused(await cli("surveys", "update", "987654", *a, str(same)), "no survey 987654")
+
+    r = await cli.many(
+        ("surveys", "archive", survey_id, *a, "--json"),
+        ("surveys", "duplicate", survey_id, *a, "--name", "Copy", "--json"),
+    )
+    assert ok(r[0]) and r[0].json()["archived_at"]
+    copy = r[1].json()
+    assert copy["name"] == "Copy" and copy["id"] != imported["id"]
+    refused(await cli("surveys", "update", survey_id, *a, str(same)), "is archived")
+    restored = await cli.json("surveys", "restore", survey_id, *a)
+    assert restored["archived_at"] is None
+    listed = await cli.json("surveys", "list", *a)
+    assert [(s["id"], s["version"]) for s in listed] == [(imported["id"], 2), (copy["id"], 1)]
+    assert acme["id"]

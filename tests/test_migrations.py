@@ -291,3 +291,38 @@ async def test_0009_indexes_the_answers_that_were_already_there(engine: AsyncEng
         for word, found in (("refund", [1]), ("QUICK", [2]), ("slo", [1]), ("nothing", [])):
             rows = await inbox_page(session, 1, InboxFilter(words=(word,)), None, 10)
             assert [r.id for r in rows] == found, word
+
+
+async def test_0015_gives_each_question_its_first_revision_and_each_answer_its_revision(
+    engine: AsyncEngine,
+) -> None:
+    await upgrade(engine, "0012")
+    async with engine.begin() as conn:
+        for statement in (
+            "INSERT INTO accounts (id, name, min_interval_days, created_at) "
+            "VALUES (1, 'A', 0, '2026-01-01 00:00:00')",
+            "INSERT INTO surveys (id, account_id, code, name, created_at) "
+            "VALUES (1, 1, 'c0de', 'S', '2026-01-01 00:00:00')",
+            "INSERT INTO questions (id, survey_id, position, type, text, required, nps) "
+            "VALUES (1, 1, 0, 'text', 'Why?', false, false), "
+            "(2, 1, 1, 'rating', 'Score?', true, true)",
+            "INSERT INTO feedback_responses (id, account_id, survey_id, submitted_at, updated_at) "
+            "VALUES (1, 1, 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+            "INSERT INTO answers (feedback_response_id, question_id, value, rating) "
+            "VALUES (1, 1, 'Because', NULL), (1, 2, '9', 9)",
+        ):
+            await conn.execute(text(statement))
+    await upgrade(engine)
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT q.id, r.text, r.survey_version, a.question_revision_id = r.id "
+                    "FROM questions q JOIN question_revisions r ON r.id = q.revision_id "
+                    "JOIN answers a ON a.question_id = q.id ORDER BY q.id"
+                )
+            )
+        ).all()
+        assert [tuple(r) for r in rows] == [(1, "Why?", 1, True), (2, "Score?", 1, True)]
+        version = (await conn.execute(text("SELECT version FROM surveys"))).scalar_one()
+        assert version == 1

@@ -13,6 +13,7 @@ from types import ModuleType
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+import yaml
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -339,19 +340,87 @@ def surveys_import(
 def surveys_list(account: AccountOpt, as_json: ListJsonOpt = False) -> None:
     """The account's surveys, archived ones too (archived_at)."""
     rows = in_account(account, surveys_admin.list_surveys)
-    report_list(rows, as_json, ("id", "code", "name", "questions", "archived_at"))
+    report_list(rows, as_json, ("id", "code", "name", "version", "questions", "archived_at"))
+
+
+SurveyIdArg = Annotated[int, typer.Argument(metavar="ID", help="The survey's id.")]
 
 
 @surveys_app.command("show")
-def surveys_show(
-    survey_id: Annotated[int, typer.Argument(metavar="ID", help="The survey's id.")],
-    account: AccountOpt,
-    as_json: JsonOpt = False,
-) -> None:
-    """A survey with its questions. (Changing and archiving surveys comes with survey
-    versions, so that earlier responses keep the questions they answered.)"""
+def surveys_show(survey_id: SurveyIdArg, account: AccountOpt, as_json: JsonOpt = False) -> None:
+    """A survey with its questions as customers are asked them now."""
     result = in_account(account, lambda conn, a: surveys_admin.show_survey(conn, a, survey_id))
     report_object(result, as_json)
+
+
+@surveys_app.command("export")
+def surveys_export(survey_id: SurveyIdArg, account: AccountOpt) -> None:
+    """The survey as a survey file (YAML), each question with its id: edit it and give it to
+    `surveys update`."""
+    result = in_account(account, lambda conn, a: surveys_admin.show_survey(conn, a, survey_id))
+    typer.echo(
+        yaml.safe_dump(surveys_admin.as_file(result), sort_keys=False, allow_unicode=True),
+        nl=False,
+    )
+
+
+@surveys_app.command("update")
+def surveys_update(
+    survey_id: SurveyIdArg,
+    account: AccountOpt,
+    file: Annotated[
+        Path,
+        typer.Argument(help="The survey file; kept questions carry their id (`surveys export`)."),
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a survey: a new version; earlier answers keep the questions as they were asked.
+    A question without an id is added, one left out is removed."""
+    try:
+        doc = importer.load(file)
+        importer.validate(doc, with_ids=True)
+    except AdminError as exc:
+        fail(str(exc))
+    result = in_account(
+        account, lambda conn, a: surveys_admin.update_survey(conn, a, survey_id, doc)
+    )
+    line = (
+        f"survey {survey_id} is now version {result['version']}"
+        if result.pop("changed")
+        else f"survey {survey_id} unchanged (version {result['version']})"
+    )
+    report(result, as_json, line)
+
+
+@surveys_app.command("archive")
+def surveys_archive(survey_id: SurveyIdArg, account: AccountOpt, as_json: JsonOpt = False) -> None:
+    """Archive a survey: its page closes and its pending requests end not_sent ("survey
+    removed"); its responses stay."""
+    result = in_account(
+        account, lambda conn, a: surveys_admin.set_archived(conn, a, survey_id, True)
+    )
+    report(result, as_json, f"survey {survey_id} archived")
+
+
+@surveys_app.command("restore")
+def surveys_restore(survey_id: SurveyIdArg, account: AccountOpt, as_json: JsonOpt = False) -> None:
+    """Restore an archived survey: its page takes answers again."""
+    result = in_account(
+        account, lambda conn, a: surveys_admin.set_archived(conn, a, survey_id, False)
+    )
+    report(result, as_json, f"survey {survey_id} restored")
+
+
+@surveys_app.command("duplicate")
+def surveys_duplicate(
+    survey_id: SurveyIdArg,
+    account: AccountOpt,
+    name: Annotated[str | None, typer.Option(help="The copy's name.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A new survey (new id and public code) asking the same questions."""
+    result = in_account(account, lambda conn, a: surveys_admin.duplicate(conn, a, survey_id, name))
+    report(result, as_json, f"survey {result['id']} {result['name']!r} created")
 
 
 @templates_app.command("create")

@@ -84,7 +84,7 @@ async def test_an_admin_writes_a_template_with_a_live_preview_in_chromium(
     assert "line 4" in driver.find_element(By.ID, "preview-problems").text
     submit(driver, "#template-form button[type=submit]:not([formaction])")
     assert driver.current_url.endswith("/app/templates/new")
-    summary = driver.find_element(By.ID, "problems").text
+    summary = driver.find_element(By.ID, "error-summary").text
     assert "The template is not saved" in summary and "Body, line 4:" in summary
     error = driver.find_element(By.ID, "e-body").text
     assert error.startswith("Line 4:")

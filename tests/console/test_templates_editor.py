@@ -292,7 +292,7 @@ async def test_the_preview_renders_text_and_html_with_sample_values_escaped(
 async def test_the_preview_fragment_for_the_editors_script(admin: httpx.AsyncClient) -> None:
     r = await post(admin, f"{LIST}/preview", subject="Hi", body="{{ company }}", fragment="1")
     assert r.status_code == 200
-    assert r.text.lstrip().startswith('<section class="card preview" id="preview"')
+    assert r.text.lstrip().startswith('<section class="card mail-preview" id="preview"')
     assert "<html" not in r.text
     assert "default-src 'none'" in r.headers["content-security-policy"]
 

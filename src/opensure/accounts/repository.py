@@ -180,17 +180,36 @@ async def list_staff(conn: AsyncConnection, account_id: int) -> list[dict[str, A
     return [dict(r) for r in (await conn.execute(stmt)).mappings()]
 
 
-async def staff_member(conn: AsyncConnection, account_id: int, ref: str) -> dict[str, Any] | None:
-    """A staff member by code, or by id when ``ref`` is a number and no code is ``ref``."""
+async def staff_member(
+    conn: AsyncConnection, account_id: int, ref: str | int
+) -> dict[str, Any] | None:
+    """A staff member by code, or by id when ``ref`` is a number and no code is ``ref``; an
+    ``int`` ref (the console's links) is an id only."""
     base = (
         select(*_STAFF_COLUMNS)
         .select_from(_staff.outerjoin(_teams, _teams.c.id == _staff.c.team_id))
         .where(_staff.c.account_id == account_id)
     )
+    if isinstance(ref, int):
+        row = (await conn.execute(base.where(_staff.c.id == ref))).mappings().first()
+        return None if row is None else dict(row)
     row = (await conn.execute(base.where(_staff.c.code == ref))).mappings().first()
     if row is None and ref.isdigit():
         row = (await conn.execute(base.where(_staff.c.id == int(ref)))).mappings().first()
     return None if row is None else dict(row)
+
+
+async def list_teams(conn: AsyncConnection, account_id: int) -> list[dict[str, Any]]:
+    """The account's teams by name, each with how many staff members it has."""
+    members = func.count(_staff.c.id)
+    stmt = (
+        select(_teams.c.id, _teams.c.name, members.label("staff"))
+        .select_from(_teams.outerjoin(_staff, _staff.c.team_id == _teams.c.id))
+        .where(_teams.c.account_id == account_id)
+        .group_by(_teams.c.id, _teams.c.name)
+        .order_by(_teams.c.name)
+    )
+    return [dict(r) for r in (await conn.execute(stmt)).mappings()]
 
 
 async def staff_codes(conn: AsyncConnection, account_id: int) -> set[str]:
@@ -235,9 +254,13 @@ async def list_segments(conn: AsyncConnection, account_id: int) -> list[dict[str
     return [dict(r) for r in (await conn.execute(stmt.order_by(_segments.c.key))).mappings()]
 
 
-async def segment(conn: AsyncConnection, account_id: int, ref: str) -> dict[str, Any] | None:
-    """A segment by key, or by id when ``ref`` is a number and no key is ``ref``."""
+async def segment(conn: AsyncConnection, account_id: int, ref: str | int) -> dict[str, Any] | None:
+    """A segment by key, or by id when ``ref`` is a number and no key is ``ref``; an ``int``
+    ref (the console's links) is an id only."""
     base = select(_segments.c.id, _segments.c.key).where(_segments.c.account_id == account_id)
+    if isinstance(ref, int):
+        row = (await conn.execute(base.where(_segments.c.id == ref))).mappings().first()
+        return None if row is None else dict(row)
     row = (await conn.execute(base.where(_segments.c.key == ref))).mappings().first()
     if row is None and ref.isdigit():
         row = (await conn.execute(base.where(_segments.c.id == int(ref)))).mappings().first()
@@ -247,6 +270,20 @@ async def segment(conn: AsyncConnection, account_id: int, ref: str) -> dict[str,
 async def segment_options(conn: AsyncConnection, segment_id: int) -> list[str]:
     stmt = select(_options.c.value).where(_options.c.segment_id == segment_id)
     return [str(v) for (v,) in await conn.execute(stmt.order_by(_options.c.value))]
+
+
+async def options_of_segments(conn: AsyncConnection, account_id: int) -> dict[int, list[str]]:
+    """The options seen so far of every segment of the account, by segment id."""
+    stmt = (
+        select(_options.c.segment_id, _options.c.value)
+        .join(_segments, _segments.c.id == _options.c.segment_id)
+        .where(_segments.c.account_id == account_id)
+        .order_by(_options.c.segment_id, _options.c.value)
+    )
+    found: dict[int, list[str]] = {}
+    for segment_id, value in await conn.execute(stmt):
+        found.setdefault(int(segment_id), []).append(str(value))
+    return found
 
 
 async def update_segment(conn: AsyncConnection, segment_id: int, key: str) -> None:
@@ -270,6 +307,25 @@ async def list_unsubscribes(
         stmt = stmt.where(_unsubscribes.c.email.contains(containing, autoescape=True))
     rows = await conn.execute(stmt.order_by(_unsubscribes.c.email))
     return [dict(r) for r in rows.mappings()]
+
+
+async def unsubscribes_page(
+    conn: AsyncConnection, account_id: int, containing: str | None, *, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of the account's unsubscribed addresses, newest first, and how many match."""
+    where = [_unsubscribes.c.account_id == account_id]
+    if containing:
+        where.append(_unsubscribes.c.email.contains(containing, autoescape=True))
+    count = select(func.count()).select_from(_unsubscribes).where(*where)
+    total = int((await conn.execute(count)).scalar_one())
+    stmt = (
+        select(_unsubscribes.c.email, _unsubscribes.c.created_at)
+        .where(*where)
+        .order_by(_unsubscribes.c.created_at.desc(), _unsubscribes.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [dict(r) for r in (await conn.execute(stmt)).mappings()], total
 
 
 async def insert_unsubscribe(

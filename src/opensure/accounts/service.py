@@ -362,8 +362,6 @@ async def create_staff(
     conn: AsyncConnection, account_id: int, *, code: str, name: str, team: str | None
 ) -> dict[str, Any]:
     code, name = code.strip(), name.strip()
-    if not code or not name:
-        raise AdminError("staff need a non-empty --code and --name")
     if problems := _staff_problems(code, name, team.strip() if team else None):
         raise AdminError("; ".join(problems))
     team_id = await repo.team_id(conn, account_id, team.strip()) if team and team.strip() else None
@@ -373,7 +371,13 @@ async def create_staff(
         )
     except IntegrityError:
         raise AdminError(f"staff code {code!r} is already taken in this account") from None
-    return {"id": staff_id, "code": code, "name": name, "team": team or None, "team_id": team_id}
+    return {
+        "id": staff_id,
+        "code": code,
+        "name": name,
+        "team": (team or "").strip() or None,
+        "team_id": team_id,
+    }
 
 
 async def create_segment(conn: AsyncConnection, account_id: int, *, key: str) -> dict[str, Any]:
@@ -399,21 +403,26 @@ async def list_staff(conn: AsyncConnection, account_id: int) -> list[dict[str, A
     return [_staff_json(r) for r in await repo.list_staff(conn, account_id)]
 
 
-async def _staff(conn: AsyncConnection, account_id: int, ref: str) -> dict[str, Any]:
+async def list_teams(conn: AsyncConnection, account_id: int) -> list[dict[str, Any]]:
+    """The account's teams by name, with how many staff members each has."""
+    return await repo.list_teams(conn, account_id)
+
+
+async def _staff(conn: AsyncConnection, account_id: int, ref: str | int) -> dict[str, Any]:
     found = await repo.staff_member(conn, account_id, ref)
     if found is None:
         raise AdminError(f"no staff member with code or id {ref!r} in this account")
     return found
 
 
-async def show_staff(conn: AsyncConnection, account_id: int, ref: str) -> dict[str, Any]:
+async def show_staff(conn: AsyncConnection, account_id: int, ref: str | int) -> dict[str, Any]:
     return _staff_json(await _staff(conn, account_id, ref))
 
 
 async def update_staff(
     conn: AsyncConnection,
     account_id: int,
-    ref: str,
+    ref: str | int,
     *,
     code: str | None,
     name: str | None,
@@ -447,7 +456,7 @@ async def update_staff(
     )
 
 
-async def delete_staff(conn: AsyncConnection, account_id: int, ref: str) -> dict[str, Any]:
+async def delete_staff(conn: AsyncConnection, account_id: int, ref: str | int) -> dict[str, Any]:
     """Delete a staff member. Their requests and responses stay, without the staff link (the
     response keeps its team); their code is free again."""
     current = await _staff(conn, account_id, ref)
@@ -511,21 +520,32 @@ async def list_segments(conn: AsyncConnection, account_id: int) -> list[dict[str
     return await repo.list_segments(conn, account_id)
 
 
-async def _segment(conn: AsyncConnection, account_id: int, ref: str) -> dict[str, Any]:
+async def list_segments_with_options(
+    conn: AsyncConnection, account_id: int
+) -> list[dict[str, Any]]:
+    """Every segment of the account with the options seen so far in request data."""
+    options = await repo.options_of_segments(conn, account_id)
+    return [
+        {**s, "options": options.get(int(s["id"]), [])}
+        for s in await repo.list_segments(conn, account_id)
+    ]
+
+
+async def _segment(conn: AsyncConnection, account_id: int, ref: str | int) -> dict[str, Any]:
     found = await repo.segment(conn, account_id, ref)
     if found is None:
         raise AdminError(f"no segment with key or id {ref!r} in this account")
     return found
 
 
-async def show_segment(conn: AsyncConnection, account_id: int, ref: str) -> dict[str, Any]:
+async def show_segment(conn: AsyncConnection, account_id: int, ref: str | int) -> dict[str, Any]:
     """The segment with the options seen so far in request data."""
     found = await _segment(conn, account_id, ref)
     return {**found, "options": await repo.segment_options(conn, int(found["id"]))}
 
 
 async def update_segment(
-    conn: AsyncConnection, account_id: int, ref: str, *, key: str
+    conn: AsyncConnection, account_id: int, ref: str | int, *, key: str
 ) -> dict[str, Any]:
     """Rename a segment's key: request data under the new key is matched from then on; the
     options seen so far stay."""
@@ -538,7 +558,7 @@ async def update_segment(
     return {"id": found["id"], "key": key}
 
 
-async def delete_segment(conn: AsyncConnection, account_id: int, ref: str) -> dict[str, Any]:
+async def delete_segment(conn: AsyncConnection, account_id: int, ref: str | int) -> dict[str, Any]:
     """Delete a segment with its options; requests keep their data items."""
     found = await _segment(conn, account_id, ref)
     await repo.delete_segment(conn, int(found["id"]))
@@ -552,13 +572,45 @@ def _address(email: str) -> str:
     return normalise_email(operator_address(email))
 
 
+def _unsubscribe_search(search: str | None) -> str | None:
+    """What a search of the list matches: addresses containing it, normalised like them."""
+    found = normalise_email(search) if search else None
+    return found or None
+
+
+def _unsubscribe_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {"email": row["email"], "created_at": iso(row["created_at"])}
+
+
 async def list_unsubscribes(
     conn: AsyncConnection, account_id: int, search: str | None = None
 ) -> list[dict[str, Any]]:
-    rows = await repo.list_unsubscribes(
-        conn, account_id, normalise_email(search) if search else None
+    rows = await repo.list_unsubscribes(conn, account_id, _unsubscribe_search(search))
+    return [_unsubscribe_json(r) for r in rows]
+
+
+UNSUBSCRIBES_PAGE = 50
+
+
+async def unsubscribes_page(
+    conn: AsyncConnection, account_id: int, search: str | None = None, *, page: int = 1
+) -> dict[str, Any]:
+    """One page (``UNSUBSCRIBES_PAGE`` addresses) of the list, newest first, searched as
+    :func:`list_unsubscribes` searches; ``pages`` is at least 1."""
+    per_page = UNSUBSCRIBES_PAGE
+    rows, total = await repo.unsubscribes_page(
+        conn,
+        account_id,
+        _unsubscribe_search(search),
+        limit=per_page,
+        offset=(max(page, 1) - 1) * per_page,
     )
-    return [{"email": r["email"], "created_at": iso(r["created_at"])} for r in rows]
+    return {
+        "rows": [_unsubscribe_json(r) for r in rows],
+        "total": total,
+        "page": page,
+        "pages": max(1, -(-total // per_page)),
+    }
 
 
 async def add_unsubscribe(conn: AsyncConnection, account_id: int, email: str) -> dict[str, Any]:

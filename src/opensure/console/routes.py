@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from opensure.console import auth, dashboards, inbox, queue, settings, templates_editor
+from opensure.console import (
+    auth,
+    dashboards,
+    inbox,
+    programme,
+    programme_lists,
+    programme_sites,
+    queue,
+    settings,
+    surveys,
+    templates_editor,
+)
 
 ROUTERS: list[APIRouter] = [
     auth.router,
@@ -12,5 +23,9 @@ ROUTERS: list[APIRouter] = [
     queue.router,
     dashboards.router,
     settings.router,
+    surveys.router,
+    programme.router,
+    programme_sites.router,
+    programme_lists.router,
     templates_editor.router,
 ]

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import hmac
+import io
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.policy import HTTP
 from urllib.parse import parse_qsl
 
 from fastapi import Request
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData, Headers, UploadFile
 from starlette.responses import Response
 
 from opensure.api.deps import read, transaction
@@ -21,6 +25,7 @@ __all__ = ["Membership", "Viewer"]
 
 COOKIE = "opensure_session"
 MAX_FORM_BYTES = 256 * 1024
+MAX_MULTIPART_FIELDS = 20
 
 
 async def current(request: Request) -> Viewer | None:
@@ -73,9 +78,48 @@ def require_admin(viewer: Viewer) -> None:
         raise Forbidden("Your role in this account (viewer) lets you read and export, not change.")
 
 
-async def posted_form(request: Request) -> FormData:
-    """A url-encoded form, at most MAX_FORM_BYTES (413 beyond, 408 if it stalls)."""
-    body = await read_body(request, MAX_FORM_BYTES)
+def _text(raw: str) -> str:
+    # The e-mail parser reads header bytes as ASCII with surrogates; browsers send UTF-8.
+    try:
+        return raw.encode("utf-8", "surrogateescape").decode("utf-8")
+    except UnicodeError:
+        return raw.encode("utf-8", "replace").decode("utf-8")
+
+
+def multipart_pairs(content_type: str, body: bytes) -> list[tuple[str, str | UploadFile]]:
+    """The fields of a multipart/form-data body (files as UploadFile, in memory), read by the
+    standard library's MIME parser; a body it cannot read gives no fields."""
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1", "replace")
+    message = BytesParser(policy=HTTP).parsebytes(head + body)
+    if not isinstance(message, EmailMessage) or not message.is_multipart():
+        return []
+    pairs: list[tuple[str, str | UploadFile]] = []
+    for part in list(message.iter_parts())[:MAX_MULTIPART_FIELDS]:
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str) or not name:
+            continue
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
+        filename = part.get_param("filename", header="content-disposition")
+        if isinstance(filename, str):
+            upload = UploadFile(
+                io.BytesIO(data),
+                size=len(data),
+                filename=_text(filename),
+                headers=Headers({"content-type": part.get_content_type()}),
+            )
+            pairs.append((_text(name), upload))
+        else:
+            pairs.append((_text(name), data.decode("utf-8", "replace")))
+    return pairs
+
+
+async def posted_form(request: Request, max_bytes: int = MAX_FORM_BYTES) -> FormData:
+    """A url-encoded or multipart form, at most ``max_bytes`` (413 beyond, 408 if it stalls)."""
+    body = await read_body(request, max_bytes)
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() == "multipart/form-data":
+        return FormData(multipart_pairs(content_type, body))
     try:
         pairs: list[tuple[str, str | UploadFile]] = list(
             parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=1000)
@@ -85,9 +129,12 @@ async def posted_form(request: Request) -> FormData:
     return FormData(pairs)
 
 
-async def checked_form(request: Request, viewer: Viewer) -> FormData:
-    """The posted form, if it carries this session's CSRF token; otherwise 403."""
-    form = await posted_form(request)
+async def checked_form(
+    request: Request, viewer: Viewer, *, max_bytes: int = MAX_FORM_BYTES
+) -> FormData:
+    """The posted form (url-encoded, or multipart with files up to ``max_bytes`` in all), if it
+    carries this session's CSRF token; otherwise 403."""
+    form = await posted_form(request, max_bytes)
     sent = form.get(CSRF_FIELD)
     if not isinstance(sent, str) or not hmac.compare_digest(sent, viewer.csrf_token):
         raise Forbidden(

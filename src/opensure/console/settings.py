@@ -16,7 +16,6 @@ from starlette.responses import Response
 
 from opensure.accounts import service as accounts
 from opensure.api.deps import read, transaction
-from opensure.api.validation import parse_path_id
 from opensure.console import web
 from opensure.console.session import Viewer, checked_form, require_admin, signed_in
 from opensure.core.clock import utcnow
@@ -43,16 +42,8 @@ def _notice(request: Request) -> str | None:
     return NOTICES.get(request.query_params.get("done") or "")
 
 
-def _field(form: Any, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _id(value: str) -> int:
-    found = parse_path_id(value)
-    if found is None:
-        raise web.NotFound
-    return found
+_field = web.form_text
+_id = web.path_id
 
 
 # ---- users ----

@@ -20,7 +20,6 @@ from starlette.responses import Response
 
 from opensure.accounts import service as accounts
 from opensure.api.deps import read, transaction
-from opensure.api.validation import parse_path_id
 from opensure.audit import service as audit
 from opensure.config import Settings
 from opensure.console import web
@@ -74,20 +73,13 @@ def _text_problems(found: list[TemplateProblem]) -> list[Problem]:
 
 
 def _typed(form: FormData) -> dict[str, str]:
-    out = {}
-    for name in FIELDS:
-        value = form.get(name)
-        text = value if isinstance(value, str) else ""
-        # Browsers send CR LF for a textarea's line breaks; the template keeps LF.
-        out[name] = text.replace("\r\n", "\n") if name == "body" else text.strip()
-    return out
-
-
-def _id(value: str) -> int:
-    found = parse_path_id(value)
-    if found is None:
-        raise web.NotFound
-    return found
+    body = form.get("body")
+    return {
+        "name": web.form_text(form, "name"),
+        "subject": web.form_text(form, "subject"),
+        # Kept as typed, but browsers send CR LF for a textarea's line breaks: the template has LF.
+        "body": body.replace("\r\n", "\n") if isinstance(body, str) else "",
+    }
 
 
 def _audited(template: dict[str, Any]) -> dict[str, Any]:
@@ -290,7 +282,7 @@ async def preview(request: Request, viewer: SignedIn) -> Response:
     raw_id = form.get("template_id")
     template = None
     if isinstance(raw_id, str) and raw_id:
-        template = await _template(request, viewer, _id(raw_id))
+        template = await _template(request, viewer, web.path_id(raw_id))
     return _editor(request, viewer, template=template, typed=typed, preview=shown, previewed=True)
 
 
@@ -298,7 +290,7 @@ async def preview(request: Request, viewer: SignedIn) -> Response:
 async def edit_page(request: Request, template_id: str, viewer: SignedIn) -> Response:
     """One template in the editor, with its preview."""
     require_admin(viewer)
-    template = await _template(request, viewer, _id(template_id))
+    template = await _template(request, viewer, web.path_id(template_id))
     return _saved(request, viewer, template)
 
 
@@ -328,7 +320,7 @@ async def update(request: Request, template_id: str, viewer: SignedIn) -> Respon
     """Save a template's new name, subject and body, if it renders."""
     form = await checked_form(request, viewer)
     require_admin(viewer)
-    template = await _template(request, viewer, _id(template_id))
+    template = await _template(request, viewer, web.path_id(template_id))
     typed = _typed(form)
     problems = _save_problems(typed)
     if not problems:
@@ -356,7 +348,7 @@ async def delete(request: Request, template_id: str, viewer: SignedIn) -> Respon
     """Delete a template that no pending request uses (409 with the reason otherwise)."""
     await checked_form(request, viewer)
     require_admin(viewer)
-    template = await _template(request, viewer, _id(template_id))
+    template = await _template(request, viewer, web.path_id(template_id))
     try:
         async with transaction(request) as conn:
             await accounts.delete_template(conn, viewer.account_id, template["id"])
@@ -379,7 +371,7 @@ async def send_test(request: Request, template_id: str, viewer: SignedIn) -> Res
     """Send the saved template, with sample values, to the signed-in user's own address."""
     await checked_form(request, viewer)
     require_admin(viewer)
-    template = await _template(request, viewer, _id(template_id))
+    template = await _template(request, viewer, web.path_id(template_id))
     settings: Settings = request.app.state.settings
     made = _preview(request, viewer, template["subject"], template["body"], to=viewer.email)
     failure = None

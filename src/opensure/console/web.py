@@ -12,6 +12,7 @@ from jinja2 import pass_context
 from markupsafe import Markup, escape
 from starlette.responses import RedirectResponse, Response
 
+from opensure.api.validation import parse_path_id
 from opensure.console.viewer import Viewer
 
 PREFIX = "/app"
@@ -22,7 +23,7 @@ SECURITY_HEADERS = {
     # No inline script or style, nothing from another host; forms post only here.
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        "form-action 'self'; frame-src 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
@@ -122,6 +123,20 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(SignInRequired, sign_in_required)
     app.add_exception_handler(Forbidden, forbidden)
     app.add_exception_handler(NotFound, not_found)
+
+
+def form_text(form: Any, name: str) -> str:
+    """A posted text field, stripped; "" when it is missing or a file."""
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def path_id(value: str) -> int:
+    """An object id from a console path; anything else is no such object (404)."""
+    found = parse_path_id(value)
+    if found is None:
+        raise NotFound
+    return found
 
 
 def text(value: object) -> str:

@@ -15,7 +15,7 @@ from opensure.core.emails import normalise_email
 from opensure.db.fast import Query, Session, Where, in_list, list_param
 from opensure.metrics import definitions
 from opensure.metrics.definitions import Band
-from opensure.models import Answer, FeedbackResponse
+from opensure.models import Answer, FeedbackResponse, Question
 from opensure.models.feedback import ANSWER_SEARCH
 from opensure.paging import page_sql, window
 
@@ -45,12 +45,18 @@ async def replace_answers(
 ) -> None:
     await conn.execute(delete(ans).where(ans.c.feedback_response_id == response_id))
     if answers:
+        # Each answer keeps the revision of its question it was given under (what the
+        # customer was shown), read in the transaction that checked the answers.
+        q = Question.__table__
+        found = await conn.execute(select(q.c.id, q.c.revision_id).where(q.c.id.in_(list(answers))))
+        revision = {int(qid): rid for qid, rid in found}
         await conn.execute(
             insert(ans),
             [
                 {
                     "feedback_response_id": response_id,
                     "question_id": qid,
+                    "question_revision_id": revision.get(qid),
                     "value": value,
                     "rating": rating,
                 }
@@ -99,13 +105,17 @@ async def get(session: Session, account_id: int, response_id: int) -> ResponseRo
 
 
 _ANSWER_N = len(AnswerRow._fields)
+# An answer reads as it was given: the text, type and position of the question's revision it
+# was answered under (an answer written without one, by a tool outside the app, reads as the
+# question's current revision).
 _ANSWERS_SELECT = (
-    "SELECT a.feedback_response_id, a.question_id, a.value, q.text, q.type, a.rating, q.nps "
+    "SELECT a.feedback_response_id, a.question_id, a.value, v.text, v.type, a.rating, q.nps "
     "FROM answers a JOIN questions q ON q.id = a.question_id "
+    "JOIN question_revisions v ON v.id = COALESCE(a.question_revision_id, q.revision_id) "
 )
 ANSWERS = Query(
     *(
-        f"{_ANSWERS_SELECT}WHERE {c} ORDER BY q.position, q.id"
+        f"{_ANSWERS_SELECT}WHERE {c} ORDER BY v.position, q.id"
         for c in in_list("a.feedback_response_id", 1)
     )
 )

@@ -30,7 +30,7 @@ from opensure.models.rollups import (
     ResponsesDay,
 )
 from opensure.models.sites import Site, SiteAlias
-from opensure.models.surveys import Question, Survey
+from opensure.models.surveys import Question, QuestionRevision, Survey
 from opensure.models.users import ConsoleSession, Membership, PasswordLink, SignInFailure, User
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "NpsRatingDay",
     "PasswordLink",
     "Question",
+    "QuestionRevision",
     "RequestCount",
     "RequestSegmentOption",
     "ResponseCount",

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ForeignKey,
     Index,
     Integer,
@@ -188,6 +189,10 @@ class Answer(Base):
     question_id: Mapped[int] = mapped_column(
         ForeignKey("questions.id", ondelete="CASCADE"), index=True
     )
+    # The question's revision the answer was given under (question_revisions.id): what the
+    # customer was shown, whatever the question says today. Always written by the app; no
+    # foreign key, so that writing an answer stays one insert.
+    question_revision_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     # The answer as the API returns it (checkbox choices joined by ", ").
     value: Mapped[str] = mapped_column(Text)
     # Rating answers as a number, for metrics.

@@ -1,11 +1,16 @@
-"""Surveys and their questions."""
+"""Surveys, their questions and the questions' revisions.
+
+Editing never rewrites history (ARCHITECTURE.md, "Survey versions"): a question keeps its id
+for life, and each change of what a customer is shown (text, options, scale, required,
+position) adds a revision; an answer points to the revision it was given under. A removed
+question is marked, never deleted, so its answers keep reading as they were given."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opensure.core.clock import utcnow
@@ -35,9 +40,17 @@ class Survey(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Set when the survey is removed; pending requests for it are then not sent.
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # 1 when created, one more with each saved change of its questions or name.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Question(Base):
+    """A question's identity (its id is the API's ``question_id``) and its current revision.
+
+    ``type`` and ``nps`` never change after creation (metrics read ratings by question); the
+    other columns mirror the current revision (``revision_id``), which pages and e-mails show."""
+
     __tablename__ = "questions"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -50,3 +63,29 @@ class Question(Base):
     scale_min: Mapped[int | None] = mapped_column(Integer, nullable=True)
     scale_max: Mapped[int | None] = mapped_column(Integer, nullable=True)
     options: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    # The current revision (question_revisions.id; no foreign key: the two tables point at
+    # each other). Set whenever the question is created or changed.
+    revision_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Set when the question is removed from the survey: no longer asked, its answers kept.
+    removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class QuestionRevision(Base):
+    """What the customer was shown for one question, from one survey version on."""
+
+    __tablename__ = "question_revisions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    question_id: Mapped[int] = mapped_column(
+        ForeignKey("questions.id", ondelete="CASCADE"), index=True
+    )
+    survey_version: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    required: Mapped[bool] = mapped_column(Boolean)
+    nps: Mapped[bool] = mapped_column(Boolean)
+    scale_min: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    scale_max: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    options: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

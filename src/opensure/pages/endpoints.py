@@ -7,6 +7,7 @@ guards against cross-site posts; the token in an emailed link ties the answer to
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -22,7 +23,7 @@ from opensure.db.fast import SaSession
 from opensure.feedback_responses import repository as responses_repo
 from opensure.feedback_responses import service as responses
 from opensure.pages import forms
-from opensure.pages.security import SECURITY_HEADERS
+from opensure.pages.security import PREVIEW_HEADERS, SECURITY_HEADERS
 from opensure.surveys import repository as repo
 
 router = APIRouter(include_in_schema=False)
@@ -31,12 +32,50 @@ templates.env.globals["scale"] = forms.scale
 
 FORM_TOKEN_SECONDS = 7 * 24 * 3600
 MAX_FORM_BYTES = 256 * 1024
+# ``/s/{code}?preview=1``: the survey as a customer from an e-mail sees it, for the console's
+# preview. Its answers are checked as usual and never recorded; the archived survey shows too.
+PREVIEW_PARAM = "preview"
+
+
+@dataclass(frozen=True)
+class _SampleCustomer:
+    """The customer a preview greets, in place of a request from an e-mail."""
+
+    first_name: str = "Sam"
+    id: int = 0
 
 
 def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
     response = templates.TemplateResponse(request, name, context, status_code=status_code)
-    response.headers.update(SECURITY_HEADERS)
+    response.headers.update(PREVIEW_HEADERS if context.get("preview") else SECURITY_HEADERS)
     return response
+
+
+async def _preview(
+    request: Request, conn: Any, code: str, form: dict[str, list[str]] | None
+) -> Response:
+    """The preview's form (``form`` None) or what submitting it would show; nothing saved."""
+    found = await repo.survey_by_code(conn, code)
+    if found is None:
+        return _message(request, "Survey not found", "We couldn't find this survey.", 404)
+    survey, questions = found
+    secret = await installation_secret(request)
+    if form is not None:
+        submission = forms.check(questions, form, anonymous=False)
+        if not submission.errors:
+            context = {"title": "Thank you", "company": survey.account_name, "preview": True}
+            return _page(request, "thanks.html", context)
+    context = _context(
+        request,
+        secret,
+        survey,
+        questions,
+        _SampleCustomer(),
+        "",
+        entered=form,
+        errors=submission.errors if form is not None else None,
+    )
+    return _page(request, "survey.html", {**context, "preview": True}, 200 if form is None else 422)
 
 
 def _message(request: Request, title: str, message: str, status_code: int) -> Response:
@@ -122,8 +161,14 @@ def _context(
 
 @router.get(SURVEY_PATH)
 async def survey_page(
-    code: str, request: Request, t: str = Query("", alias=TOKEN_PARAM)
+    code: str,
+    request: Request,
+    t: str = Query("", alias=TOKEN_PARAM),
+    preview: str = Query("", alias=PREVIEW_PARAM),
 ) -> Response:
+    if preview and not t:
+        async with read(request) as conn:
+            return await _preview(request, conn, code, None)
     async with read(request) as conn:
         loaded = await _load(request, conn, code, t)
         if isinstance(loaded, Response):
@@ -192,6 +237,9 @@ async def submit_survey(code: str, request: Request) -> Response:
             "from this site. Please open the survey link again.",
             403,
         )
+    if form.get(PREVIEW_PARAM) and not token:
+        async with read(request) as conn:
+            return await _preview(request, conn, code, form)
     async with transaction(request) as conn:
         loaded = await _load(request, conn, code, token)
         if isinstance(loaded, Response):

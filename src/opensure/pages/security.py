@@ -20,6 +20,16 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 
+# A survey's preview (/s/{code}?preview=1) is shown inside the console's preview page: framed
+# by this site only.
+PREVIEW_HEADERS = {
+    **SECURITY_HEADERS,
+    "Content-Security-Policy": SECURITY_HEADERS["Content-Security-Policy"].replace(
+        "frame-ancestors 'none'", "frame-ancestors 'self'"
+    ),
+    "X-Frame-Options": "SAMEORIGIN",
+}
+
 
 def is_page(path: str) -> bool:
     return path.startswith(PAGE_PREFIXES)

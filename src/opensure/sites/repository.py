@@ -71,6 +71,20 @@ async def add_alias(conn: AsyncConnection, account_id: int, code: str, site_id: 
     await conn.execute(insert(alias).values(account_id=account_id, site_code=code, site_id=site_id))
 
 
+async def aliases(conn: AsyncConnection, account_id: int) -> dict[str, list[str]]:
+    """The former codes of the account's renamed sites, by their current code."""
+    stmt = (
+        select(site.c.site_code, alias.c.site_code.label("alias"))
+        .join(alias, alias.c.site_id == site.c.id)
+        .where(alias.c.account_id == account_id)
+        .order_by(site.c.site_code, alias.c.site_code)
+    )
+    found: dict[str, list[str]] = {}
+    for code, old in await conn.execute(stmt):
+        found.setdefault(str(code), []).append(str(old))
+    return found
+
+
 async def delete_site(conn: AsyncConnection, site_id: int) -> None:
     await conn.execute(delete(site).where(site.c.id == site_id))
 

@@ -210,6 +210,24 @@ async def list_all(conn: AsyncConnection, account_id: int) -> list[dict[str, Any
             return out
 
 
+async def list_with_aliases(conn: AsyncConnection, account_id: int) -> list[dict[str, Any]]:
+    """Every site as :func:`list_all` gives it, with ``aliases``: the codes it was renamed from
+    (they still redirect to it)."""
+    former = await repo.aliases(conn, account_id)
+    rows = await list_all(conn, account_id)
+    return [{**s, "aliases": former.get(s["site_code"], [])} for s in rows]
+
+
+async def admin_create(
+    conn: AsyncConnection, account_id: int, values: dict[str, Any]
+) -> dict[str, Any]:
+    """POST /sites's rules, problems as one AdminError."""
+    try:
+        return await create(conn=conn, account_id=account_id, body=values)
+    except ApiError as exc:
+        raise _admin_error(exc) from None
+
+
 async def admin_get(conn: AsyncConnection, account_id: int, code: str) -> dict[str, Any]:
     try:
         return await get(conn=conn, account_id=account_id, code=code, base="")

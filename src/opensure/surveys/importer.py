@@ -14,12 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from opensure.core.clock import utcnow
 from opensure.core.errors import AdminError
 from opensure.db.ids import chosen_id
-from opensure.models.surveys import QUESTION_TYPES
+from opensure.models.feedback import max_length
+from opensure.models.surveys import QUESTION_TYPES, Survey
 from opensure.surveys import repository as repo
 
 QUESTION_KEYS = {"type", "text", "nps", "scale", "options", "required"}
 WITH_OPTIONS = {"dropdown", "radio", "checkbox"}
 _ALPHABET = string.ascii_letters + string.digits
+NAME_MAX = max_length(Survey.__table__.c.name)
+TEXT_MAX = 2000  # a question's text, as typed in the builder or a file
+SCALE_SPAN_MAX = 100
 
 
 def new_code() -> str:
@@ -43,46 +47,82 @@ def load(path: Path) -> Any:
         ) from None
 
 
-def validate(doc: Any) -> tuple[str, list[dict[str, Any]]]:
-    """The survey name and normalised questions, or AdminError listing every problem."""
-    problems: list[str] = []
+class SurveyInvalid(AdminError):
+    """The survey as given has problems; ``problems`` are (where, field, message) in order,
+    ``where`` being ``survey``, ``name``, ``questions`` or ``questions[i]`` and ``field`` the
+    question's field or "" (for a page to show each beside its field); the message lists them
+    all, for the CLI."""
+
+    def __init__(self, problems: list[tuple[str, str, str]]) -> None:
+        lines = [f"{where}{'.' + field if field else ''}: {msg}" for where, field, msg in problems]
+        super().__init__("invalid survey file:\n  " + "\n  ".join(lines))
+        self.problems = problems
+
+
+def validate(doc: Any, *, with_ids: bool = False) -> tuple[str, list[dict[str, Any]]]:
+    """The survey name and normalised questions, or SurveyInvalid listing every problem.
+
+    ``with_ids``: a question may carry the ``id`` of the question it keeps (survey updates);
+    the ids are checked against the survey by the caller."""
+    problems: list[tuple[str, str, str]] = []
     if not isinstance(doc, dict):
-        raise AdminError("the survey file must be a mapping with 'name' and 'questions'")
+        raise SurveyInvalid([("survey", "", "must be a mapping with 'name' and 'questions'")])
     unknown = set(doc) - {"name", "questions"}
     if unknown:
-        problems.append(f"{', '.join(sorted(unknown))}: unknown field (expected name, questions)")
+        problems.append(
+            (
+                "survey",
+                "",
+                f"{', '.join(sorted(unknown))}: unknown field (expected name, questions)",
+            )
+        )
     name = doc.get("name")
     if not isinstance(name, str) or not name.strip():
-        problems.append("name: required, a non-empty string")
-    elif len(name) > 200:
-        problems.append("name: longer than 200 characters")
+        problems.append(("name", "", "required, a non-empty string"))
+    elif len(name.strip()) > NAME_MAX:
+        problems.append(("name", "", f"longer than {NAME_MAX} characters"))
     questions = doc.get("questions")
     out: list[dict[str, Any]] = []
     if not isinstance(questions, list) or not questions:
-        problems.append("questions: required, a non-empty list")
+        problems.append(("questions", "", "required, a non-empty list"))
         questions = []
+    allowed = QUESTION_KEYS | ({"id"} if with_ids else set())
     for i, q in enumerate(questions):
         where = f"questions[{i}]"
+
+        def problem(message: str, where: str = where) -> None:
+            field, sep, rest = message.partition(": ")
+            if sep and field.isidentifier():
+                problems.append((where, field, rest))
+            else:
+                problems.append((where, "", message))
+
         if not isinstance(q, dict):
-            problems.append(f"{where}: must be a mapping with type and text")
+            problem("must be a mapping with type and text")
             continue
-        for key in sorted(set(q) - QUESTION_KEYS):
-            problems.append(f"{where}.{key}: unknown field")
+        for key in sorted(set(q) - allowed):
+            problems.append((where, key, "unknown field"))
+        qid = q.get("id")
+        if qid is not None and (not isinstance(qid, int) or isinstance(qid, bool) or qid < 1):
+            problem("id: must be the id of one of this survey's questions")
+            qid = None
         qtype = str(q.get("type", "")).lower()
         if qtype not in QUESTION_TYPES:
-            problems.append(f"{where}.type: must be one of {', '.join(QUESTION_TYPES)}")
+            problem(f"type: must be one of {', '.join(QUESTION_TYPES)}")
         text = q.get("text")
         if not isinstance(text, str) or not text.strip():
-            problems.append(f"{where}.text: required, a non-empty string")
+            problem("text: required, a non-empty string")
+        elif len(text.strip()) > TEXT_MAX:
+            problem(f"text: longer than {TEXT_MAX} characters")
         nps = q.get("nps", False)
         if not isinstance(nps, bool):
-            problems.append(f"{where}.nps: must be true or false")
+            problem("nps: must be true or false")
             nps = False
         required = q.get("required", True)
         if not isinstance(required, bool):
-            problems.append(f"{where}.required: must be true or false")
+            problem("required: must be true or false")
         if nps and qtype != "rating":
-            problems.append(f"{where}.nps: only a rating question can be an NPS question")
+            problem("nps: only a rating question can be an NPS question")
         scale_min = scale_max = None
         if qtype == "rating":
             scale = q.get("scale", [0, 10])
@@ -92,13 +132,15 @@ def validate(doc: Any) -> tuple[str, list[dict[str, Any]]]:
                 or not all(isinstance(n, int) and not isinstance(n, bool) for n in scale)
                 or scale[0] >= scale[1]
             ):
-                problems.append(f"{where}.scale: must be [min, max], whole numbers, min < max")
+                problem("scale: must be [min, max], whole numbers, min < max")
             elif nps and scale != [0, 10]:
-                problems.append(f"{where}.scale: an NPS question is always rated 0 to 10")
+                problem("scale: an NPS question is always rated 0 to 10")
+            elif scale[1] - scale[0] > SCALE_SPAN_MAX or scale[0] < -SCALE_SPAN_MAX:
+                problem(f"scale: at most {SCALE_SPAN_MAX + 1} points")
             else:
                 scale_min, scale_max = scale
         elif "scale" in q:
-            problems.append(f"{where}.scale: only a rating question has a scale")
+            problem("scale: only a rating question has a scale")
         options = q.get("options")
         if qtype in WITH_OPTIONS:
             if (
@@ -106,21 +148,21 @@ def validate(doc: Any) -> tuple[str, list[dict[str, Any]]]:
                 or not options
                 or not all(isinstance(o, str | int | float) and str(o).strip() for o in options)
             ):
-                problems.append(
-                    f"{where}.options: required for a {qtype} question, a list of texts"
-                )
+                problem(f"options: required for a {qtype} question, a list of texts")
                 options = None
             else:
                 options = [str(o).strip() for o in options]
                 if len(set(options)) != len(options):
-                    problems.append(f"{where}.options: each option must appear once")
+                    problem("options: each option must appear once")
+                elif any(", " in o for o in options) and qtype == "checkbox":
+                    # The API gives a checkbox answer as the chosen options joined by ", ".
+                    problem("options: a checkbox option cannot contain a comma and a space")
         elif options is not None:
-            problems.append(
-                f"{where}.options: only dropdown, radio and checkbox questions have options"
-            )
+            problem("options: only dropdown, radio and checkbox questions have options")
             options = None
         out.append(
             {
+                **({"id": qid} if with_ids else {}),
                 "position": i,
                 "type": qtype,
                 "text": text.strip() if isinstance(text, str) else "",
@@ -132,7 +174,7 @@ def validate(doc: Any) -> tuple[str, list[dict[str, Any]]]:
             }
         )
     if problems:
-        raise AdminError("invalid survey file:\n  " + "\n  ".join(problems))
+        raise SurveyInvalid(problems)
     assert isinstance(name, str)
     return name.strip(), out
 
@@ -148,12 +190,13 @@ async def import_survey(
     if survey_id is not None and await repo.survey_id_taken(conn, survey_id):
         raise AdminError(f"survey id {survey_id} is already taken")
     code = new_code()
+    now = utcnow()
     survey_id = await repo.insert_survey(
-        conn, account_id=account_id, code=code, name=name, now=utcnow(), survey_id=survey_id
+        conn, account_id=account_id, code=code, name=name, now=now, survey_id=survey_id
     )
     created = []
     for question in questions:
-        qid = await repo.insert_question(conn, survey_id, question)
+        qid = await repo.insert_question(conn, survey_id, question, now=now)
         created.append(
             {"id": qid, "text": question["text"], "type": question["type"], "nps": question["nps"]}
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -18,6 +18,7 @@ from opensure.models import (
     Account,
     FeedbackRequest,
     Question,
+    QuestionRevision,
     Staff,
     Survey,
     Unsubscribe,
@@ -39,7 +40,9 @@ async def survey_by_code(conn: AsyncConnection, code: str) -> tuple[AnyRow, list
         return None
     questions = (
         await conn.execute(
-            select(q).where(q.c.survey_id == survey.id).order_by(q.c.position, q.c.id)
+            select(q)
+            .where(q.c.survey_id == survey.id, q.c.removed_at.is_(None))
+            .order_by(q.c.position, q.c.id)
         )
     ).all()
     return survey, list(questions)
@@ -106,9 +109,22 @@ async def insert_survey(
 async def list_surveys(conn: AsyncConnection, account_id: int) -> list[dict[str, Any]]:
     """The account's surveys, archived ones too, by id, with their number of questions."""
     s, q = Survey.__table__, Question.__table__
-    count = select(func.count()).where(q.c.survey_id == s.c.id).scalar_subquery()
+    count = (
+        select(func.count())
+        .where(q.c.survey_id == s.c.id, q.c.removed_at.is_(None))
+        .scalar_subquery()
+    )
     stmt = (
-        select(s.c.id, s.c.code, s.c.name, s.c.created_at, s.c.deleted_at, count.label("questions"))
+        select(
+            s.c.id,
+            s.c.code,
+            s.c.name,
+            s.c.created_at,
+            s.c.updated_at,
+            s.c.deleted_at,
+            s.c.version,
+            count.label("questions"),
+        )
         .where(s.c.account_id == account_id)
         .order_by(s.c.id)
     )
@@ -127,15 +143,64 @@ async def survey_with_questions(
     if survey is None:
         return None
     questions = await conn.execute(
-        select(q).where(q.c.survey_id == survey_id).order_by(q.c.position, q.c.id)
+        select(q)
+        .where(q.c.survey_id == survey_id, q.c.removed_at.is_(None))
+        .order_by(q.c.position, q.c.id)
     )
     return dict(survey), [dict(r) for r in questions.mappings()]
 
 
-async def insert_question(conn: AsyncConnection, survey_id: int, values: dict[str, Any]) -> int:
-    q = Question.__table__
-    stmt = insert(q).values(survey_id=survey_id, **values).returning(q.c.id)
-    return int((await conn.execute(stmt)).scalar_one())
+_q = Question.__table__
+_rev = QuestionRevision.__table__
+# What a revision holds: what the customer is shown of a question.
+SHOWN = ("position", "type", "text", "required", "nps", "scale_min", "scale_max", "options")
+
+
+async def insert_question(
+    conn: AsyncConnection,
+    survey_id: int,
+    values: dict[str, Any],
+    *,
+    version: int = 1,
+    now: dt.datetime | None = None,
+) -> int:
+    """A new question with its first revision (of survey version ``version``)."""
+    shown = {k: values[k] for k in SHOWN}
+    stmt = insert(_q).values(survey_id=survey_id, **shown).returning(_q.c.id)
+    question_id = int((await conn.execute(stmt)).scalar_one())
+    await add_revision(conn, question_id, shown, version=version, now=now or utcnow())
+    return question_id
+
+
+async def add_revision(
+    conn: AsyncConnection,
+    question_id: int,
+    values: dict[str, Any],
+    *,
+    version: int,
+    now: dt.datetime,
+) -> int:
+    """Record what the question now shows, and make it the question's current state."""
+    shown = {k: values[k] for k in SHOWN}
+    stmt = (
+        insert(_rev)
+        .values(question_id=question_id, survey_version=version, created_at=now, **shown)
+        .returning(_rev.c.id)
+    )
+    revision_id = int((await conn.execute(stmt)).scalar_one())
+    await conn.execute(
+        update(_q).where(_q.c.id == question_id).values(revision_id=revision_id, **shown)
+    )
+    return revision_id
+
+
+async def remove_question(conn: AsyncConnection, question_id: int, now: dt.datetime) -> None:
+    await conn.execute(update(_q).where(_q.c.id == question_id).values(removed_at=now))
+
+
+async def update_survey(conn: AsyncConnection, survey_id: int, values: dict[str, Any]) -> None:
+    s = Survey.__table__
+    await conn.execute(update(s).where(s.c.id == survey_id).values(**values))
 
 
 async def names(conn: AsyncConnection, account_id: int) -> dict[int, str]:
