@@ -394,11 +394,28 @@ async def revoke_token_by_prefix(
 # ---- e-mail templates ----
 
 
+SUBJECT_MAX = 500
+
+
+def template_field_problems(name: str, subject: str, body: str) -> list[tuple[str, str]]:
+    """What is wrong with a template's fields before its text is checked: ``(field, problem)``
+    for each empty or too long name, subject or body (the console shows each by its field)."""
+    found = [
+        (field, f"a template needs a non-empty {field}")
+        for field, value in (("name", name), ("subject", subject), ("body", body))
+        if not value.strip()
+    ]
+    if len(name) > NAME_MAX:
+        found.append(("name", f"a template's name is at most {NAME_MAX} characters"))
+    if len(subject) > SUBJECT_MAX:
+        found.append(("subject", f"a template's subject is at most {SUBJECT_MAX} characters"))
+    return found
+
+
 def _checked_template(name: str, subject: str, body: str) -> None:
-    if not name.strip() or not subject.strip() or not body.strip():
-        raise AdminError("a template needs a non-empty name, subject and body")
-    if len(name) > NAME_MAX or len(subject) > 500:
-        raise AdminError(f"a template's name is at most {NAME_MAX} characters, its subject 500")
+    fields = template_field_problems(name, subject, body)
+    if fields:
+        raise AdminError("\n".join(problem for _, problem in fields))
     # Refused now rather than stored and failing every request that uses it (not_sent).
     problems = template_problems(subject, body)
     if problems:

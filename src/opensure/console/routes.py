@@ -16,6 +16,7 @@ from opensure.console import (
     queue,
     settings,
     surveys,
+    templates_editor,
 )
 
 ROUTERS: list[APIRouter] = [
@@ -30,4 +31,5 @@ ROUTERS: list[APIRouter] = [
     programme_lists.router,
     account_settings.router,
     audit_log.router,
+    templates_editor.router,
 ]

@@ -32,16 +32,18 @@ Thanks,
 Don't want emails like this? Unsubscribe: {{ unsubscribe_link }}
 """
 
-PLACEHOLDERS = (
-    "first_name",
-    "surname",
-    "name",
-    "email",
-    "company",
-    "reference",
-    "survey_link",
-    "unsubscribe_link",
-)
+# Every placeholder a template may use, with what it holds (the console's editor lists these).
+PLACEHOLDER_NOTES = {
+    "first_name": "The customer's first name, if the request gave one (otherwise empty).",
+    "surname": "The customer's surname, if the request gave one (otherwise empty).",
+    "name": "First name and surname together, as far as they are known (otherwise empty).",
+    "email": "The customer's e-mail address the survey is sent to.",
+    "company": "Your account's name.",
+    "reference": "The request's reference, e.g. your ticket number (otherwise empty).",
+    "survey_link": "The link to this customer's survey; without it they cannot answer.",
+    "unsubscribe_link": "The link where the customer stops all survey e-mails.",
+}
+PLACEHOLDERS = tuple(PLACEHOLDER_NOTES)
 
 
 class TemplateProblem(Exception):

@@ -46,4 +46,32 @@ document.addEventListener("DOMContentLoaded", () => {
   }
   const summary = document.getElementById("error-summary");
   if (summary) summary.focus();
+  // The template editor's preview follows the typing (without this file: the Preview button).
+  const editor = document.querySelector("form[data-preview]");
+  const area = document.getElementById("preview-area");
+  if (editor && area) {
+    let timer = null;
+    let latest = 0;
+    const refresh = async () => {
+      const mine = ++latest;
+      const data = new URLSearchParams();
+      for (const name of ["csrf_token", "subject", "body"]) {
+        data.set(name, editor.elements[name].value);
+      }
+      data.set("fragment", "1");
+      try {
+        const response = await fetch(editor.dataset.preview, {
+          method: "POST", body: data, credentials: "same-origin",
+        });
+        const html = await response.text();
+        if (response.ok && mine === latest) area.innerHTML = html;
+      } catch (error) {
+        // Offline or signed out: the Preview button still shows it.
+      }
+    };
+    editor.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(refresh, 400);
+    });
+  }
 });
