@@ -80,8 +80,27 @@ def _notice(request: Request) -> str | None:
     return NOTICES.get(request.query_params.get("done") or "")
 
 
-def _actor_subject(survey: dict[str, Any]) -> str:
-    return f"Survey {survey['id']} ({survey['name']})"
+async def _record(
+    conn: Any,
+    viewer: Viewer,
+    action: str,
+    survey: dict[str, Any],
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """One survey change in the audit log, in the change's transaction."""
+    await audit.record(
+        conn,
+        viewer.account_id,
+        viewer.actor,
+        action,
+        subject_type="survey",
+        subject_id=survey["id"],
+        subject=f"Survey {survey['id']} ({survey['name']})",
+        before=before,
+        after=after,
+    )
 
 
 # ---- the builder's rows ----
@@ -329,27 +348,15 @@ async def _save(
             if survey is None:
                 created = await importer.import_survey(conn, viewer.account_id, doc)
                 after = await surveys.show_survey(conn, viewer.account_id, created["id"])
-                await audit.record(
-                    conn,
-                    viewer.account_id,
-                    viewer.actor,
-                    "survey.created",
-                    subject_type="survey",
-                    subject_id=after["id"],
-                    subject=_actor_subject(after),
-                    after=surveys.as_file(after),
-                )
+                await _record(conn, viewer, "survey.created", after, after=surveys.as_file(after))
                 return web.redirect(f"{LIST}/{after['id']}?done=created")
             result = await surveys.update_survey(conn, viewer.account_id, survey["id"], doc)
             if result.pop("changed"):
-                await audit.record(
+                await _record(
                     conn,
-                    viewer.account_id,
-                    viewer.actor,
+                    viewer,
                     "survey.updated",
-                    subject_type="survey",
-                    subject_id=survey["id"],
-                    subject=_actor_subject(result),
+                    result,
                     before={"version": survey["version"], **surveys.as_file(survey)},
                     after={"version": result["version"], **surveys.as_file(result)},
                 )
@@ -401,14 +408,11 @@ async def _archive(request: Request, viewer: Viewer, survey_id: str, archived: b
     survey = await _survey(request, viewer, survey_id)
     async with transaction(request) as conn:
         after = await surveys.set_archived(conn, viewer.account_id, survey["id"], archived)
-        await audit.record(
+        await _record(
             conn,
-            viewer.account_id,
-            viewer.actor,
+            viewer,
             "survey.archived" if archived else "survey.restored",
-            subject_type="survey",
-            subject_id=survey["id"],
-            subject=_actor_subject(survey),
+            survey,
             before={"archived_at": survey["archived_at"]},
             after={"archived_at": after["archived_at"]},
         )
@@ -436,14 +440,11 @@ async def duplicate(request: Request, survey_id: str, viewer: SignedIn) -> Respo
     async with transaction(request) as conn:
         copy = await surveys.duplicate(conn, viewer.account_id, survey["id"])
         after = await surveys.show_survey(conn, viewer.account_id, copy["id"])
-        await audit.record(
+        await _record(
             conn,
-            viewer.account_id,
-            viewer.actor,
+            viewer,
             "survey.created",
-            subject_type="survey",
-            subject_id=after["id"],
-            subject=_actor_subject(after),
+            after,
             after={"copied_from": survey["id"], **surveys.as_file(after)},
         )
     return web.redirect(f"{LIST}/{copy['id']}?done=duplicated")
