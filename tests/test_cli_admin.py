@@ -494,3 +494,34 @@ async def test_surveys_export_update_archive_restore_duplicate(cli_db: str, tmp_
         ("survey.archived", "cli"),
         ("survey.restored", "cli"),
     ]
+
+
+async def test_teams_list_show_rename_delete(cli_db: str, tmp_path: Path) -> None:
+    cli = Cli(cli_db, tmp_path)
+    ok(await cli("accounts", "create", "Acme"))
+    a = ("--account", "Acme")
+    ok(await cli("staff", "import", *a, cli.write("staff.csv", STAFF_CSV)))
+    ok(await cli("staff", "create", *a, "--code", "rey", "--name", "Rey", "--team", "Jedi"))
+    ok(await cli("staff", "update", "rey", *a, "--team", ""))
+    listed = await cli.json("teams", "list", *a)
+    assert [(t["name"], t["staff"]) for t in listed] == [("Jedi", 0), ("Support", 2)]
+    shown = await cli.json("teams", "show", "Support", *a)
+    assert shown["staff"] == 2
+    r = await cli.many(
+        ("teams", "update", "Support", *a, "--name", "Jedi"),
+        ("teams", "delete", "Support", *a),
+        ("teams", "show", "Nobody", *a),
+    )
+    refused(r[0], "a team named 'Jedi' already exists")
+    refused(r[1], "still has 2 staff members")
+    refused(r[2], "no team with name or id 'Nobody'")
+    renamed = await cli.json("teams", "update", str(shown["id"]), *a, "--name", "Care")
+    assert renamed["name"] == "Care"
+    assert "deleted" in ok(await cli("teams", "delete", "Jedi", *a))
+    staff = await cli.json("staff", "show", "luke", *a)
+    assert staff["team"] == "Care"
+    assert [t["name"] for t in await cli.json("teams", "list", *a)] == ["Care"]
+    logged = await cli.rows(
+        "SELECT action, via FROM audit_events WHERE action LIKE 'team.%' ORDER BY id"
+    )
+    assert logged == [("team.updated", "cli"), ("team.deleted", "cli")]

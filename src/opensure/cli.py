@@ -47,6 +47,7 @@ surveys_app = typer.Typer(help="Surveys.", no_args_is_help=True)
 templates_app = typer.Typer(help="Email templates.", no_args_is_help=True)
 staff_app = typer.Typer(help="Staff members (and their teams).", no_args_is_help=True)
 segments_app = typer.Typer(help="Segments.", no_args_is_help=True)
+teams_app = typer.Typer(help="Teams (of staff members).", no_args_is_help=True)
 users_app = typer.Typer(help="Console users (SPEC §8).", no_args_is_help=True)
 sites_app = typer.Typer(help="Sites (as the API's /sites).", no_args_is_help=True)
 unsubscribes_app = typer.Typer(help="Addresses that are not surveyed.", no_args_is_help=True)
@@ -55,6 +56,7 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(surveys_app, name="surveys")
 app.add_typer(templates_app, name="templates")
 app.add_typer(staff_app, name="staff")
+app.add_typer(teams_app, name="teams")
 app.add_typer(segments_app, name="segments")
 app.add_typer(users_app, name="users")
 app.add_typer(sites_app, name="sites")
@@ -788,6 +790,51 @@ def staff_delete(
         logged=lambda r: None,
     )
     typer.echo(f"staff {result['id']} {result['code']!r} deleted")
+
+
+TeamArg = Annotated[str, typer.Argument(metavar="TEAM", help="The team's name (or id).")]
+
+
+@teams_app.command("list")
+def teams_list(account: AccountOpt, as_json: ListJsonOpt = False) -> None:
+    """The account's teams, with their number of staff members."""
+    report_list(in_account(account, admin.list_teams), as_json, ("id", "name", "staff"))
+
+
+@teams_app.command("show")
+def teams_show(team: TeamArg, account: AccountOpt, as_json: JsonOpt = False) -> None:
+    """A team."""
+    report_object(in_account(account, lambda conn, a: admin.show_team(conn, a, team)), as_json)
+
+
+@teams_app.command("update")
+def teams_update(
+    team: TeamArg,
+    account: AccountOpt,
+    name: Annotated[str, typer.Option(help="The team's new name.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Rename a team: its staff, requests and responses stay with it."""
+    result = audited(
+        account,
+        "team.updated",
+        lambda conn, a: admin.rename_team(conn, a, team, name),
+        show=lambda conn, a: admin.show_team(conn, a, team),
+    )
+    report(result, as_json, f"team {result['id']} renamed {result['name']!r}")
+
+
+@teams_app.command("delete")
+def teams_delete(team: TeamArg, account: AccountOpt) -> None:
+    """Delete a team with no staff members and no responses (otherwise rename it)."""
+    result = audited(
+        account,
+        "team.deleted",
+        lambda conn, a: admin.delete_team(conn, a, team),
+        show=lambda conn, a: admin.show_team(conn, a, team),
+        logged=lambda r: None,
+    )
+    typer.echo(f"team {result['id']} {result['name']!r} deleted")
 
 
 @segments_app.command("list")

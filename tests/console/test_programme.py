@@ -10,11 +10,14 @@ import re
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from markupsafe import escape
+from sqlalchemy import text
 
 from opensure.accounts import service as accounts
 from opensure.audit import service as audit
+from opensure.core.errors import AdminError
 from opensure.sites import service as sites
 from tests.api.helpers import create_request
 from tests.conftest import Account
@@ -590,3 +593,74 @@ async def test_an_upload_without_the_forms_token_is_refused(
         )
         assert r.status_code == 403
     assert await in_db(app, lambda c: sites.list_all(c, account.id)) == []
+
+
+async def test_an_admin_renames_a_team_and_deletes_an_empty_one(
+    app: FastAPI, account: Account, other_account: Account, admin: httpx.AsyncClient
+) -> None:
+    await post(admin, STAFF, STAFF, code="ana", name="Ana Lopez", team="Support")
+    await post(admin, STAFF, STAFF, code="ben", name="Ben Ode", team="Sales")
+    teams = {t["name"]: t for t in await in_db(app, lambda c: accounts.list_teams(c, account.id))}
+    support, sales = teams["Support"]["id"], teams["Sales"]["id"]
+
+    renamed = await post(admin, STAFF, f"/app/settings/teams/{support}", name="Customer care")
+    assert renamed.status_code == 303
+    page = await admin.get(renamed.headers["location"])
+    assert "The team is renamed" in page.text
+    assert staff_rows(page)["ana"] == ["Ana Lopez", "Customer care"]
+
+    # A clash, and a team that still has staff: refused beside the team, nothing changed.
+    clash = await post(admin, STAFF, f"/app/settings/teams/{support}", name="Sales")
+    assert clash.status_code == 422
+    assert "a team named &#39;Sales&#39; already exists" in clash.text
+    assert 'aria-describedby="team-problem"' in clash.text
+    busy = await admin.post(
+        f"/app/settings/teams/{sales}/delete", data={"csrf_token": await csrf(admin, STAFF)}
+    )
+    assert busy.status_code == 409 and "still has 1 staff member" in busy.text
+
+    # Empty once Ben moves; then it may go.
+    edit = f"{STAFF}/{(await staff_of(app, account))['ben']['id']}"
+    await post(admin, edit, edit, team="Customer care")
+    gone = await post(admin, STAFF, f"/app/settings/teams/{sales}/delete")
+    assert gone.status_code == 303
+    names = [t["name"] for t in await in_db(app, lambda c: accounts.list_teams(c, account.id))]
+    assert names == ["Customer care"]
+    log = [(e["action"], e["before"], e["after"]) for e in await events(app, account)]
+    assert ("team.updated", {"name": "Support"}, {"name": "Customer care"}) in log
+    assert ("team.deleted", {"name": "Sales"}, None) in log
+
+    # Another account's team is not found.
+    await in_db(
+        app,
+        lambda c: accounts.create_staff(c, other_account.id, code="x", name="X", team="Theirs"),
+    )
+    theirs = await in_db(app, lambda c: accounts.show_team(c, other_account.id, "Theirs"))
+    token = await csrf(admin, STAFF)
+    for path in (
+        f"/app/settings/teams/{theirs['id']}",
+        f"/app/settings/teams/{theirs['id']}/delete",
+    ):
+        r = await admin.post(path, data={"csrf_token": token, "name": "Mine"})
+        assert r.status_code == 404, path
+
+
+async def test_a_team_with_responses_is_renamed_never_deleted(
+    app: FastAPI, account: Account
+) -> None:
+    made = await in_db(
+        app, lambda c: accounts.create_staff(c, account.id, code="cy", name="Cy", team="Night")
+    )
+    await in_db(
+        app, lambda c: accounts.update_staff(c, account.id, "cy", code=None, name=None, team="")
+    )
+    async with app.state.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO feedback_responses (account_id, survey_id, team_id, submitted_at, "
+                "updated_at) VALUES (:a, :s, :t, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+            ),
+            {"a": account.id, "s": account.survey_id, "t": made["team_id"]},
+        )
+    with pytest.raises(AdminError, match="has responses filed under it"):
+        await in_db(app, lambda c: accounts.delete_team(c, account.id, "Night"))

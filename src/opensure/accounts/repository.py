@@ -15,6 +15,7 @@ from opensure.models import (
     AccountLogo,
     EmailTemplate,
     FeedbackRequest,
+    FeedbackResponse,
     Segment,
     SegmentOption,
     Staff,
@@ -263,6 +264,36 @@ async def list_teams(conn: AsyncConnection, account_id: int) -> list[dict[str, A
         .order_by(_teams.c.name)
     )
     return [dict(r) for r in (await conn.execute(stmt)).mappings()]
+
+
+async def team(conn: AsyncConnection, account_id: int, ref: str | int) -> dict[str, Any] | None:
+    """A team of the account by id (an int) or name, with its number of staff members."""
+    members = func.count(_staff.c.id)
+    stmt = (
+        select(_teams.c.id, _teams.c.name, members.label("staff"))
+        .select_from(_teams.outerjoin(_staff, _staff.c.team_id == _teams.c.id))
+        .where(_teams.c.account_id == account_id)
+        .where(_teams.c.id == ref if isinstance(ref, int) else _teams.c.name == ref)
+        .group_by(_teams.c.id, _teams.c.name)
+    )
+    row = (await conn.execute(stmt)).mappings().first()
+    return None if row is None else dict(row)
+
+
+async def team_has_responses(conn: AsyncConnection, team_id: int) -> bool:
+    r = FeedbackResponse.__table__
+    stmt = select(r.c.id).where(r.c.team_id == team_id).limit(1)
+    return (await conn.execute(stmt)).first() is not None
+
+
+async def rename_team(conn: AsyncConnection, team_id: int, name: str) -> None:
+    """Raises IntegrityError (in a savepoint) when the name is taken."""
+    async with conn.begin_nested():
+        await conn.execute(update(_teams).where(_teams.c.id == team_id).values(name=name))
+
+
+async def delete_team(conn: AsyncConnection, team_id: int) -> None:
+    await conn.execute(delete(_teams).where(_teams.c.id == team_id))
 
 
 async def staff_codes(conn: AsyncConnection, account_id: int) -> set[str]:

@@ -580,6 +580,51 @@ async def list_teams(conn: AsyncConnection, account_id: int) -> list[dict[str, A
     return await repo.list_teams(conn, account_id)
 
 
+async def show_team(conn: AsyncConnection, account_id: int, ref: str | int) -> dict[str, Any]:
+    """A team by id or name, with its number of staff members (``staff``)."""
+    found = await repo.team(conn, account_id, ref)
+    if found is None and isinstance(ref, str) and ref.isdigit():
+        found = await repo.team(conn, account_id, int(ref))
+    if found is None:
+        raise AdminError(f"no team with name or id {ref!r} in this account")
+    return found
+
+
+async def rename_team(
+    conn: AsyncConnection, account_id: int, ref: str | int, name: str
+) -> dict[str, Any]:
+    """Rename a team: its staff, requests and responses stay with it under the new name."""
+    current = await show_team(conn, account_id, ref)
+    name = name.strip()
+    if not name:
+        raise AdminError("name: required, the team's new name")
+    if len(name) > NAME_MAX:
+        raise AdminError(f"name: longer than {NAME_MAX} characters")
+    try:
+        await repo.rename_team(conn, int(current["id"]), name)
+    except IntegrityError:
+        raise AdminError(f"a team named {name!r} already exists in this account") from None
+    return {**current, "name": name}
+
+
+async def delete_team(conn: AsyncConnection, account_id: int, ref: str | int) -> dict[str, Any]:
+    """Delete a team nobody is in and no response is filed under (history keeps its teams:
+    a team with responses can be renamed, never deleted)."""
+    current = await show_team(conn, account_id, ref)
+    if current["staff"]:
+        raise AdminError(
+            f"team {current['name']!r} still has {current['staff']} staff member"
+            f"{'s' if current['staff'] != 1 else ''}: move them to another team first"
+        )
+    if await repo.team_has_responses(conn, int(current["id"])):
+        raise AdminError(
+            f"team {current['name']!r} has responses filed under it: rename it instead "
+            "(responses keep the team they were given under)"
+        )
+    await repo.delete_team(conn, int(current["id"]))
+    return current
+
+
 async def _staff(conn: AsyncConnection, account_id: int, ref: str | int) -> dict[str, Any]:
     found = await repo.staff_member(conn, account_id, ref)
     if found is None:

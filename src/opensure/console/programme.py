@@ -36,6 +36,8 @@ NOTICES = {
     "segment-added": "The segment is added.",
     "segment-renamed": "The segment's key is changed.",
     "segment-deleted": "The segment and its options are deleted; requests keep their data.",
+    "team-renamed": "The team is renamed; its staff and feedback stay with it.",
+    "team-deleted": "The team is deleted.",
 }
 
 
@@ -135,6 +137,8 @@ async def _staff_page(
     *,
     problem: str | None = None,
     typed: dict[str, str] | None = None,
+    team_problem: str | None = None,
+    team_failed: tuple[int, str] | None = None,
     status_code: int = 200,
 ) -> Response:
     async with read(request) as conn:
@@ -146,7 +150,12 @@ async def _staff_page(
         "rows": rows,
         "teams": teams,
         **form_state(request, STAFF_FIELDS, NOTICES, problem=problem, typed=typed),
+        "team_problem": team_problem,
+        # The team whose rename or deletion was refused, and the name as typed.
+        "team_failed": team_failed,
     }
+    if team_problem:
+        context["notice"] = None
     return web.page(request, viewer, "settings_staff.html", context, status_code)
 
 
@@ -272,6 +281,73 @@ async def delete_staff(request: Request, staff_id: str, viewer: SignedIn) -> Res
             before=_staff_fields(gone),
         )
     return web.redirect(f"{STAFF}?done=staff-deleted")
+
+
+async def _team(request: Request, viewer: Viewer, team_id: str) -> dict[str, Any]:
+    found = web.path_id(team_id)
+    try:
+        async with read(request) as conn:
+            return await accounts.show_team(conn, viewer.account_id, found)
+    except AdminError:
+        raise web.NotFound from None
+
+
+@router.post("/settings/teams/{team_id}")
+async def rename_team(request: Request, team_id: str, viewer: SignedIn) -> Response:
+    """Rename a team (as `opensure teams update`): its staff and feedback stay with it."""
+    form = await checked_form(request, viewer)
+    require_admin(viewer)
+    team = await _team(request, viewer, team_id)
+    name = web.form_text(form, "name")
+    try:
+        async with transaction(request) as conn:
+            renamed = await accounts.rename_team(conn, viewer.account_id, int(team["id"]), name)
+            await record(
+                conn,
+                viewer,
+                "team.updated",
+                f"Team {renamed['name']}",
+                subject_id=team["id"],
+                before={"name": team["name"]},
+                after={"name": renamed["name"]},
+            )
+    except AdminError as exc:
+        return await _staff_page(
+            request,
+            viewer,
+            team_problem=str(exc),
+            team_failed=(int(team["id"]), name),
+            status_code=422,
+        )
+    return web.redirect(f"{STAFF}?done=team-renamed")
+
+
+@router.post("/settings/teams/{team_id}/delete")
+async def delete_team(request: Request, team_id: str, viewer: SignedIn) -> Response:
+    """Delete a team nobody is in and no response is filed under."""
+    await checked_form(request, viewer)
+    require_admin(viewer)
+    team = await _team(request, viewer, team_id)
+    try:
+        async with transaction(request) as conn:
+            await accounts.delete_team(conn, viewer.account_id, int(team["id"]))
+            await record(
+                conn,
+                viewer,
+                "team.deleted",
+                f"Team {team['name']}",
+                subject_id=team["id"],
+                before={"name": team["name"]},
+            )
+    except AdminError as exc:
+        return await _staff_page(
+            request,
+            viewer,
+            team_problem=str(exc),
+            team_failed=(int(team["id"]), str(team["name"])),
+            status_code=409,
+        )
+    return web.redirect(f"{STAFF}?done=team-deleted")
 
 
 # ---- segments ----
