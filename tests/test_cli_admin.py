@@ -525,3 +525,12 @@ async def test_teams_list_show_rename_delete(cli_db: str, tmp_path: Path) -> Non
         "SELECT action, via FROM audit_events WHERE action LIKE 'team.%' ORDER BY id"
     )
     assert logged == [("team.updated", "cli"), ("team.deleted", "cli")]
+    # The same log, read back by `opensure audit list`, newest first.
+    listed = await cli.json("audit", "list", *a, "--kind", "team")
+    assert [(e["action"], e["via"]) for e in listed] == [
+        ("team.deleted", "cli"),
+        ("team.updated", "cli"),
+    ]
+    assert listed[1]["changes"] == [{"field": "name", "before": "Support", "after": "Care"}]
+    assert listed[0]["at"].endswith("Z")
+    refused(await cli("audit", "list", "--account", "Nobody"), "Nobody")

@@ -47,6 +47,7 @@ surveys_app = typer.Typer(help="Surveys.", no_args_is_help=True)
 templates_app = typer.Typer(help="Email templates.", no_args_is_help=True)
 staff_app = typer.Typer(help="Staff members (and their teams).", no_args_is_help=True)
 segments_app = typer.Typer(help="Segments.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log (read only).", no_args_is_help=True)
 teams_app = typer.Typer(help="Teams (of staff members).", no_args_is_help=True)
 users_app = typer.Typer(help="Console users (SPEC §8).", no_args_is_help=True)
 sites_app = typer.Typer(help="Sites (as the API's /sites).", no_args_is_help=True)
@@ -57,6 +58,7 @@ app.add_typer(surveys_app, name="surveys")
 app.add_typer(templates_app, name="templates")
 app.add_typer(staff_app, name="staff")
 app.add_typer(teams_app, name="teams")
+app.add_typer(audit_app, name="audit")
 app.add_typer(segments_app, name="segments")
 app.add_typer(users_app, name="users")
 app.add_typer(sites_app, name="sites")
@@ -790,6 +792,29 @@ def staff_delete(
         logged=lambda r: None,
     )
     typer.echo(f"staff {result['id']} {result['code']!r} deleted")
+
+
+@audit_app.command("list")
+def audit_list(
+    account: AccountOpt,
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="Only changes to this kind of object (survey, …).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 50,
+    as_json: ListJsonOpt = False,
+) -> None:
+    """The account's audit log, newest first: when, who, via, what, and each field changed."""
+
+    async def work(conn: AsyncConnection, account_id: int) -> list[dict[str, Any]]:
+        rows = await audit.events(conn, account_id, subject_type=kind, limit=limit)
+        keys = ("id", "at", "actor", "via", "action", "subject_type", "subject_id", "subject")
+        return [
+            {**{k: r[k] for k in keys}, "at": timestamps.format(r["at"]), "changes": r["changes"]}
+            for r in rows
+        ]
+
+    rows = in_account(account, work)
+    report_list(rows, as_json, ("at", "actor", "via", "action", "subject"))
 
 
 TeamArg = Annotated[str, typer.Argument(metavar="TEAM", help="The team's name (or id).")]
