@@ -26,6 +26,7 @@ from opensure.console.routes import ROUTERS as CONSOLE_ROUTERS
 from opensure.core.runtime import freeze_startup_heap
 from opensure.db import create_engine, reader
 from opensure.db.fast import open_direct
+from opensure.dispatch import bouncebox
 from opensure.dispatch.housekeeping import Housekeeping
 from opensure.dispatch.worker import Dispatcher
 from opensure.feedback_requests.endpoints import router as feedback_requests_router
@@ -80,6 +81,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # dispatcher runs.
             app.state.housekeeping = Housekeeping(engine, also=[users.housekeeping_job(settings)])
             background.append(asyncio.create_task(app.state.housekeeping.run(stop)))
+            # The bounce mailbox (OPENSURE_BOUNCE_MAILBOX), when there is one.
+            app.state.bounce_reader = bouncebox.reader_for(engine, settings)
+            if app.state.bounce_reader is not None:
+                background.append(asyncio.create_task(app.state.bounce_reader.run(stop)))
         freeze_startup_heap()
         try:
             yield
