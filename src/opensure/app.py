@@ -31,6 +31,7 @@ from opensure.dispatch.housekeeping import Housekeeping
 from opensure.dispatch.worker import Dispatcher
 from opensure.feedback_requests.endpoints import router as feedback_requests_router
 from opensure.feedback_responses.endpoints import router as feedback_responses_router
+from opensure.hooks.endpoints import router as bounce_hooks
 from opensure.metrics.endpoints import router as metrics_router
 from opensure.ops.endpoints import router as ops_router
 from opensure.pages import security as page_security
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.settings = settings
+    app.state.bounce_hooks = None  # the SES hook's way to SNS (hooks.service.Clients), on first use
     errors.install(app, pages=errors.PageErrors(_is_html_page, page_security.bare_page))
     console_web.install(app)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
@@ -124,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ops_router, include_in_schema=False)
     app.include_router(survey_pages)
     app.include_router(brand_files)
+    app.include_router(bounce_hooks)
     for router in CONSOLE_ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
