@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     # ``local+{request id}-{tag}@domain`` of this address (VERP); unset: OPENSURE_MAIL_FROM.
     bounce_address: str | None = None
     # Where bounces arrive, read by the dispatcher: ``maildir:PATH`` or
-    # ``imaps://user:pass@host[:port]/FOLDER``; unset: no mailbox is read.
+    # ``imaps://user:pass@host[:port]/FOLDER`` (``imap://`` with STARTTLS); unset: none is read.
     bounce_mailbox: str | None = None
     bounce_poll_seconds: float = Field(default=60.0, gt=0)
     # An address that bounced for good is not surveyed again (by the same account) for this

@@ -212,7 +212,10 @@ def test_mailbox_urls() -> None:
         "Bounces",
         False,
     )
-    for bad in ("imap://u:p@host/INBOX", "maildir:", "imaps://host/INBOX"):
+    starttls = mailbox_from_url("imap://u:p@imap.example.com/INBOX")
+    assert isinstance(starttls, ImapBox)
+    assert (starttls.starttls, starttls.port, imap.starttls) == (True, 143, False)
+    for bad in ("pop3://u:p@host/INBOX", "maildir:", "imaps://host/INBOX"):
         try:
             mailbox_from_url(bad)
         except ValueError:

@@ -1,5 +1,6 @@
 """The bounce mailbox the dispatcher reads (OPENSURE_BOUNCE_MAILBOX): a Maildir (the embedded
-shape: the local MTA delivers ``bounces+…@`` there) or an IMAP folder over TLS (production).
+shape: the local MTA delivers ``bounces+…@`` there) or an IMAP folder over TLS (production:
+``imaps://``, or ``imap://`` with STARTTLS required).
 
 Every message is parsed (``bounces.parse``), its reports applied in one transaction, and only
 then moved out of the way: a Maildir message from ``new/`` to ``cur/`` with the Seen flag; an
@@ -74,9 +75,9 @@ class MaildirBox:
 
 @dataclass
 class ImapBox:
-    """An IMAP folder over TLS (``imaps://user:pass@host[:port]/FOLDER``; query ``verify=false``
-    or ``cafile=PATH`` for a private CA), through the standard library's imaplib: one
-    connection per pass, in a thread."""
+    """An IMAP folder over TLS (``imaps://user:pass@host[:port]/FOLDER``, or ``imap://…`` for
+    port 143 with STARTTLS; query ``verify=false`` or ``cafile=PATH`` for a private CA), through
+    the standard library's imaplib: one connection per pass, in a thread."""
 
     host: str
     port: int
@@ -86,7 +87,10 @@ class ImapBox:
     verify: bool = True
     cafile: str | None = None
     timeout: float = 30.0
-    _conn: imaplib.IMAP4_SSL | None = field(default=None, repr=False)
+    # imap://: a plain connection upgraded with STARTTLS before anything else is sent (never
+    # left in the clear: a server without STARTTLS is an error).
+    starttls: bool = False
+    _conn: imaplib.IMAP4 | None = field(default=None, repr=False)
 
     def _context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=self.cafile)
@@ -95,30 +99,50 @@ class ImapBox:
             context.verify_mode = ssl.CERT_NONE
         return context
 
-    def _connect(self) -> imaplib.IMAP4_SSL:
-        conn = imaplib.IMAP4_SSL(
-            self.host, self.port, ssl_context=self._context(), timeout=self.timeout
-        )
-        conn.login(self.username, self.password)
-        typ, data = conn.select(_quote(self.folder))
-        if typ != "OK":
-            conn.logout()
-            raise OSError(f"cannot open IMAP folder {self.folder!r}: {data!r}")
+    def _connect(self) -> imaplib.IMAP4:
+        conn: imaplib.IMAP4
+        if self.starttls:
+            conn = imaplib.IMAP4(self.host, self.port, timeout=self.timeout)
+            try:
+                conn.starttls(self._context())
+            except BaseException:
+                with suppress(OSError):
+                    conn.shutdown()
+                raise
+        else:
+            conn = imaplib.IMAP4_SSL(
+                self.host, self.port, ssl_context=self._context(), timeout=self.timeout
+            )
+        try:
+            conn.login(self.username, self.password)
+            typ, data = conn.select(_quote(self.folder))
+            if typ != "OK":
+                raise OSError(f"cannot open IMAP folder {self.folder!r}: {data!r}")
+        except BaseException:
+            with suppress(OSError):
+                conn.shutdown()
+            raise
         return conn
 
     def fetch(self, limit: int) -> list[tuple[str, bytes]]:
         self.close()
         self._conn = conn = self._connect()
-        typ, data = conn.uid("SEARCH", "UNDELETED")
-        if typ != "OK":
-            raise OSError(f"IMAP SEARCH failed: {data!r}")
-        uids = [u.decode() for u in (data[0] or b"").split()[:limit]]
-        out = []
-        for uid in uids:
-            typ, parts = conn.uid("FETCH", uid, "(BODY.PEEK[])")
-            raw = next((p[1] for p in parts if isinstance(p, tuple)), None)
-            if typ == "OK" and isinstance(raw, bytes):
-                out.append((uid, raw))
+        try:
+            typ, data = conn.uid("SEARCH", "UNDELETED")
+            if typ != "OK":
+                raise OSError(f"IMAP SEARCH failed: {data!r}")
+            uids = [u.decode() for u in (data[0] or b"").split()[:limit]]
+            out = []
+            for uid in uids:
+                typ, parts = conn.uid("FETCH", uid, "(BODY.PEEK[])")
+                raw = next((p[1] for p in parts if isinstance(p, tuple)), None)
+                if typ == "OK" and isinstance(raw, bytes):
+                    out.append((uid, raw))
+        except BaseException:
+            self.close()
+            raise
+        if not out:
+            self.close()
         return out
 
     def done(self, keys: Sequence[str]) -> None:
@@ -150,22 +174,24 @@ def mailbox_from_url(url: str) -> MaildirBox | ImapBox:
             raise ValueError("maildir: needs a path, e.g. maildir:./bounces")
         return MaildirBox(path)
     parts = urlsplit(url)
-    if parts.scheme != "imaps":
+    if parts.scheme not in ("imaps", "imap"):
         raise ValueError(
             f"unsupported bounce mailbox {url!r}: use maildir:PATH or imaps://user:pass@host/FOLDER"
         )
+    starttls = parts.scheme == "imap"
     if not parts.hostname or parts.username is None or parts.password is None:
         raise ValueError("an imaps:// bounce mailbox needs user:pass@host")
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     return ImapBox(
         host=parts.hostname,
-        port=parts.port or 993,
+        port=parts.port or (143 if starttls else 993),
         username=unquote(parts.username),
         password=unquote(parts.password),
         folder=unquote(parts.path.lstrip("/")) or "INBOX",
         verify=query.get("verify", "true").lower() in ("1", "true", "yes", "on"),
         cafile=query.get("cafile"),
         timeout=float(query.get("timeout", 30)),
+        starttls=starttls,
     )
 
 
