@@ -26,10 +26,12 @@ from opensure.console.routes import ROUTERS as CONSOLE_ROUTERS
 from opensure.core.runtime import freeze_startup_heap
 from opensure.db import create_engine, reader
 from opensure.db.fast import open_direct
+from opensure.dispatch import bouncebox
 from opensure.dispatch.housekeeping import Housekeeping
 from opensure.dispatch.worker import Dispatcher
 from opensure.feedback_requests.endpoints import router as feedback_requests_router
 from opensure.feedback_responses.endpoints import router as feedback_responses_router
+from opensure.hooks.endpoints import router as bounce_hooks
 from opensure.metrics.endpoints import router as metrics_router
 from opensure.ops.endpoints import router as ops_router
 from opensure.pages import security as page_security
@@ -80,6 +82,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # dispatcher runs.
             app.state.housekeeping = Housekeeping(engine, also=[users.housekeeping_job(settings)])
             background.append(asyncio.create_task(app.state.housekeeping.run(stop)))
+            # The bounce mailbox (OPENSURE_BOUNCE_MAILBOX), when there is one.
+            app.state.bounce_reader = bouncebox.reader_for(engine, settings)
+            if app.state.bounce_reader is not None:
+                background.append(asyncio.create_task(app.state.bounce_reader.run(stop)))
         freeze_startup_heap()
         try:
             yield
@@ -107,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.settings = settings
+    app.state.bounce_hooks = None  # the SES hook's way to SNS (hooks.service.Clients), on first use
     errors.install(app, pages=errors.PageErrors(_is_html_page, page_security.bare_page))
     console_web.install(app)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
@@ -119,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ops_router, include_in_schema=False)
     app.include_router(survey_pages)
     app.include_router(brand_files)
+    app.include_router(bounce_hooks)
     for router in CONSOLE_ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -1296,6 +1296,7 @@ def dispatcher(
     import logging.config
     import signal
 
+    from opensure.dispatch import bouncebox
     from opensure.dispatch.housekeeping import Housekeeping
     from opensure.dispatch.worker import Dispatcher
 
@@ -1320,11 +1321,15 @@ def dispatcher(
                 # dispatcher runs.
                 job = users.housekeeping_job(settings)
                 housekeeping = asyncio.create_task(Housekeeping(engine, also=[job]).run(stop))
+                reader = bouncebox.reader_for(engine, settings)  # OPENSURE_BOUNCE_MAILBOX
+                bounces = asyncio.create_task(reader.run(stop)) if reader else None
                 try:
                     await Dispatcher(engine, settings).run(stop)
                 finally:
                     stop.set()
                     await housekeeping
+                    if bounces is not None:
+                        await bounces
         finally:
             await engine.dispose()
 

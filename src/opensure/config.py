@@ -54,6 +54,24 @@ class Settings(BaseSettings):
     # (or after the request's first byte) is answered 408 and closed (opensure.ops.slowclients).
     header_timeout_seconds: float = Field(default=30.0, gt=0)
 
+    # Bounces (docs/bounces.md). Each e-mail's envelope sender becomes
+    # ``local+{request id}-{tag}@domain`` of this address (VERP); unset: OPENSURE_MAIL_FROM.
+    bounce_address: str | None = None
+    # Where bounces arrive, read by the dispatcher: ``maildir:PATH`` or
+    # ``imaps://user:pass@host[:port]/FOLDER`` (``imap://`` with STARTTLS); unset: none is read.
+    bounce_mailbox: str | None = None
+    bounce_poll_seconds: float = Field(default=60.0, gt=0)
+    # An address that bounced for good is not surveyed again (by the same account) for this
+    # many days: not_sent "recipient bounced recently". 0 turns the rule off.
+    bounce_suppression_days: int = Field(default=30, ge=0)
+    # Provider notifications at /hooks/bounces/{provider}: Postmark's basic-auth password (or
+    # ?token=), the SNS topics whose SES notifications are accepted (comma-separated ARNs),
+    # Mailgun's webhook signing key, SendGrid's verification key (base64 DER public key).
+    bounce_webhook_secret: str | None = None
+    bounce_sns_topic_arns: str | None = None
+    bounce_mailgun_signing_key: str | None = None
+    bounce_sendgrid_public_key: str | None = None
+
     # Console sessions end after this long without a request, and this long after sign-in.
     session_idle_minutes: int = Field(default=12 * 60, ge=1)
     session_max_hours: int = Field(default=14 * 24, ge=1)

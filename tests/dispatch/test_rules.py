@@ -131,3 +131,22 @@ def test_no_retry_is_planned_past_the_window_and_then_it_gives_up() -> None:
         ),
         NotSent,
     )
+
+
+def test_recently_bounced_addresses_are_not_sent_per_account_through_the_normaliser() -> None:
+    requests = [
+        Request(1, email="Kate@Example.com"),
+        Request(2, email="kate@example.com", account_id=2),
+        Request(3, email="ann@example.com"),
+        Request(4, email=None),
+    ]
+    reasons = rules.removed_or_erased(requests)
+    failed = {(1, "kate@example.com")}
+    assert rules.bounced(requests, reasons, failed) == {1: "recipient bounced recently"}
+    # A reason found first stays.
+    assert rules.bounced(requests, {1: "survey removed"}, failed) == {}
+
+
+def test_the_bounce_window() -> None:
+    assert rules.bounce_window_start(NOW, 30) == NOW - dt.timedelta(days=30)
+    assert rules.bounce_window_start(NOW, 0) is None

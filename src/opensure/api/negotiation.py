@@ -53,6 +53,7 @@ EXEMPT_PREFIXES = (
     "/metrics",
     "/favicon.ico",
     "/app",
+    "/hooks/",
 )
 # A prefix without a trailing slash names one path and what lies below it, nothing more:
 # "/docs" and "/docs/oauth2-redirect" are exempt, "/docsx" and "/openapi.jsonx" are not.

@@ -18,6 +18,7 @@ import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -86,8 +87,11 @@ class MaildirSession:
         ready: asyncio.Future[None] | None = None,
     ) -> None:
         await _wait_ready(ready)
+        # As a delivering server does: the envelope sender, for bounces, as Return-Path.
+        path = parseaddr(sender)[1] or sender
+        raw = b"Return-Path: <" + path.encode() + b">\r\n" + message.as_bytes()
         try:
-            await asyncio.to_thread(self.box.add, message.as_bytes())
+            await asyncio.to_thread(self.box.add, raw)
         except OSError as exc:
             raise TemporaryFailure(f"cannot write to the Maildir: {exc}") from exc
 

@@ -217,3 +217,56 @@ async def due_stats(conn: AsyncConnection, now: dt.datetime) -> tuple[int, dt.da
         )
     ).one()
     return int(row[0]), row[1]
+
+
+# ---- bounces (docs/bounces.md) ----
+
+
+async def bounce_target(conn: AsyncConnection, request_id: int) -> AnyRow | None:
+    """What a bounce needs of the request it names: its token (to check the bounce's tag), its
+    account and address (a complaint unsubscribes it), its state."""
+    stmt = select(
+        fr.c.id, fr.c.account_id, fr.c.token, fr.c.email, fr.c.state, fr.c.delivery_failure
+    ).where(fr.c.id == request_id)
+    return (await conn.execute(stmt)).first()
+
+
+async def record_bounce(
+    conn: AsyncConnection, request_id: int, failure: str, at: dt.datetime
+) -> bool:
+    """A permanent failure reported after the e-mail was sent (a bounce, a relay's
+    notification): the request stays ``sent`` and gets ``delivery_failure``, as for a 5xx reply
+    during sending, so the response-rate counters (and PostgreSQL's rollup triggers) move
+    exactly as for one. The one place every bounce goes through. True if it changed the
+    request: only a sent request without a recorded failure takes one (the first bounce wins;
+    a repeat is a no-op)."""
+    stmt = (
+        update(fr)
+        .where(fr.c.id == request_id, fr.c.state == "sent", fr.c.delivery_failure.is_(None))
+        .values(delivery_failure=failure, updated_at=at)
+        .returning(fr.c.id)
+    )
+    return (await conn.execute(stmt)).first() is not None
+
+
+async def recently_bounced(
+    conn: AsyncConnection, pairs: Sequence[tuple[int, str]], since: dt.datetime
+) -> set[tuple[int, str]]:
+    """Which (account id, normalised email) pairs had a survey e-mail sent since ``since`` that
+    failed for good (``delivery_failure``: a 5xx reply or a bounce); served by
+    ix_feedback_requests_account_email_sent_at."""
+    if not pairs:
+        return set()
+    stmt = (
+        select(fr.c.account_id, fr.c.email_normalized)
+        .where(
+            fr.c.account_id.in_({a for a, _ in pairs}),
+            fr.c.email_normalized.in_({e for _, e in pairs}),
+            fr.c.sent_at >= since,
+            fr.c.state == "sent",
+            fr.c.delivery_failure.is_not(None),
+        )
+        .distinct()
+    )
+    wanted = set(pairs)
+    return {(r.account_id, r.email_normalized) for r in await conn.execute(stmt)} & wanted

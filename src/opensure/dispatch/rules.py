@@ -17,6 +17,7 @@ from opensure.dispatch.outcomes import Deferred, NotSent
 SURVEY_REMOVED = "survey removed"
 ERASED = "recipient's personal data was erased"
 UNSUBSCRIBED = "recipient unsubscribed"
+BOUNCED = "recipient bounced recently"
 
 
 class Request(Protocol):
@@ -58,6 +59,22 @@ def unsubscribed(
 ) -> dict[int, str]:
     """Requests to an (account, address) in ``gone``, the unsubscribed ones."""
     return {r.id: UNSUBSCRIBED for r in to_check(requests, reasons) if address(r) in gone}
+
+
+def bounce_window_start(now: dt.datetime, days: int) -> dt.datetime | None:
+    """Since when a permanent failure keeps an address from being surveyed
+    (OPENSURE_BOUNCE_SUPPRESSION_DAYS; 0: never, None)."""
+    return now - dt.timedelta(days=days) if days > 0 else None
+
+
+def bounced(
+    requests: Iterable[Request],
+    reasons: Mapping[int, str],
+    failed: Collection[tuple[int, str]],
+) -> dict[int, str]:
+    """Requests to an (account, address) in ``failed``: the account's e-mails to it failed for
+    good (a bounce or a 5xx reply) within the suppression window."""
+    return {r.id: BOUNCED for r in to_check(requests, reasons) if address(r) in failed}
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from opensure.config import Settings
 from opensure.core.clock import utcnow
 from opensure.db.fast import PgSession, SaSession
 from opensure.db.notify import DueListener
-from opensure.dispatch import compose, rules
+from opensure.dispatch import compose, rules, verp
 from opensure.dispatch import repository as repo
 from opensure.dispatch.mail import (
     NotReady,
@@ -99,6 +99,9 @@ class Dispatcher:
         self.retry_policy = rules.RetryPolicy(
             settings.retry_base_seconds, settings.retry_max_seconds, settings.retry_window_seconds
         )
+        self.bounce_address = settings.bounce_address or None
+        if self.bounce_address:
+            verp.check_address(self.bounce_address)
         self._recording: GroupCommit | None = None
         self._recorder_conn: AsyncConnection | None = None
         self._recorder_raw: Any = None
@@ -240,6 +243,11 @@ class Dispatcher:
             pairs = [rules.address(r) for r in rules.to_check(rows, reasons)]
             gone = await repo.unsubscribed(conn, pairs)
             reasons.update(rules.unsubscribed(rows, reasons, gone))
+            since = rules.bounce_window_start(now, self.settings.bounce_suppression_days)
+            if since is not None:
+                pairs = [rules.address(r) for r in rules.to_check(rows, reasons)]
+                failed = await repo.recently_bounced(conn, pairs, since)
+                reasons.update(rules.bounced(rows, reasons, failed))
         deadline = rules.send_deadline(now, self.settings.lease_seconds)
         return Batch(ids, rows, params, now, deadline, reasons)
 
@@ -342,6 +350,13 @@ class Dispatcher:
             row, params, base=self.settings.public_base, sender=self.settings.mail_from
         )
 
+    def envelope_sender(self, row: Any) -> str:
+        """MAIL FROM: the request's own return path (``verp``) when OPENSURE_BOUNCE_ADDRESS is
+        set, so that a bounce names its request; otherwise OPENSURE_MAIL_FROM."""
+        if self.bounce_address is None:
+            return self.settings.mail_from
+        return verp.return_path(self.bounce_address, row.id, row.token)
+
     def message_for(self, row: Any, content: EmailContent) -> RenderedEmail:
         """The email itself, in the account's template or the default (TemplateProblem if
         the template cannot be rendered)."""
@@ -360,7 +375,7 @@ class Dispatcher:
         now = self.clock()
         try:
             message = self.message_for(row, content)
-            await session.send(message, self.settings.mail_from, content.to, ready)
+            await session.send(message, self.envelope_sender(row), content.to, ready)
         except NotReady:
             raise
         except TemplateProblem as exc:
