@@ -27,8 +27,10 @@ from opensure.core.runtime import freeze_startup_heap
 from opensure.db import create_engine, reader
 from opensure.db.fast import open_direct
 from opensure.dispatch.housekeeping import Housekeeping
+from opensure.dispatch.webhooks import WebhookSender
 from opensure.dispatch.worker import Dispatcher
 from opensure.feedback_requests.endpoints import router as feedback_requests_router
+from opensure.feedback_requests.events import DispatchEvents
 from opensure.feedback_responses.endpoints import router as feedback_responses_router
 from opensure.metrics.endpoints import router as metrics_router
 from opensure.ops.endpoints import router as ops_router
@@ -74,8 +76,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stop = asyncio.Event()
         background: list[asyncio.Task[None]] = []
         if settings.run_dispatcher:
-            app.state.dispatcher = Dispatcher(engine, settings)
+            app.state.dispatcher = Dispatcher(engine, settings, events=DispatchEvents())
             background.append(asyncio.create_task(app.state.dispatcher.run(stop)))
+            # Webhook events are delivered beside the e-mails, wherever a dispatcher runs.
+            app.state.webhooks = WebhookSender.from_settings(engine, settings)
+            background.append(asyncio.create_task(app.state.webhooks.run(stop)))
             # Expired Idempotency-Keys and ended console sessions are swept wherever a
             # dispatcher runs.
             app.state.housekeeping = Housekeeping(engine, also=[users.housekeeping_job(settings)])
