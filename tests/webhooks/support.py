@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import json
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -38,13 +39,19 @@ class Hit:
         return self.headers["webhook-id"]
 
 
+class _Server(ThreadingHTTPServer):
+    block_on_close = False  # a hanging answer does not hold up the test's end
+
+
 class Receiver:
     """An HTTP server on 127.0.0.1 that records every POST. It answers 200, or the statuses
     scripted with ``answer(500, …)`` in order; ``stop()`` and ``start()`` take it down and
     bring it back on the same port."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, hang_first: float = 0.0) -> None:
+        """``hang_first``: seconds the first request waits for its answer (a slow receiver)."""
         self.port = port or free_port()
+        self.hang_first = hang_first
         self.hits: list[Hit] = []
         self.script: list[int] = []
         self._server: ThreadingHTTPServer | None = None
@@ -65,6 +72,8 @@ class Receiver:
                 body = self.rfile.read(length)
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 receiver.hits.append(Hit(self.path, headers, body))
+                if len(receiver.hits) == 1 and receiver.hang_first:
+                    time.sleep(receiver.hang_first)
                 status = receiver.script.pop(0) if receiver.script else 200
                 answer = f"answered {status}".encode()
                 self.send_response(status)
@@ -75,7 +84,7 @@ class Receiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server = _Server(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
