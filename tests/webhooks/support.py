@@ -70,16 +70,21 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", "0"))
                 body = self.rfile.read(length)
+                if len(body) < length:
+                    return  # the sender went away half-way (killed): nothing was received
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 receiver.hits.append(Hit(self.path, headers, body))
                 if len(receiver.hits) == 1 and receiver.hang_first:
                     time.sleep(receiver.hang_first)
                 status = receiver.script.pop(0) if receiver.script else 200
                 answer = f"answered {status}".encode()
-                self.send_response(status)
-                self.send_header("content-length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
+                try:
+                    self.send_response(status)
+                    self.send_header("content-length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the sender gave up waiting (or was killed)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

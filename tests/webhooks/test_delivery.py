@@ -8,9 +8,11 @@ import asyncio
 import datetime as dt
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from standardwebhooks import Webhook
 
+from opensure.accounts import service as accounts
 from opensure.core.clock import utcnow
 from opensure.dispatch.worker import Dispatcher
 from opensure.feedback_requests.events import DispatchEvents
@@ -221,5 +223,38 @@ async def test_a_removed_endpoint_gets_nothing_more(
     async with app.state.engine.begin() as conn:
         await webhooks.remove_endpoint(conn, account.id, endpoint["id"])
     assert await emit(app, account.id, "feedback_response.created", {}) == []
+    await deliver(app)
+    assert receiver.hits == []
+
+
+async def test_a_request_not_sent_is_a_not_sent_event(
+    app: FastAPI, account: Account, smtp: SmtpServer, receiver: Receiver
+) -> None:
+    endpoint = await create_endpoint(app, account.id, receiver.url)
+    gone = await create_request(account)
+    async with app.state.engine.begin() as conn:
+        await accounts.add_unsubscribe(conn, account.id, gone["email"])
+    await dispatch_with_events(app, smtp.url)
+    assert smtp.to(gone["email"]) == []
+
+    await deliver(app)
+    (body,) = receiver.verified(endpoint["secret"])
+    assert body["type"] == "feedback_request.not_sent"
+    assert "unsubscribed" in body["data"]["not_sent_reason"].lower()
+    assert body["data"] == await fetch_request(account, gone["id"])
+
+
+async def test_a_rolled_back_change_writes_no_event(
+    app: FastAPI, account: Account, receiver: Receiver
+) -> None:
+    await create_endpoint(app, account.id, receiver.url)
+
+    class Undo(Exception):
+        pass
+
+    with pytest.raises(Undo):
+        async with app.state.engine.begin() as conn:
+            assert await webhooks.emit(conn, account.id, "feedback_response.created", {})
+            raise Undo
     await deliver(app)
     assert receiver.hits == []
