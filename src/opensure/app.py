@@ -28,8 +28,11 @@ from opensure.db import create_engine, reader
 from opensure.db.fast import open_direct
 from opensure.dispatch import bouncebox
 from opensure.dispatch.housekeeping import Housekeeping
+from opensure.dispatch.webhooks import WebhookSender
 from opensure.dispatch.worker import Dispatcher
+from opensure.feedback_requests import events as request_events
 from opensure.feedback_requests.endpoints import router as feedback_requests_router
+from opensure.feedback_requests.events import DispatchEvents
 from opensure.feedback_responses.endpoints import router as feedback_responses_router
 from opensure.hooks.endpoints import router as bounce_hooks
 from opensure.metrics.endpoints import router as metrics_router
@@ -76,14 +79,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stop = asyncio.Event()
         background: list[asyncio.Task[None]] = []
         if settings.run_dispatcher:
-            app.state.dispatcher = Dispatcher(engine, settings)
+            app.state.dispatcher = Dispatcher(engine, settings, events=DispatchEvents())
             background.append(asyncio.create_task(app.state.dispatcher.run(stop)))
+            # Webhook events are delivered beside the e-mails, wherever a dispatcher runs.
+            app.state.webhooks = WebhookSender.from_settings(engine, settings)
+            background.append(asyncio.create_task(app.state.webhooks.run(stop)))
             # Expired Idempotency-Keys and ended console sessions are swept wherever a
             # dispatcher runs.
             app.state.housekeeping = Housekeeping(engine, also=[users.housekeeping_job(settings)])
             background.append(asyncio.create_task(app.state.housekeeping.run(stop)))
             # The bounce mailbox (OPENSURE_BOUNCE_MAILBOX), when there is one.
-            app.state.bounce_reader = bouncebox.reader_for(engine, settings)
+            app.state.bounce_reader = bouncebox.reader_for(
+                engine, settings, on_failed=request_events.delivery_failed
+            )
             if app.state.bounce_reader is not None:
                 background.append(asyncio.create_task(app.state.bounce_reader.run(stop)))
         freeze_startup_heap()

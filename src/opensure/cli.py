@@ -33,6 +33,7 @@ from opensure.surveys import admin as surveys_admin
 from opensure.surveys import importer
 from opensure.telemetry import log_config
 from opensure.users import service as users
+from opensure.webhooks import service as webhooks
 
 app = typer.Typer(
     help="OpenSure: self-hosted customer feedback, speaking the CustomerSure API v1.",
@@ -52,6 +53,7 @@ teams_app = typer.Typer(help="Teams (of staff members).", no_args_is_help=True)
 users_app = typer.Typer(help="Console users (SPEC §8).", no_args_is_help=True)
 sites_app = typer.Typer(help="Sites (as the API's /sites).", no_args_is_help=True)
 unsubscribes_app = typer.Typer(help="Addresses that are not surveyed.", no_args_is_help=True)
+webhooks_app = typer.Typer(help="Webhook endpoints (SPEC §9).", no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(surveys_app, name="surveys")
@@ -63,6 +65,7 @@ app.add_typer(segments_app, name="segments")
 app.add_typer(users_app, name="users")
 app.add_typer(sites_app, name="sites")
 app.add_typer(unsubscribes_app, name="unsubscribes")
+app.add_typer(webhooks_app, name="webhooks")
 
 T = TypeVar("T")
 DEMO_USER = "demo@example.com"
@@ -119,7 +122,7 @@ def in_account(account: str, work: Callable[[AsyncConnection, int], Awaitable[T]
 
 
 # Never in the audit log: what a token or a password link lets one do.
-SECRETS = frozenset({"token", "password_link_token", "password_link", "password"})
+SECRETS = frozenset({"token", "password_link_token", "password_link", "password", "secret"})
 Show = Callable[[AsyncConnection, int], Awaitable[dict[str, Any]]]
 
 
@@ -1284,6 +1287,96 @@ def serve(
     )
 
 
+WebhookArg = Annotated[int, typer.Argument(metavar="ID", help="The endpoint's id.")]
+
+
+def on_endpoint(
+    endpoint_id: int,
+    action: str,
+    change: Callable[[AsyncConnection, int], Awaitable[dict[str, Any]]],
+    logged: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
+) -> dict[str, Any]:
+    """Run ``change(conn, account id)`` on an endpoint found by id alone, recorded in its
+    account's audit log."""
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        account_id = await webhooks.account_of(conn, endpoint_id)
+        before = await webhooks.show_endpoint(conn, account_id, endpoint_id)
+        before.pop("deliveries"), before.pop("pending_events")
+        result = await change(conn, account_id)
+        after = logged(result) if logged else result
+        await record_change(conn, account_id, action, before, after, f"Webhook {endpoint_id}")
+        return result
+
+    return run_db(work)
+
+
+@webhooks_app.command("create")
+def webhooks_create(
+    account: AccountOpt,
+    url: Annotated[str, typer.Option(help="Where events are POSTed (https:// or http://).")],
+    events: Annotated[
+        str | None,
+        typer.Option(help="The event types it receives, comma-separated (default: all)."),
+    ] = None,
+    allow_private_network: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private-network",
+            help="Allow a URL on a loopback, private or link-local address (e.g. on this host).",
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a webhook endpoint; its signing secret is shown once."""
+    result = audited(
+        account,
+        "webhook.created",
+        lambda conn, a: webhooks.create_endpoint(
+            conn, a, url=url, events=events, allow_private_network=allow_private_network
+        ),
+        subject=f"Webhook {url}",
+    )
+    report(result, as_json, f"webhook {result['id']} created; secret: {result['secret']}")
+
+
+@webhooks_app.command("list")
+def webhooks_list(account: AccountOpt, as_json: ListJsonOpt = False) -> None:
+    """The account's webhook endpoints, with whether each is failing and why."""
+    rows = in_account(account, webhooks.list_endpoints)
+    report_list(rows, as_json, ("id", "url", "events", "failing_since", "failure_reason"))
+
+
+@webhooks_app.command("show")
+def webhooks_show(endpoint: WebhookArg, as_json: JsonOpt = False) -> None:
+    """A webhook endpoint with its latest delivery attempts (never its secret)."""
+    report_object(run_db(lambda conn: webhooks.show_endpoint(conn, None, endpoint)), as_json)
+
+
+@webhooks_app.command("remove")
+def webhooks_remove(endpoint: WebhookArg) -> None:
+    """Remove a webhook endpoint: nothing more is sent to it."""
+    on_endpoint(
+        endpoint,
+        "webhook.removed",
+        lambda conn, a: webhooks.remove_endpoint(conn, a, endpoint),
+        logged=lambda r: None,
+    )
+    typer.echo(f"webhook {endpoint} removed")
+
+
+@webhooks_app.command("rotate-secret")
+def webhooks_rotate_secret(endpoint: WebhookArg, as_json: JsonOpt = False) -> None:
+    """A new signing secret (shown once); the old one keeps signing for 24 hours."""
+    result = on_endpoint(
+        endpoint,
+        "webhook.secret_rotated",
+        lambda conn, a: webhooks.rotate_secret(conn, a, endpoint),
+        logged=lambda r: {"previous_secret_expires_at": r["previous_secret_expires_at"]},
+    )
+    report(result, as_json, f"webhook {endpoint} secret: {result['secret']}")
+
+
 @app.command()
 def dispatcher(
     metrics_port: Annotated[
@@ -1298,7 +1391,9 @@ def dispatcher(
 
     from opensure.dispatch import bouncebox
     from opensure.dispatch.housekeeping import Housekeeping
+    from opensure.dispatch.webhooks import WebhookSender
     from opensure.dispatch.worker import Dispatcher
+    from opensure.feedback_requests.events import DispatchEvents, delivery_failed
 
     settings = get_settings()
     logging.config.dictConfig(log_config(settings.log_format))
@@ -1321,15 +1416,19 @@ def dispatcher(
                 # dispatcher runs.
                 job = users.housekeeping_job(settings)
                 housekeeping = asyncio.create_task(Housekeeping(engine, also=[job]).run(stop))
-                reader = bouncebox.reader_for(engine, settings)  # OPENSURE_BOUNCE_MAILBOX
+                # OPENSURE_BOUNCE_MAILBOX; a recorded bounce writes its webhook event.
+                reader = bouncebox.reader_for(engine, settings, on_failed=delivery_failed)
                 bounces = asyncio.create_task(reader.run(stop)) if reader else None
+                # Webhook events are delivered beside the e-mails.
+                hooks = asyncio.create_task(WebhookSender.from_settings(engine, settings).run(stop))
                 try:
-                    await Dispatcher(engine, settings).run(stop)
+                    await Dispatcher(engine, settings, events=DispatchEvents()).run(stop)
                 finally:
                     stop.set()
                     await housekeeping
                     if bounces is not None:
                         await bounces
+                    await hooks
         finally:
             await engine.dispose()
 

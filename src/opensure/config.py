@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     log_format: str = Field(default="text", pattern="^(text|json)$")
     # How long a dispatcher's claim on a request lasts before another may take it over.
     lease_seconds: float = Field(default=300.0, gt=0)
+    # Webhooks: how long a dispatcher's claim on an event lasts (keep it longer than an
+    # attempt's 15 s, or an event may be sent twice at once), and how many deliveries one
+    # dispatcher makes at once.
+    webhook_lease_seconds: float = Field(default=60.0, gt=0)
+    webhook_concurrency: int = Field(default=8, ge=1)
     # A request body not received in full within this many seconds is answered 408, so a
     # client that stalls half-way through its body holds nothing for longer.
     body_timeout_seconds: float = Field(default=30.0, gt=0)

@@ -4,6 +4,7 @@ return path or its Message-ID), move /response_rate as SPEC §4 defines, and are
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from pathlib import Path
 
@@ -13,7 +14,9 @@ from sqlalchemy import select
 
 from opensure.dispatch import verp
 from opensure.dispatch.bouncebox import BounceReader, ImapBox, MaildirBox, mailbox_from_url
-from opensure.models import FeedbackRequest
+from opensure.feedback_requests.events import delivery_failed
+from opensure.models import FeedbackRequest, WebhookEndpoint, WebhookEvent
+from opensure.webhooks import service as webhooks
 from tests.bounces.samples import drop, dsn, qmail, sent_to
 from tests.conftest import Account
 from tests.dispatch.support import (
@@ -231,3 +234,35 @@ def test_mailbox_urls() -> None:
         except ValueError:
             continue
         raise AssertionError(bad)
+
+
+async def test_a_bounce_writes_the_delivery_failed_webhook_event(
+    app: FastAPI, account: Account, tmp_path: Path
+) -> None:
+    """The failure and its ``feedback_request.delivery_failed`` event in one transaction, the
+    event's data the request as GET returns it (with its delivery_failure)."""
+    async with app.state.engine.begin() as conn:
+        await webhooks.create_endpoint(
+            conn,
+            account.id,
+            url="http://127.0.0.1:9/hooks",
+            events="feedback_request.delivery_failed",
+            allow_private_network=True,
+        )
+    bounced = address("dee")
+    [request_id] = await send(app, account, tmp_path, bounced)
+    raw = sent_to(tmp_path / "outbox", bounced)
+    box = tmp_path / "bounces"
+    drop(box, dsn(to=return_path(raw), recipient=bounced, original=raw))
+    reader = BounceReader(app.state.engine, MaildirBox(str(box)), on_failed=delivery_failed)
+    assert (await reader.read_once()).recorded == 1
+
+    events, endpoints = WebhookEvent.__table__, WebhookEndpoint.__table__
+    mine = select(endpoints.c.id).where(endpoints.c.account_id == account.id)
+    async with app.state.engine.connect() as conn:
+        query = select(events.c.type, events.c.body).where(events.c.endpoint_id.in_(mine))
+        rows = (await conn.execute(query)).all()
+    assert [r.type for r in rows] == ["feedback_request.delivery_failed"]
+    body = json.loads(rows[0].body)
+    assert body["data"] == await fetch_request(account, request_id)
+    assert body["data"]["delivery_failure"].startswith("bounced: 5.1.1")

@@ -11,6 +11,8 @@
 See docs/client.md for a guide, and ``opensure_client._errors`` for the exception hierarchy.
 """
 
+# ``opensure_client.webhooks.verify``: a module of its own, there after ``import opensure_client``.
+from opensure_client import webhooks as webhooks
 from opensure_client._async_client import AsyncClient
 from opensure_client._client import Client
 from opensure_client._errors import (

@@ -211,11 +211,13 @@ class BounceReader:
         *,
         interval: float = 60.0,
         clock: Callable[[], dt.datetime] = utcnow,
+        on_failed: bounces.OnFailed | None = None,
     ) -> None:
         self.engine = engine
         self.box = box
         self.interval = interval
         self.clock = clock
+        self.on_failed = on_failed
 
     async def read_once(self) -> ReadStats:
         """Handle everything waiting in the mailbox now."""
@@ -248,7 +250,7 @@ class BounceReader:
                 if row is None:
                     log.info("bounce mailbox: a bounce for no request of ours (%s)", report.detail)
                     continue
-                recorded += await bounces.apply(conn, report, row, now)
+                recorded += await bounces.apply(conn, report, row, now, self.on_failed)
         return recorded
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -267,10 +269,12 @@ class BounceReader:
                 await asyncio.wait_for(stop.wait(), self.interval)
 
 
-def reader_for(engine: AsyncEngine, settings: Settings) -> BounceReader | None:
+def reader_for(
+    engine: AsyncEngine, settings: Settings, on_failed: bounces.OnFailed | None = None
+) -> BounceReader | None:
     """The reader of OPENSURE_BOUNCE_MAILBOX, None when it is not set (ValueError if it is
     malformed)."""
     if not settings.bounce_mailbox:
         return None
     box = mailbox_from_url(settings.bounce_mailbox)
-    return BounceReader(engine, box, interval=settings.bounce_poll_seconds)
+    return BounceReader(engine, box, interval=settings.bounce_poll_seconds, on_failed=on_failed)

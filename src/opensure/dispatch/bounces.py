@@ -14,7 +14,7 @@ import datetime as dt
 import email
 import email.policy
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from email.message import Message
 from typing import Any, Literal
@@ -170,11 +170,26 @@ async def target(conn: AsyncConnection, refs: Sequence[verp.Ref]) -> Any:
     return next(iter(found.values()))
 
 
-async def apply(conn: AsyncConnection, report: Report, row: Any, now: dt.datetime) -> bool:
-    """Record a permanent failure on its request (True if that changed it); a temporary one is
-    only logged. Complaints are the caller's (they unsubscribe, a resource's service)."""
+# What the wiring runs, in the same transaction, when a bounce records a failure: the
+# ``feedback_request.delivery_failed`` webhook event (``feedback_requests.events``), which the
+# dispatcher, below the resources, cannot write itself.
+OnFailed = Callable[[AsyncConnection, int], Awaitable[object]]
+
+
+async def apply(
+    conn: AsyncConnection,
+    report: Report,
+    row: Any,
+    now: dt.datetime,
+    on_failed: OnFailed | None = None,
+) -> bool:
+    """Record a permanent failure on its request (True if that changed it), then
+    ``on_failed(conn, request id)``; a temporary one is only logged. Complaints are the
+    caller's (they unsubscribe, a resource's service)."""
     if report.kind == "permanent":
         changed = await repo.record_bounce(conn, row.id, report.detail, now)
+        if changed and on_failed is not None:
+            await on_failed(conn, row.id)
         log.info(
             "request %s: bounce %s (%s)",
             row.id,

@@ -33,12 +33,13 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from opensure.config import Settings
 from opensure.core.clock import utcnow
+from opensure.db import fast
 from opensure.db.fast import PgSession, SaSession
 from opensure.db.notify import DueListener
 from opensure.dispatch import compose, rules, verp
@@ -63,6 +64,17 @@ Sleep = Callable[[float], Awaitable[Any]]
 __all__ = ["Clock", "Dispatcher", "Sleep", "Stats"]
 
 
+class OutcomeEvents(Protocol):
+    """Writes the webhook events that outcomes cause, in their transaction (given by the
+    wiring: the dispatcher knows no resource, and so not how a request is shown)."""
+
+    async def wanted(self, session: fast.Session) -> bool:
+        """Whether any event may be written (cheap: usually no statement at all)."""
+        ...
+
+    async def write(self, session: fast.Session, outcomes: Sequence[Outcome]) -> None: ...
+
+
 @dataclass
 class Batch:
     """Claimed requests with what their emails need, and the reasons not to send some."""
@@ -85,9 +97,12 @@ class Dispatcher:
         owner: str | None = None,
         clock: Clock = utcnow,
         sleep: Sleep = asyncio.sleep,
+        events: OutcomeEvents | None = None,
     ) -> None:
         """``clock`` gives the time the dispatcher claims, sends and retries by; ``sleep`` is
-        how it waits between idle looks (both replaceable in tests)."""
+        how it waits between idle looks (both replaceable in tests); ``events`` writes the
+        webhook events of recorded outcomes (none without it)."""
+        self.events = events
         self.engine = engine
         self.settings = settings
         self.transport = transport or transport_from_url(settings.mail_url)
@@ -403,7 +418,10 @@ class Dispatcher:
     async def _write(self, outcomes: Sequence[Outcome]) -> None:
         if self.engine.dialect.name != "postgresql":
             async with self.engine.begin() as conn:
-                await repo.record(SaSession(conn), outcomes)
+                lite = SaSession(conn)
+                await repo.record(lite, outcomes)
+                if self.events is not None and await self.events.wanted(lite):
+                    await self.events.write(lite, outcomes)
             return
         # On PostgreSQL, over a connection kept for recording, on the bare driver: a group
         # commit is on every SMTP connection's way to its next email, so its latency counts.
@@ -417,12 +435,16 @@ class Dispatcher:
             self._recorder_conn, self._recorder_raw = conn, raw.driver_connection
         try:
             session = PgSession(self._recorder_raw)
-            if repo.kinds(outcomes) == 1:
+            events = self.events if self.events and await self.events.wanted(session) else None
+            if repo.kinds(outcomes) == 1 and events is None:
                 # One executemany is atomic on its own: no BEGIN/COMMIT round trips.
                 await repo.record(session, outcomes)
             else:
+                # Webhook events go in the outcomes' transaction: never one without the other.
                 async with self._recorder_raw.transaction():
                     await repo.record(session, outcomes)
+                    if events is not None:
+                        await events.write(session, outcomes)
         except BaseException:
             await self._close_recorder_conn()
             raise

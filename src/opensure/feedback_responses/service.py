@@ -19,7 +19,7 @@ from opensure.core import csvsafe, linkback
 from opensure.core.clock import utcnow
 from opensure.core.emails import normalised_or_none
 from opensure.db import AnyRow
-from opensure.db.fast import Session
+from opensure.db.fast import SaSession, Session
 from opensure.feedback_requests import repository as requests_repo
 from opensure.feedback_requests.repository import ItemRow, RequestRow
 from opensure.feedback_responses import repository as repo
@@ -35,6 +35,7 @@ from opensure.feedback_responses.schemas import to_json
 from opensure.metrics import definitions
 from opensure.metrics.definitions import Band
 from opensure.models.surveys import TYPE_NAMES
+from opensure.stores import webhooks as outbox
 
 
 async def save_submission(
@@ -45,15 +46,35 @@ async def save_submission(
     contact: dict[str, str | None],
     answers: dict[int, tuple[str, int | None]],
 ) -> int:
-    """Store answers. Through an emailed link, answering again updates the same response."""
-    now = utcnow()
+    """Store answers. Through an emailed link, answering again updates the same response.
+    The webhook event (``feedback_response.created`` or ``.updated``) is written in the same
+    transaction."""
+    response_id, created = await _save(conn, survey, request, contact, answers, utcnow())
+    kind = RESPONSE_CREATED if created else RESPONSE_UPDATED
+    await _emit(conn, survey.account_id, response_id, kind)
+    return response_id
+
+
+RESPONSE_CREATED = "feedback_response.created"
+RESPONSE_UPDATED = "feedback_response.updated"
+
+
+async def _save(
+    conn: AsyncConnection,
+    survey: AnyRow,
+    request: AnyRow | None,
+    contact: dict[str, str | None],
+    answers: dict[int, tuple[str, int | None]],
+    now: dt.datetime,
+) -> tuple[int, bool]:
+    """(response id, whether it is new)."""
     if request is None:
-        return await _insert(conn, survey, None, contact, answers, now)
+        return await _insert(conn, survey, None, contact, answers, now), True
     existing = await repo.response_for_request(conn, request.id)
     if existing is None:
         try:
             async with conn.begin_nested():
-                return await _insert(conn, survey, request, contact, answers, now)
+                return await _insert(conn, survey, request, contact, answers, now), True
         except IntegrityError:
             # The same link submitted twice at once: the other submission won; update it.
             existing = await repo.response_for_request(conn, request.id)
@@ -61,7 +82,17 @@ async def save_submission(
                 raise
     await repo.touch_response(conn, existing, {"updated_at": now})
     await repo.replace_answers(conn, existing, answers)
-    return existing
+    return existing, False
+
+
+async def _emit(conn: AsyncConnection, account_id: int, response_id: int, kind: str) -> None:
+    """The response's webhook event, as ``GET /feedback_responses/{id}`` shows it, for the
+    account's endpoints that want it (one indexed look-up when there are none)."""
+    session = SaSession(conn)
+    endpoints = await outbox.subscribed(session, account_id, kind)
+    if endpoints:
+        data = await get(session=session, account_id=account_id, response_id=response_id)
+        await outbox.insert(session, [(e, kind, data) for e in endpoints], utcnow())
 
 
 async def _insert(

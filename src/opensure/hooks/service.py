@@ -18,6 +18,7 @@ from opensure.config import Settings
 from opensure.core.errors import AdminError
 from opensure.dispatch import bounces
 from opensure.dispatch.bounces import Report
+from opensure.feedback_requests import events
 from opensure.hooks import providers
 from opensure.hooks.providers import Malformed, NotConfigured, Refused, SnsVerifier
 
@@ -129,7 +130,7 @@ async def handle(conn: AsyncConnection, reports: Sequence[Report], now: dt.datet
                 log.info("request %s: spam complaint, address unsubscribed", row.id)
                 done.unsubscribed += 1
             continue
-        done.recorded += await bounces.apply(conn, report, row, now)
+        done.recorded += await bounces.apply(conn, report, row, now, events.delivery_failed)
     return done
 
 

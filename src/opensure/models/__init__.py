@@ -33,6 +33,7 @@ from opensure.models.rollups import (
 from opensure.models.sites import Site, SiteAlias
 from opensure.models.surveys import Question, QuestionRevision, Survey
 from opensure.models.users import ConsoleSession, Membership, PasswordLink, SignInFailure, User
+from opensure.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "Account",
@@ -69,4 +70,7 @@ __all__ = [
     "Team",
     "Unsubscribe",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]
