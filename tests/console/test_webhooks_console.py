@@ -79,6 +79,19 @@ async def test_the_list_shows_endpoints_and_their_state(
     assert 'href="/app/settings/webhooks" aria-current="page">Webhooks<' in page.text
 
 
+async def test_a_failing_endpoint_shows_since_when_and_why(
+    app: FastAPI, account: Account, admin: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    made = await create_endpoint(app, account.id, receiver.url)
+    receiver.answer(503)
+    [event_id] = await emit(app, account.id, "feedback_request.sent", {"id": 1})
+    assert await deliver(app, later=4 * 86400) == 1  # past the three days of retries
+    row = re.search(rf'<tr id="webhook-{made["id"]}">.*?</tr>', (await admin.get(LIST)).text, re.S)
+    assert row, "endpoint not listed"
+    assert "<strong>Failing</strong> since" in row[0]
+    assert f"Gave up on event {event_id} after 1 attempts: HTTP 503" in row[0]
+
+
 async def test_add_an_endpoint_shows_its_secret_once_and_records_it(
     app: FastAPI, account: Account, admin: httpx.AsyncClient
 ) -> None:
