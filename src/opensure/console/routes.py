@@ -17,6 +17,7 @@ from opensure.console import (
     settings,
     surveys,
     templates_editor,
+    webhooks,
 )
 
 ROUTERS: list[APIRouter] = [
@@ -32,4 +33,5 @@ ROUTERS: list[APIRouter] = [
     account_settings.router,
     audit_log.router,
     templates_editor.router,
+    webhooks.router,
 ]

@@ -92,3 +92,23 @@ async def deliveries(conn: AsyncConnection, endpoint_id: int, limit: int) -> lis
         .limit(limit)
     )
     return [dict(r._mapping) for r in await conn.execute(stmt)]
+
+
+async def make_due(
+    conn: AsyncConnection, endpoint_id: int, event_id: str, now: dt.datetime
+) -> dict[str, Any] | None:
+    """Make one of the endpoint's events due again now (same id, same body): its type, or
+    None when the endpoint has no such event."""
+    found = (
+        await conn.execute(
+            select(_ev.c.type).where(_ev.c.id == event_id, _ev.c.endpoint_id == endpoint_id)
+        )
+    ).first()
+    if found is None:
+        return None
+    await conn.execute(
+        update(_ev)
+        .where(_ev.c.id == event_id)
+        .values(next_attempt_at=now, delivered_at=None, given_up_at=None)
+    )
+    return {"id": event_id, "type": found.type}

@@ -24,6 +24,8 @@ from opensure.stores import webhooks as outbox
 from opensure.webhooks import repository as repo
 
 LOG_SIZE = 20
+# The event "Send a test event" writes: to one endpoint, whatever types it asked for.
+TEST_EVENT = "webhook.test"
 
 
 async def emit(
@@ -160,3 +162,28 @@ async def rotate_secret(
         "secret": secret,
         "previous_secret_expires_at": ts(now + rules.PREVIOUS_SECRET_VALID),
     }
+
+
+async def send_test(conn: AsyncConnection, account_id: int | None, endpoint_id: int) -> str:
+    """Queue a ``webhook.test`` event for this endpoint alone, through the outbox (the
+    dispatchers deliver it like any other); its ``webhook-id``."""
+    found = await _find(conn, endpoint_id, account_id)
+    data = {
+        "endpoint_id": endpoint_id,
+        "url": found["url"],
+        "message": "A test event sent from OpenSure. It needs no action.",
+    }
+    ids = await outbox.insert(SaSession(conn), [(endpoint_id, TEST_EVENT, data)], utcnow())
+    return ids[0]
+
+
+async def redeliver(
+    conn: AsyncConnection, account_id: int | None, endpoint_id: int, event_id: str
+) -> dict[str, Any]:
+    """Make one of the endpoint's events due now: a new attempt with the same ``webhook-id``
+    and body (whether it was delivered, given up or still waiting)."""
+    await _find(conn, endpoint_id, account_id)
+    again = await repo.make_due(conn, endpoint_id, event_id, utcnow())
+    if again is None:
+        raise AdminError(f"Webhook endpoint {endpoint_id} has no event {event_id}.")
+    return again
