@@ -242,7 +242,7 @@ async def test_a_bounce_writes_the_delivery_failed_webhook_event(
     """The failure and its ``feedback_request.delivery_failed`` event in one transaction, the
     event's data the request as GET returns it (with its delivery_failure)."""
     async with app.state.engine.begin() as conn:
-        await webhooks.create_endpoint(
+        endpoint = await webhooks.create_endpoint(
             conn,
             account.id,
             url="http://127.0.0.1:9/hooks",
@@ -266,3 +266,6 @@ async def test_a_bounce_writes_the_delivery_failed_webhook_event(
     body = json.loads(rows[0].body)
     assert body["data"] == await fetch_request(account, request_id)
     assert body["data"]["delivery_failure"].startswith("bounced: 5.1.1")
+    # Nothing left due for later tests of this database (the endpoint goes, its events too).
+    async with app.state.engine.begin() as conn:
+        await webhooks.remove_endpoint(conn, account.id, int(endpoint["id"]))
