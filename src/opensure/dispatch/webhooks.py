@@ -121,25 +121,32 @@ class WebhookSender:
         if due:
             gate = asyncio.Semaphore(self.concurrency)
 
-            async def one(event: outbox.Due) -> None:
+            async def one(event: outbox.Due) -> tuple[outbox.Due, outbox.Attempt]:
                 async with gate:
-                    await self._deliver(client, event)
+                    return event, await self.attempt(client, event)
 
-            await asyncio.gather(*(one(event) for event in due))
+            await self._record(await asyncio.gather(*(one(event) for event in due)))
         return len(due)
 
-    async def _deliver(self, client: httpx.AsyncClient, event: outbox.Due) -> None:
-        attempt = await self.attempt(client, event)
-        next_at = None if attempt.delivered else self._next(event, attempt.at)
+    async def _record(self, attempts: list[tuple[outbox.Due, outbox.Attempt]]) -> None:
+        """The round's attempts in one transaction (a commit per event cost more than the
+        POST itself). A crash before it re-sends the round's events with their webhook-ids:
+        at least once, as promised."""
         async with self.engine.begin() as conn:
-            await outbox.record(SaSession(conn), event, attempt, next_at)
-        if attempt.delivered:
-            self.delivered += 1
-            log.info("webhook %s delivered (%s)", event.id, attempt.status_code)
-        else:
-            self.failed += 1
-            when = "giving up" if next_at is None else f"retry at {next_at:%H:%M:%S}"
-            log.info("webhook %s failed: %s; %s", event.id, attempt.reason(), when)
+            session = SaSession(conn)
+            outcomes = []
+            for event, attempt in attempts:
+                next_at = None if attempt.delivered else self._next(event, attempt.at)
+                await outbox.record(session, event, attempt, next_at)
+                outcomes.append((event, attempt, next_at))
+        for event, attempt, next_at in outcomes:
+            if attempt.delivered:
+                self.delivered += 1
+                log.info("webhook %s delivered (%s)", event.id, attempt.status_code)
+            else:
+                self.failed += 1
+                when = "giving up" if next_at is None else f"retry at {next_at:%H:%M:%S}"
+                log.info("webhook %s failed: %s; %s", event.id, attempt.reason(), when)
 
     def _next(self, event: outbox.Due, now: dt.datetime) -> dt.datetime | None:
         return rules.next_attempt(event.attempts + 1, event.created_at, now)
