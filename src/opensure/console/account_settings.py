@@ -18,7 +18,6 @@ from starlette.responses import Response
 from opensure.accounts import service as accounts
 from opensure.api.deps import read, transaction
 from opensure.api.errors import ApiError
-from opensure.audit import service as audit
 from opensure.console import web
 from opensure.console.session import (
     Viewer,
@@ -27,6 +26,7 @@ from opensure.console.session import (
     require_admin,
     signed_in,
 )
+from opensure.console.viewer import record
 from opensure.core import branding
 from opensure.core.formdata import Upload
 
@@ -101,16 +101,9 @@ async def _record(
     after: dict[str, Any] | None,
 ) -> None:
     """The audit log's event for a change of the account's settings or logo."""
-    await audit.record(
-        conn,
-        viewer.account_id,
-        viewer.actor,
-        action,
-        subject_type="account",
-        subject_id=viewer.account_id,
-        subject=f"Account {viewer.account_name}",
-        before=before,
-        after=after,
+    subject = f"Account {viewer.account_name}"
+    await record(
+        conn, viewer, action, subject, subject_id=viewer.account_id, before=before, after=after
     )
 
 

@@ -17,9 +17,9 @@ from starlette.responses import Response
 
 from opensure.accounts import service as accounts
 from opensure.api.deps import read, transaction
-from opensure.audit import service as audit
 from opensure.console import web
 from opensure.console.session import Viewer, checked_form, require_admin, signed_in
+from opensure.console.viewer import record
 from opensure.core.errors import AdminError
 
 router = APIRouter(prefix=web.PREFIX, include_in_schema=False)
@@ -43,32 +43,6 @@ NOTICES = {
 
 def notice(request: Request, notices: dict[str, str]) -> str | None:
     return notices.get(request.query_params.get("done") or "")
-
-
-async def record(
-    conn: Any,
-    viewer: Viewer,
-    action: str,
-    subject: str,
-    *,
-    subject_type: str | None = None,
-    subject_id: int | str | None = None,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-) -> None:
-    """The audit event of the viewer's change; its subject type is the action's first word
-    unless given."""
-    await audit.record(
-        conn,
-        viewer.account_id,
-        viewer.actor,
-        action,
-        subject_type=subject_type or action.split(".")[0],
-        subject_id=subject_id,
-        subject=subject,
-        before=before,
-        after=after,
-    )
 
 
 def problems_by_field(message: str, fields: tuple[str, ...]) -> dict[str, str]:

@@ -18,8 +18,9 @@ from opensure.accounts import service as accounts
 from opensure.api.deps import read, transaction
 from opensure.api.errors import ApiError
 from opensure.console import web
-from opensure.console.programme import notice, record
+from opensure.console.programme import notice
 from opensure.console.session import Viewer, checked_form, require_admin, signed_in
+from opensure.console.viewer import record
 from opensure.core.csvimport import ImportRefused
 from opensure.core.errors import AdminError
 from opensure.sites import service as sites

@@ -14,8 +14,9 @@ from starlette.responses import Response
 
 from opensure.api.deps import read, transaction
 from opensure.console import web
-from opensure.console.programme import form_state, form_values, record
+from opensure.console.programme import form_state, form_values
 from opensure.console.session import Viewer, checked_form, require_admin, signed_in
+from opensure.console.viewer import record
 from opensure.core.errors import AdminError
 from opensure.sites import service as sites
 

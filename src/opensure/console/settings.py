@@ -20,6 +20,7 @@ from opensure.api.deps import read, transaction
 from opensure.audit import service as audit
 from opensure.console import web
 from opensure.console.session import Viewer, checked_form, require_admin, signed_in
+from opensure.console.viewer import record
 from opensure.core.clock import utcnow
 from opensure.core.errors import AdminError
 from opensure.core.links import set_password_link
@@ -137,14 +138,12 @@ async def _record_user(
     def fields(user: dict[str, Any]) -> dict[str, Any]:
         return {"email": user["email"], "role": user["role"]}
 
-    await audit.record(
+    await record(
         conn,
-        viewer.account_id,
-        viewer.actor,
+        viewer,
         action,
-        subject_type="user",
+        f"User {before['email']}",
         subject_id=before["id"],
-        subject=f"User {before['email']}",
         before=fields(before),
         after=None if after is None else fields(after),
     )

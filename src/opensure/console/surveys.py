@@ -23,9 +23,9 @@ from starlette.responses import Response
 
 from opensure.api.deps import read, transaction
 from opensure.api.validation import parse_path_id
-from opensure.audit import service as audit
 from opensure.console import web
 from opensure.console.session import Viewer, checked_form, require_admin, signed_in
+from opensure.console.viewer import record
 from opensure.core.errors import AdminError
 from opensure.models.surveys import QUESTION_TYPES
 from opensure.surveys import admin as surveys
@@ -90,17 +90,8 @@ async def _record(
     after: dict[str, Any] | None = None,
 ) -> None:
     """One survey change in the audit log, in the change's transaction."""
-    await audit.record(
-        conn,
-        viewer.account_id,
-        viewer.actor,
-        action,
-        subject_type="survey",
-        subject_id=survey["id"],
-        subject=f"Survey {survey['id']} ({survey['name']})",
-        before=before,
-        after=after,
-    )
+    subject = f"Survey {survey['id']} ({survey['name']})"
+    await record(conn, viewer, action, subject, subject_id=survey["id"], before=before, after=after)
 
 
 # ---- the builder's rows ----

@@ -20,10 +20,10 @@ from starlette.responses import Response
 
 from opensure.accounts import service as accounts
 from opensure.api.deps import read, transaction
-from opensure.audit import service as audit
 from opensure.config import Settings
 from opensure.console import web
 from opensure.console.session import Viewer, checked_form, require_admin, signed_in
+from opensure.console.viewer import record
 from opensure.core.errors import AdminError
 from opensure.dispatch import preview as previews
 from opensure.dispatch.templating import (
@@ -97,17 +97,8 @@ async def _record(
     after: dict[str, Any] | None = None,
 ) -> None:
     """One ``template.*`` event of the audit log, in the change's transaction."""
-    await audit.record(
-        conn,
-        viewer.account_id,
-        viewer.actor,
-        action,
-        subject_type="template",
-        subject_id=template_id,
-        subject=f"Template {template_id} ({name})",
-        before=before,
-        after=after,
-    )
+    subject = f"Template {template_id} ({name})"
+    await record(conn, viewer, action, subject, subject_id=template_id, before=before, after=after)
 
 
 def _preview(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from opensure.audit import service as audit
 from opensure.audit.service import Actor, console_actor
 
 
@@ -35,3 +37,29 @@ class Viewer:
     def actor(self) -> Actor:
         """This user as the audit log names who made a change."""
         return console_actor(self.email, self.user_id)
+
+
+async def record(
+    conn: Any,
+    viewer: Viewer,
+    action: str,
+    subject: str,
+    *,
+    subject_type: str | None = None,
+    subject_id: int | str | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """The audit event of the viewer's change, in the change's transaction; its subject type
+    is the action's first word unless given."""
+    await audit.record(
+        conn,
+        viewer.account_id,
+        viewer.actor,
+        action,
+        subject_type=subject_type or action.split(".")[0],
+        subject_id=subject_id,
+        subject=subject,
+        before=before,
+        after=after,
+    )

@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
 from opensure.api.deps import read, transaction
-from opensure.audit import service as audit
 from opensure.console import web
 from opensure.console.session import Viewer, checked_form, require_admin, signed_in
+from opensure.console.viewer import record
 from opensure.core import netcheck
 from opensure.core import webhooks as rules
 from opensure.core.errors import AdminError
@@ -62,16 +62,9 @@ async def _record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> None:
-    await audit.record(
-        conn,
-        viewer.account_id,
-        viewer.actor,
-        action,
-        subject_type="webhook",
-        subject_id=endpoint["id"],
-        subject=f"Webhook {endpoint['url']}",
-        before=before,
-        after=after,
+    subject = f"Webhook {endpoint['url']}"
+    await record(
+        conn, viewer, action, subject, subject_id=endpoint["id"], before=before, after=after
     )
 
 
