@@ -339,6 +339,13 @@ def accounts_update(
     min_interval_days: Annotated[
         int | None, typer.Option(help="Do not survey one address again within this many days.")
     ] = None,
+    reminder_after_days: Annotated[
+        int | None,
+        typer.Option(
+            help="Send one reminder this many days after the first e-mail to customers who "
+            "have not answered (0: none; a survey's own setting wins)."
+        ),
+    ] = None,
     display_name: Annotated[
         str | None,
         typer.Option(help="The company name in e-mails and on survey pages; empty: the name."),
@@ -375,10 +382,15 @@ def accounts_update(
             "reply_to": reply_to,
             "brand_colour": brand_colour,
         }
-        given = name is not None or min_interval_days is not None
+        given = name is not None or min_interval_days is not None or reminder_after_days is not None
         if data is None or given or any(v is not None for v in settings.values()):
             result = await admin.update_account(
-                conn, account, name=name, min_interval_days=min_interval_days, **settings
+                conn,
+                account,
+                name=name,
+                min_interval_days=min_interval_days,
+                reminder_after_days=reminder_after_days,
+                **settings,
             )
         else:
             result = await admin.show_account(conn, account)

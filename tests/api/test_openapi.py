@@ -50,6 +50,7 @@ READ_FIELDS = {
     "deletion_requested_at",
     "not_sent_reason",
     "delivery_failure",
+    "reminder_sent_at",
     "data",
     "query_params",
 }

@@ -92,6 +92,7 @@ async def test_each_setting_is_saved_shown_and_audited(
         admin,
         display_name="  Acme Widgets Ltd ",
         min_interval_days="14",
+        reminder_after_days="3",
         link_back_template="https://desk.example.com/tickets/{machine_id}",
         sender_name="Acme Customer Care",
         reply_to="care@acme.example",
@@ -103,6 +104,7 @@ async def test_each_setting_is_saved_shown_and_audited(
     assert "The settings are saved." in page.text
     assert value_of(page.text, "display_name") == "Acme Widgets Ltd"
     assert value_of(page.text, "min_interval_days") == "14"
+    assert value_of(page.text, "reminder_after_days") == "3"
     assert value_of(page.text, "link_back_template") == (
         "https://desk.example.com/tickets/{machine_id}"
     )
@@ -116,6 +118,7 @@ async def test_each_setting_is_saved_shown_and_audited(
     assert stored["display_name"] == "Acme Widgets Ltd"
     assert stored["name"] == account.name  # the unique name the CLI knows is unchanged
     assert stored["min_interval_days"] == 14
+    assert stored["reminder_after_days"] == 3
     assert stored["brand_colour"] == "#1a7f37"
 
     [event] = await events_of(app, account)
@@ -124,12 +127,14 @@ async def test_each_setting_is_saved_shown_and_audited(
     assert event["before"] == {
         "display_name": None,
         "min_interval_days": 0,
+        "reminder_after_days": 0,
         "link_back_template": None,
         "sender_name": None,
         "reply_to": None,
         "brand_colour": None,
     }
     assert event["after"]["min_interval_days"] == 14
+    assert event["after"]["reminder_after_days"] == 3
 
     # Clearing one field changes (and records) only that field; the CLI sees the same values.
     r = await save(admin, sender_name="")
@@ -148,6 +153,7 @@ async def test_each_setting_is_saved_shown_and_audited(
 BAD = {
     "display_name": ("Acme\nBcc: x", "one line"),
     "min_interval_days": ("-3", "whole number of days"),
+    "reminder_after_days": ("366", "from 1 to 365; 0 sends none"),
     "link_back_template": ("javascript:alert({reference})", "https://"),
     "sender_name": ("x" * 101, "at most 100 characters"),
     "reply_to": ("not an address", "not an e-mail address"),

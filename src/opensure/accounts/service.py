@@ -89,6 +89,7 @@ def _account_json(row: dict[str, Any]) -> dict[str, Any]:
         "id": row["id"],
         "name": row["name"],
         "min_interval_days": row["min_interval_days"],
+        "reminder_after_days": row.get("reminder_after_days", 0),
         "link_back_template": row["link_back_template"],
         **{field: row.get(field) for field in BRANDING},
         "created_at": iso(row["created_at"]),
@@ -109,6 +110,7 @@ async def update_account(
     *,
     name: str | None,
     min_interval_days: int | None,
+    reminder_after_days: int | None = None,
     **settings: str | None,
 ) -> dict[str, Any]:
     """Rename an account or change its settings (``SETTINGS``; an empty string clears a text
@@ -123,11 +125,13 @@ async def update_account(
     given: dict[str, Any] = {k: v for k, v in settings.items() if v is not None}
     if min_interval_days is not None:
         given["min_interval_days"] = min_interval_days
+    if reminder_after_days is not None:
+        given["reminder_after_days"] = reminder_after_days
     values.update(checked_settings(given))
     if not values:
         raise AdminError(
-            "nothing to change: give --name, --min-interval-days, --display-name, "
-            "--sender-name, --reply-to or --brand-colour"
+            "nothing to change: give --name, --min-interval-days, --reminder-after-days, "
+            "--display-name, --sender-name, --reply-to or --brand-colour"
         )
     await repo.update_account(conn, account["id"], values)
     return _account_json({**account, **values})
@@ -139,7 +143,14 @@ DISPLAY_NAME_MAX = max_length(Account.__table__.c.display_name)
 SENDER_NAME_MAX = max_length(Account.__table__.c.sender_name)
 # The settings beside the name, each checked by one function below.
 BRANDING = ("display_name", "sender_name", "reply_to", "brand_colour")
-SETTINGS = ("display_name", "min_interval_days", "link_back_template", *BRANDING[1:])
+SETTINGS = (
+    "display_name",
+    "min_interval_days",
+    "reminder_after_days",
+    "link_back_template",
+    *BRANDING[1:],
+)
+REMINDER_MAX = 365
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -155,6 +166,16 @@ def _min_interval(value: int | str) -> int:
     text = str(value).strip()
     if not text.isdecimal() or len(text) > 5 or int(text) > 36500:
         raise AdminError("The minimum interval is a whole number of days, from 0 (off) to 36500.")
+    return int(text)
+
+
+def _reminder_days(value: int | str) -> int:
+    text = str(value).strip()
+    if not text.isdecimal() or len(text) > 3 or int(text) > REMINDER_MAX:
+        raise AdminError(
+            f"The reminder is sent after a whole number of days, from 1 to {REMINDER_MAX}; "
+            "0 sends none."
+        )
     return int(text)
 
 
@@ -202,6 +223,7 @@ def _brand_colour(value: str) -> str | None:
 _CHECKS: dict[str, Any] = {
     "display_name": lambda v: _one_line(v, "company name", DISPLAY_NAME_MAX),
     "min_interval_days": _min_interval,
+    "reminder_after_days": _reminder_days,
     "link_back_template": _link_back,
     "sender_name": lambda v: _one_line(v, "sender name", SENDER_NAME_MAX),
     "reply_to": _reply_to,

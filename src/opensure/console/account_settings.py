@@ -40,6 +40,7 @@ UPLOAD_LIMIT = branding.LOGO_MAX_BYTES + 64 * 1024
 LABELS = {
     "display_name": "Company name",
     "min_interval_days": "Minimum interval between surveys",
+    "reminder_after_days": "Reminder after (days)",
     "link_back_template": "Link-back URL template",
     "sender_name": "Sender name",
     "reply_to": "Reply-to address",

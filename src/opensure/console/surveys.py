@@ -218,6 +218,8 @@ def place_problems(
             row.errors[target] = f"{row.errors[target]} {text}" if target in row.errors else text
         elif where == "name":
             survey_problems["name"] = "Name: " + message + "."
+        elif where == "reminder_after_days":
+            survey_problems[where] = "Reminder: " + message + "."
         elif where == "questions":
             others.append("Add at least one question (or untick Remove on one).")
         else:
@@ -250,8 +252,11 @@ def _builder(
     others: list[str] | None = None,
     unsaved: bool = False,
     focus: str | None = None,
+    reminder: str = "",
 ) -> Response:
     context = {
+        # The survey's reminder_after_days as typed (empty: the account's setting holds).
+        "reminder": reminder,
         "title": f"Edit {survey['name']}" if survey else "New survey",
         "nav": "surveys",
         "survey": survey,
@@ -294,7 +299,29 @@ async def edit_page(request: Request, survey_id: str, viewer: SignedIn) -> Respo
     """The builder for one survey, as customers are asked it now."""
     require_admin(viewer)
     survey = await _survey(request, viewer, survey_id)
-    return _builder(request, viewer, survey=survey, name=survey["name"], rows=rows_of(survey))
+    return _builder(
+        request,
+        viewer,
+        survey=survey,
+        name=survey["name"],
+        rows=rows_of(survey),
+        reminder=_reminder_shown(survey),
+    )
+
+
+def _reminder_shown(survey: dict[str, Any]) -> str:
+    days = survey.get("reminder_after_days")
+    return "" if days is None else str(days)
+
+
+def _reminder_typed(form: FormData) -> tuple[str, Any]:
+    """The reminder field as typed, and as the survey file takes it (None: left empty; a
+    number; else the text, which the survey rules refuse beside the field)."""
+    value = form.get("reminder_after_days")
+    typed = value.strip() if isinstance(value, str) else ""
+    if not typed:
+        return "", None
+    return typed, int(typed) if typed.isdecimal() and len(typed) <= 4 else typed
 
 
 def _rearranged(form: FormData, rows: list[Row]) -> tuple[list[Row], str | None] | None:
@@ -327,13 +354,23 @@ async def _save(
     name_value = form.get("name")
     name = name_value.strip() if isinstance(name_value, str) else ""
     rows = rows_from_form(form, existing)
+    reminder, days = _reminder_typed(form)
     rearranged = _rearranged(form, rows)
     if rearranged is not None:
         rows, focus = rearranged
         return _builder(
-            request, viewer, survey=survey, name=name, rows=rows, unsaved=True, focus=focus
+            request,
+            viewer,
+            survey=survey,
+            name=name,
+            rows=rows,
+            unsaved=True,
+            focus=focus,
+            reminder=reminder,
         )
     doc, kept = document(name, rows)
+    if days is not None:
+        doc["reminder_after_days"] = days
     try:
         async with transaction(request) as conn:
             if survey is None:
@@ -364,6 +401,7 @@ async def _save(
             status_code=422,
             survey_problems=survey_problems,
             others=others,
+            reminder=reminder,
         )
     except AdminError as exc:  # archived meanwhile
         return _builder(
@@ -374,6 +412,7 @@ async def _save(
             rows=rows,
             status_code=409,
             others=[str(exc)],
+            reminder=reminder,
         )
 
 

@@ -19,8 +19,14 @@ from opensure.dispatch.render import (
 
 
 def content_for(
-    row: Any, params: Sequence[tuple[str, str]], *, base: str, sender: str
+    row: Any,
+    params: Sequence[tuple[str, str]],
+    *,
+    base: str,
+    sender: str,
+    reminder: bool = False,
 ) -> EmailContent:
+    """With ``reminder``, the request's one reminder: the same links, its own Message-ID."""
     brand = branding.brand_of(row, base)
     return EmailContent(
         to=delivery_address(row.email),
@@ -31,9 +37,10 @@ def content_for(
         reference=row.reference,
         survey_link=survey_link(base, row.survey_code, row.token, params),
         unsubscribe_link=unsubscribe_link(base, row.token),
-        message_id=message_id(row.id, row.token, sender),
+        message_id=message_id(row.id, row.token, sender, reminder=reminder),
         colour=brand.colour,
         logo=brand.logo,
+        reminder=reminder,
     )
 
 

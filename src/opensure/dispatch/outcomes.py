@@ -6,6 +6,15 @@ counts and logs outcomes.
 - ``NotSent``: it will never be sent (``reason``: survey removed, unsubscribed, template
   broken, retries exhausted, …).
 - ``Deferred``: a temporary failure; due again at ``next_at``.
+
+A sent request's one reminder (docs/dispatch.md, "Reminders") has outcomes of its own, so that
+recording one can never touch the first e-mail's state, ``sent_at`` or ``delivery_failure``
+(the response rate counts a request once):
+
+- ``ReminderSent``: the SMTP server accepted the reminder.
+- ``ReminderDropped``: there will be no reminder (answered, unsubscribed, bounced, erased,
+  survey removed, rejected for good, retries exhausted: ``reason``).
+- ``ReminderDeferred``: a temporary failure; the reminder is due again at ``next_at``.
 """
 
 from __future__ import annotations
@@ -25,6 +34,8 @@ class Sent:
     request_id: int
     at: dt.datetime
     failure: str | None = None
+    # When the request's one reminder is due (None: no reminder).
+    reminder_due_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +54,28 @@ class Deferred:
     attempt: int  # the attempt that failed, from 1
 
 
-Outcome = Sent | NotSent | Deferred
+@dataclass(frozen=True, slots=True)
+class ReminderSent:
+    request_id: int
+    at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderDropped:
+    request_id: int
+    at: dt.datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderDeferred:
+    request_id: int
+    at: dt.datetime
+    next_at: dt.datetime
+    failure: str
+
+
+Outcome = Sent | NotSent | Deferred | ReminderSent | ReminderDropped | ReminderDeferred
 
 
 @dataclass
@@ -52,6 +84,7 @@ class Stats:
     failed: int = 0
     not_sent: int = 0
     deferred: int = 0
+    reminders: int = 0
 
 
 def note(outcome: Outcome, stats: Stats, detail: str = "") -> None:
@@ -73,6 +106,16 @@ def note(outcome: Outcome, stats: Stats, detail: str = "") -> None:
                 "deferred",
                 outcome.request_id,
                 f"attempt {outcome.attempt}, retry in {wait:.0f}s: {outcome.failure}",
+            )
+        case ReminderSent():
+            stats.reminders += 1
+            _log("reminder sent", outcome.request_id, detail)
+        case ReminderDropped(reason=reason):
+            _log("reminder dropped", outcome.request_id, reason)
+        case ReminderDeferred():
+            wait = (outcome.next_at - outcome.at).total_seconds()
+            _log(
+                "reminder deferred", outcome.request_id, f"retry in {wait:.0f}s: {outcome.failure}"
             )
 
 

@@ -25,7 +25,9 @@ from opensure.core import branding
 # Re-exported: template saving checks a template here.
 from opensure.dispatch.templating import (
     DEFAULT_BODY,
+    DEFAULT_REMINDER_SUBJECT,
     DEFAULT_SUBJECT,
+    REMINDER_PREFIX,
     TemplateProblem,
     check_template,
     render,
@@ -70,6 +72,8 @@ class EmailContent:
     # The account's brand (``core.branding``): ``#rrggbb`` and the logo's absolute URL.
     colour: str | None = None
     logo: str | None = None
+    # The request's one reminder rather than its first e-mail (docs/dispatch.md).
+    reminder: bool = False
 
 
 def _html_document(rendered_body: str, content: EmailContent) -> str:
@@ -182,7 +186,12 @@ def build_message(
     body_template: str | None,
     reply_to: str | None = None,
 ) -> RenderedEmail:
-    subject_source = subject_template or DEFAULT_SUBJECT
+    if content.reminder:
+        subject_source = (
+            REMINDER_PREFIX + subject_template if subject_template else DEFAULT_REMINDER_SUBJECT
+        )
+    else:
+        subject_source = subject_template or DEFAULT_SUBJECT
     body_source = body_template or DEFAULT_BODY
     first_name = one_line(content.first_name or "")
     surname = one_line(content.surname or "")
@@ -195,6 +204,8 @@ def build_message(
         "reference": content.reference or "",
         "survey_link": content.survey_link,
         "unsubscribe_link": content.unsubscribe_link,
+        # A text placeholder like the others (the fast path renders only text): set or empty.
+        "reminder": "reminder" if content.reminder else "",
     }
     subject = one_line(render(subject_source, False, values)) or "How did we do?"
     text = render(body_source, False, values)
@@ -249,9 +260,11 @@ def delivery_address(address: str) -> str:
     return found.ascii_email or f"{found.local_part}@{found.ascii_domain}"
 
 
-def message_id(request_id: int, token: str, sender: str) -> str:
-    """Stable per request, so a resend after a crash can be recognised downstream."""
-    return f"<feedback-request-{request_id}.{token[:12]}@{_sender_domain(sender)}>"
+def message_id(request_id: int, token: str, sender: str, *, reminder: bool = False) -> str:
+    """Stable per request, so a resend after a crash can be recognised downstream; the
+    reminder's differs from the first e-mail's (and is as stable)."""
+    kind = "feedback-reminder" if reminder else "feedback-request"
+    return f"<{kind}-{request_id}.{token[:12]}@{_sender_domain(sender)}>"
 
 
 @lru_cache(maxsize=16)

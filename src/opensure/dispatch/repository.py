@@ -11,13 +11,22 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opensure.db import AnyRow
 from opensure.db.fast import Query, Session
-from opensure.dispatch.outcomes import Deferred, NotSent, Outcome, Sent
+from opensure.dispatch.outcomes import (
+    Deferred,
+    NotSent,
+    Outcome,
+    ReminderDeferred,
+    ReminderDropped,
+    ReminderSent,
+    Sent,
+)
 from opensure.models import (
     Account,
     AccountLogo,
     EmailTemplate,
     FeedbackRequest,
     FeedbackRequestItem,
+    FeedbackResponse,
     Survey,
     Unsubscribe,
 )
@@ -35,18 +44,34 @@ def due_condition(now: dt.datetime) -> Any:
     )
 
 
+def reminder_due_condition(now: dt.datetime) -> Any:
+    """A sent request whose one reminder is due and not claimed (``reminder_due_at <= now``
+    implies it is not NULL: PostgreSQL reads ix_feedback_requests_reminder_due)."""
+    return and_(
+        fr.c.reminder_sent_at.is_(None),
+        fr.c.reminder_due_at <= now,
+        fr.c.state == "sent",
+        or_(fr.c.lease_until.is_(None), fr.c.lease_until < now),
+    )
+
+
 async def claim(
-    conn: AsyncConnection, *, owner: str, now: dt.datetime, until: dt.datetime, limit: int
+    conn: AsyncConnection,
+    *,
+    owner: str,
+    now: dt.datetime,
+    until: dt.datetime,
+    limit: int,
+    reminders: bool = False,
 ) -> list[int]:
-    """Lease up to ``limit`` due requests, oldest first. Rows another dispatcher is claiming
-    at this moment are skipped (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite serialises
-    writers with BEGIN IMMEDIATE)."""
+    """Lease up to ``limit`` due requests, oldest first (with ``reminders``: sent requests
+    whose reminder is due, by the same lease). Rows another dispatcher is claiming at this
+    moment are skipped (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite serialises writers with
+    BEGIN IMMEDIATE)."""
+    due = reminder_due_condition(now) if reminders else due_condition(now)
+    order = (fr.c.reminder_due_at, fr.c.id) if reminders else (fr.c.send_at, fr.c.id)
     candidates = (
-        select(fr.c.id)
-        .where(due_condition(now))
-        .order_by(fr.c.send_at, fr.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+        select(fr.c.id).where(due).order_by(*order).limit(limit).with_for_update(skip_locked=True)
     )
     # Two statements on purpose: as a subquery of the UPDATE (``id IN (SELECT … LIMIT n FOR
     # UPDATE SKIP LOCKED)``) PostgreSQL may run the locking subquery again for every row
@@ -58,18 +83,37 @@ async def claim(
         return []
     stmt = (
         update(fr)
-        .where(fr.c.id.in_(ids), due_condition(now))
+        .where(fr.c.id.in_(ids), due)
         .values(lease_owner=owner, lease_until=until)
         .returning(fr.c.id)
     )
     return list((await conn.execute(stmt)).scalars())
 
 
-async def load(conn: AsyncConnection, ids: Sequence[int]) -> list[AnyRow]:
+async def load(
+    conn: AsyncConnection, ids: Sequence[int], *, reminders: bool = False
+) -> list[AnyRow]:
+    """What the e-mails of these requests need; with ``reminders``, also what decides whether
+    a reminder may still go (an answer, a delivery failure, an erasure)."""
     s, a, t = Survey.__table__, Account.__table__, EmailTemplate.__table__
     logos = AccountLogo.__table__
+    extra: list[Any] = []
+    if reminders:
+        answered = (
+            select(FeedbackResponse.__table__.c.id)
+            .where(FeedbackResponse.__table__.c.feedback_request_id == fr.c.id)
+            .exists()
+        )
+        extra = [
+            answered.label("answered"),
+            fr.c.delivery_failure,
+            fr.c.deletion_requested_at,
+            fr.c.reminder_due_at,
+            fr.c.sent_at,
+        ]
     stmt = (
         select(
+            *extra,
             fr.c.id,
             fr.c.account_id,
             fr.c.email,
@@ -93,6 +137,8 @@ async def load(conn: AsyncConnection, ids: Sequence[int]) -> list[AnyRow]:
             logos.c.content_type.label("logo_type"),
             t.c.subject.label("template_subject"),
             t.c.body.label("template_body"),
+            # The reminder's days in force now: the survey's own setting, else the account's.
+            func.coalesce(s.c.reminder_after_days, a.c.reminder_after_days).label("reminder_days"),
         )
         .select_from(
             fr.join(s, s.c.id == fr.c.survey_id)
@@ -150,13 +196,10 @@ async def recently_sent(
     return set((await conn.execute(stmt)).scalars())
 
 
+# Any state: a sent request's reminder is claimed by the same lease.
 _released = (
     update(fr)
-    .where(
-        fr.c.id == bindparam("b_id"),
-        fr.c.state == "pending",
-        fr.c.lease_owner == bindparam("b_owner"),
-    )
+    .where(fr.c.id == bindparam("b_id"), fr.c.lease_owner == bindparam("b_owner"))
     .values(lease_owner=None, lease_until=None)
 )
 
@@ -164,9 +207,10 @@ _released = (
 # Outcomes are recorded only on requests still pending: a request recorded already, e.g. by
 # another dispatcher after this one's lease ran out, keeps what it has.
 _FREE_WHERE_PENDING = "lease_owner = NULL, lease_until = NULL WHERE id = $1 AND state = 'pending'"
+# The reminder's due time goes in the same statement (no extra one on the hot path).
 _SENT = Query(
     "UPDATE feedback_requests SET state = 'sent', sent_at = $2, updated_at = $2,"
-    f" delivery_failure = $3, {_FREE_WHERE_PENDING}"
+    f" delivery_failure = $3, reminder_due_at = $4, {_FREE_WHERE_PENDING}"
 )
 _NOT_SENT = Query(
     "UPDATE feedback_requests SET state = 'not_sent', updated_at = $2,"
@@ -179,19 +223,51 @@ _DEFERRED = Query(
 )
 
 
+# A reminder's outcome is recorded only while none is recorded (a reminder another dispatcher
+# recorded first, after this one's lease ran out, stays as it is).
+_FREE_WHERE_NO_REMINDER = (
+    "lease_owner = NULL, lease_until = NULL WHERE id = $1 AND state = 'sent'"
+    " AND reminder_sent_at IS NULL AND reminder_due_at IS NOT NULL"
+)
+_REMINDER_SENT = Query(
+    "UPDATE feedback_requests SET reminder_sent_at = $2, updated_at = $2,"
+    f" {_FREE_WHERE_NO_REMINDER}"
+)
+_REMINDER_DROPPED = Query(
+    f"UPDATE feedback_requests SET reminder_due_at = NULL, {_FREE_WHERE_NO_REMINDER}"
+)
+_REMINDER_DEFERRED = Query(
+    f"UPDATE feedback_requests SET reminder_due_at = $2, {_FREE_WHERE_NO_REMINDER}"
+)
+
+
 async def record(session: Session, outcomes: Sequence[Outcome]) -> None:
     """Record outcomes: one ``executemany`` per kind of outcome (each one round trip on the
     bare drivers). Several kinds are atomic only inside the caller's transaction
     (``kinds(outcomes) > 1``)."""
     ts = session.ts
-    sent = [(o.request_id, ts(o.at), o.failure) for o in outcomes if isinstance(o, Sent)]
+    sent = [
+        (o.request_id, ts(o.at), o.failure, ts(o.reminder_due_at) if o.reminder_due_at else None)
+        for o in outcomes
+        if isinstance(o, Sent)
+    ]
     not_sent = [(o.request_id, ts(o.at), o.reason) for o in outcomes if isinstance(o, NotSent)]
     deferred = [
         (o.request_id, ts(o.at), ts(o.next_at), o.failure)
         for o in outcomes
         if isinstance(o, Deferred)
     ]
-    for query, rows in ((_SENT, sent), (_NOT_SENT, not_sent), (_DEFERRED, deferred)):
+    reminded = [(o.request_id, ts(o.at)) for o in outcomes if isinstance(o, ReminderSent)]
+    dropped = [(o.request_id,) for o in outcomes if isinstance(o, ReminderDropped)]
+    later = [(o.request_id, ts(o.next_at)) for o in outcomes if isinstance(o, ReminderDeferred)]
+    for query, rows in (
+        (_SENT, sent),
+        (_NOT_SENT, not_sent),
+        (_DEFERRED, deferred),
+        (_REMINDER_SENT, reminded),
+        (_REMINDER_DROPPED, dropped),
+        (_REMINDER_DEFERRED, later),
+    ):
         if rows:
             await session.executemany(query, rows)
 

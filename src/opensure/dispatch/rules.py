@@ -7,17 +7,19 @@ the dispatcher reads what they need from the database and records what they deci
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from opensure.core.emails import normalise_email
-from opensure.dispatch.outcomes import Deferred, NotSent
+from opensure.dispatch.outcomes import Deferred, NotSent, ReminderDeferred, ReminderDropped
 
 SURVEY_REMOVED = "survey removed"
 ERASED = "recipient's personal data was erased"
 UNSUBSCRIBED = "recipient unsubscribed"
 BOUNCED = "recipient bounced recently"
+ANSWERED = "the customer answered"
+DELIVERY_FAILED = "the first e-mail was not delivered"
 
 
 class Request(Protocol):
@@ -125,6 +127,61 @@ def recently_surveyed(
         else:
             taken.add(email)
     return found
+
+
+# ---- the one reminder (docs/dispatch.md, "Reminders") ----
+
+
+def reminder_due(sent_at: dt.datetime, days: int | None) -> dt.datetime | None:
+    """When a request sent at ``sent_at`` gets its reminder (None: reminders are off)."""
+    return sent_at + dt.timedelta(days=days) if days and days > 0 else None
+
+
+class ReminderRequest(Request, Protocol):
+    @property
+    def answered(self) -> bool: ...
+    @property
+    def delivery_failure(self) -> str | None: ...
+    @property
+    def deletion_requested_at(self) -> dt.datetime | None: ...
+
+
+def no_reminder(requests: Sequence[ReminderRequest]) -> dict[int, str]:
+    """Requests whose reminder must not go, as far as the request itself tells: its survey was
+    removed, its personal data erased, it was answered, or its first e-mail failed for good
+    (unsubscribes and the bounce window are looked up as for first e-mails)."""
+    reasons = removed_or_erased(requests)
+    for r in requests:
+        if r.id in reasons:
+            continue
+        if r.deletion_requested_at is not None:
+            reasons[r.id] = ERASED
+        elif r.answered:
+            reasons[r.id] = ANSWERED
+        elif r.delivery_failure is not None:
+            reasons[r.id] = DELIVERY_FAILED
+    return reasons
+
+
+def reminder_after_temporary_failure(
+    request_id: int,
+    *,
+    first_due: dt.datetime,
+    now: dt.datetime,
+    error: str,
+    policy: RetryPolicy,
+) -> ReminderDeferred | ReminderDropped:
+    """Retry a reminder as a first e-mail is retried, never past the retry window from when it
+    was first due. Without a count of attempts the wait doubles by itself: it is the time since
+    the reminder was first due (at least the base delay, at most the maximum)."""
+    window = dt.timedelta(seconds=policy.window_seconds)
+    if now - first_due >= window:
+        return ReminderDropped(
+            request_id, now, f"delivery failed after retrying for {human(window)}: {error}"
+        )
+    waited = max((now - first_due).total_seconds(), policy.base_seconds)
+    next_at = min(now + dt.timedelta(seconds=min(waited, policy.max_seconds)), first_due + window)
+    return ReminderDeferred(request_id, now, next_at, error)
 
 
 # ---- sending in time ----

@@ -15,9 +15,17 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import escape
 
 DEFAULT_SUBJECT = "{% if first_name %}{{ first_name }}, how{% else %}How{% endif %} did we do?"
+# The one reminder's subject (docs/dispatch.md, "Reminders"); with an account's template, the
+# reminder's subject is REMINDER_PREFIX before the template's own subject.
+DEFAULT_REMINDER_SUBJECT = "A reminder: how did we do?"
+REMINDER_PREFIX = "Reminder: "
 DEFAULT_BODY = """\
 {% if first_name %}Hi {{ first_name }},{% else %}Hello,{% endif %}
 
+{% if reminder -%}
+We wrote to you a few days ago. In case that e-mail got buried, here is the link once more.
+
+{% endif -%}
 Thank you for choosing {{ company }}{% if reference %} (your reference {{ reference }}){% endif %}.
 We'd love to hear how it went. It takes about a minute:
 
@@ -42,6 +50,7 @@ PLACEHOLDER_NOTES = {
     "reference": "The request's reference, e.g. your ticket number (otherwise empty).",
     "survey_link": "The link to this customer's survey; without it they cannot answer.",
     "unsubscribe_link": "The link where the customer stops all survey e-mails.",
+    "reminder": "Set (true in {% if reminder %}) in the one reminder e-mail, empty in the first.",
 }
 PLACEHOLDERS = tuple(PLACEHOLDER_NOTES)
 
@@ -91,7 +100,7 @@ _SAMPLES = (
     {name: f"sample {name}" for name in PLACEHOLDERS},
     {
         **{name: f"sample {name}" for name in PLACEHOLDERS},
-        **dict.fromkeys(("first_name", "surname", "name", "reference"), ""),
+        **dict.fromkeys(("first_name", "surname", "name", "reference", "reminder"), ""),
     },
 )
 

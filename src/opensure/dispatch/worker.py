@@ -18,6 +18,12 @@ only way an email can go out twice, and it holds at most one email per SMTP conn
 
 Which requests may be sent, and when to retry, is decided in ``rules``; the email is composed
 in ``compose``; outcomes are counted and logged in ``outcomes``.
+
+Reminders (docs/dispatch.md, "Reminders"): recording a request sent sets when its one reminder
+is due, in the same statement. After the due first e-mails, each round claims the due reminders
+by the same lease and sends them through the same pipeline, with the same guarantee; whether
+one may still go (answered, unsubscribed, bounced, erased, survey removed) is checked when it is
+claimed, a moment before it is sent.
 """
 
 from __future__ import annotations
@@ -52,7 +58,15 @@ from opensure.dispatch.mail import (
     Transport,
     transport_from_url,
 )
-from opensure.dispatch.outcomes import NotSent, Outcome, Sent, Stats, note
+from opensure.dispatch.outcomes import (
+    NotSent,
+    Outcome,
+    ReminderDropped,
+    ReminderSent,
+    Sent,
+    Stats,
+    note,
+)
 from opensure.dispatch.recording import GroupCommit
 from opensure.dispatch.render import EmailContent, RenderedEmail, TemplateProblem
 
@@ -85,6 +99,8 @@ class Batch:
     now: dt.datetime
     send_until: dt.datetime
     reasons: dict[int, str]
+    # Sent requests' reminders rather than first e-mails.
+    reminder: bool = False
 
 
 class Dispatcher:
@@ -232,13 +248,29 @@ class Dispatcher:
                     if batch is not None and stop.is_set():
                         await self._release(batch.ids)
                         break
+            total += await self._remind(pool, stop)
         finally:
             if ahead is not None:
                 await self._abandon(ahead)
             await self.recording.flush()  # raises if recording failed
         return total
 
-    async def _claim_batch(self) -> Batch | None:
+    async def _remind(self, pool: list[Session], stop: asyncio.Event) -> int:
+        """Send the due reminders, batch after batch; how many were claimed. After the first
+        e-mails: a request sent in this round is recorded (and so has its due time) first."""
+        await self.recording.flush()
+        total = 0
+        while not stop.is_set():
+            batch = await self._claim_batch(reminders=True)
+            if batch is None:
+                break
+            total += len(batch.ids)
+            await self._send_batch(batch, pool, stop)
+            if len(batch.ids) < self.settings.dispatch_batch_size:
+                break
+        return total
+
+    async def _claim_batch(self, *, reminders: bool = False) -> Batch | None:
         now = self.clock()
         until = now + dt.timedelta(seconds=self.settings.lease_seconds)
         async with self.engine.begin() as conn:
@@ -248,13 +280,14 @@ class Dispatcher:
                 now=now,
                 until=until,
                 limit=self.settings.dispatch_batch_size,
+                reminders=reminders,
             )
         if not ids:
             return None
         async with self.engine.connect() as conn:
-            rows = await repo.load(conn, ids)
+            rows = await repo.load(conn, ids, reminders=reminders)
             params = await repo.query_params(conn, ids)
-            reasons = rules.removed_or_erased(rows)
+            reasons = rules.no_reminder(rows) if reminders else rules.removed_or_erased(rows)
             pairs = [rules.address(r) for r in rules.to_check(rows, reasons)]
             gone = await repo.unsubscribed(conn, pairs)
             reasons.update(rules.unsubscribed(rows, reasons, gone))
@@ -264,7 +297,7 @@ class Dispatcher:
                 failed = await repo.recently_bounced(conn, pairs, since)
                 reasons.update(rules.bounced(rows, reasons, failed))
         deadline = rules.send_deadline(now, self.settings.lease_seconds)
-        return Batch(ids, rows, params, now, deadline, reasons)
+        return Batch(ids, rows, params, now, deadline, reasons, reminders)
 
     async def _abandon(self, task: asyncio.Task[Batch | None]) -> None:
         """A batch claimed ahead that will not be sent now: give it back."""
@@ -304,12 +337,18 @@ class Dispatcher:
     ) -> None:
         """Send a batch over the pool's connections; ``running_low`` is called once when a
         quarter of the batch is left to send."""
-        batch.reasons.update(await self._recently_surveyed(batch))
+        if not batch.reminder:
+            # A reminder is not a new survey: the minimum interval does not hold it back.
+            batch.reasons.update(await self._recently_surveyed(batch))
         queue: asyncio.Queue[Any] = asyncio.Queue()
         for row in batch.rows:
             reason = batch.reasons.get(row.id)
             if reason:
-                outcome = NotSent(row.id, batch.now, reason)
+                outcome: Outcome = (
+                    ReminderDropped(row.id, batch.now, reason)
+                    if batch.reminder
+                    else NotSent(row.id, batch.now, reason)
+                )
                 note(outcome, self.stats)
                 self.recording.add(outcome)  # committed with the sends' outcomes
             else:
@@ -352,17 +391,26 @@ class Dispatcher:
                 row = queue.get_nowait()
                 low.check()
                 params = batch.params.get(row.id, [])
-                outcome, detail = await self._send_one(session, row, params, committed)
+                outcome, detail = await self._send_one(
+                    session, row, params, committed, reminder=batch.reminder
+                )
                 note(outcome, self.stats, detail)
                 committed = self.recording.add(outcome)
         finally:
             if committed is not None:
                 await asyncio.shield(committed)
 
-    def content_for(self, row: Any, params: Sequence[tuple[str, str]]) -> EmailContent:
-        """What goes into the email for a loaded request (``repo.load``)."""
+    def content_for(
+        self, row: Any, params: Sequence[tuple[str, str]], *, reminder: bool = False
+    ) -> EmailContent:
+        """What goes into the email (or with ``reminder``, the reminder) for a loaded request
+        (``repo.load``)."""
         return compose.content_for(
-            row, params, base=self.settings.public_base, sender=self.settings.mail_from
+            row,
+            params,
+            base=self.settings.public_base,
+            sender=self.settings.mail_from,
+            reminder=reminder,
         )
 
     def envelope_sender(self, row: Any) -> str:
@@ -383,11 +431,15 @@ class Dispatcher:
         row: Any,
         params: Sequence[tuple[str, str]],
         ready: asyncio.Future[None] | None = None,
+        *,
+        reminder: bool = False,
     ) -> tuple[Outcome, str]:
-        """Send one request's email once ``ready`` is done; its outcome and a detail for the
-        log (NotReady if ``ready`` failed: nothing was sent)."""
-        content = self.content_for(row, params)
+        """Send one request's email (or its reminder) once ``ready`` is done; its outcome and a
+        detail for the log (NotReady if ``ready`` failed: nothing was sent)."""
+        content = self.content_for(row, params, reminder=reminder)
         now = self.clock()
+        if reminder:
+            return await self._remind_one(session, row, content, now, ready)
         try:
             message = self.message_for(row, content)
             await session.send(message, self.envelope_sender(row), content.to, ready)
@@ -402,7 +454,37 @@ class Dispatcher:
         except Exception as exc:  # a bug or odd data: record it on the request, keep going
             log.exception("request %s: unexpected error while sending", row.id)
             return self._retry(row, f"unexpected error: {exc!r}", now), ""
-        return Sent(row.id, now), content.message_id
+        return Sent(
+            row.id, now, None, rules.reminder_due(now, row.reminder_days)
+        ), content.message_id
+
+    async def _remind_one(
+        self,
+        session: Session,
+        row: Any,
+        content: EmailContent,
+        now: dt.datetime,
+        ready: asyncio.Future[None] | None,
+    ) -> tuple[Outcome, str]:
+        """Send a request's one reminder. A permanent rejection leaves the first e-mail's
+        ``delivery_failure`` as it is (the response rate counts the request once): there is
+        simply no reminder."""
+        try:
+            message = self.message_for(row, content)
+            await session.send(message, self.envelope_sender(row), content.to, ready)
+        except NotReady:
+            raise
+        except (TemplateProblem, PermanentFailure) as exc:
+            return ReminderDropped(row.id, now, str(exc)), ""
+        except Exception as exc:  # temporary, or a bug or odd data: retried, then dropped
+            if not isinstance(exc, TemporaryFailure):
+                log.exception("request %s: unexpected error while sending its reminder", row.id)
+            first_due = rules.reminder_due(row.sent_at, row.reminder_days) or row.reminder_due_at
+            outcome = rules.reminder_after_temporary_failure(
+                row.id, first_due=first_due, now=now, error=str(exc), policy=self.retry_policy
+            )
+            return outcome, ""
+        return ReminderSent(row.id, now), content.message_id
 
     def _retry(self, row: Any, error: str, now: dt.datetime) -> Outcome:
         return rules.after_temporary_failure(

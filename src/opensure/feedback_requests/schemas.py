@@ -39,6 +39,7 @@ def to_json(row: RequestRow, items: Sequence[ItemRow]) -> dict[str, Any]:
         "deletion_requested_at": ts(row.deletion_requested_at),
         "not_sent_reason": row.not_sent_reason,
         "delivery_failure": row.delivery_failure,
+        "reminder_sent_at": ts(row.reminder_sent_at),
         "data": [{"id": i.id, "key": i.key, "value": i.value} for i in items if i.kind == "data"],
         "query_params": [
             {"id": i.id, "key": i.key, "value": i.value} for i in items if i.kind == "query_param"
@@ -139,5 +140,8 @@ class FeedbackRequestRead(BaseModel):
     deletion_requested_at: Timestamp | None
     not_sent_reason: str | None
     delivery_failure: str | None
+    reminder_sent_at: Timestamp | None = Field(
+        description="When the request's one reminder e-mail was sent; null unless it was."
+    )
     data: list[DataItem]
     query_params: list[DataItem]

@@ -21,6 +21,7 @@ from opensure.core.clock import utcnow
 from opensure.db import Base, BigId, UTCDateTime
 
 STATES = ("pending", "sent", "not_sent")
+REMINDER_WAITING = "reminder_sent_at IS NULL AND reminder_due_at IS NOT NULL"
 
 
 class FeedbackRequest(Base):
@@ -47,6 +48,14 @@ class FeedbackRequest(Base):
             "id",
             postgresql_where=text("state = 'pending'"),
             sqlite_where=text("state = 'pending'"),
+        ),
+        # The dispatcher's claim of due reminders: only the ones still to send (migration 0017).
+        Index(
+            "ix_feedback_requests_reminder_due",
+            "reminder_due_at",
+            "id",
+            postgresql_where=text(REMINDER_WAITING),
+            sqlite_where=text(REMINDER_WAITING),
         ),
     )
 
@@ -86,6 +95,11 @@ class FeedbackRequest(Base):
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     lease_owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The one reminder (docs/dispatch.md): due at sent_at + the days in force when the first
+    # e-mail was recorded sent (None: no reminder, or no longer one), and when it went. A sent
+    # request's reminder is claimed with the lease columns above, as a pending request is.
+    reminder_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reminder_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class FeedbackRequestItem(Base):

@@ -43,6 +43,8 @@ class Survey(Base):
     # 1 when created, one more with each saved change of its questions or name.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # None: the account's reminder_after_days; 0: no reminders for this survey; N: after N days.
+    reminder_after_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Question(Base):

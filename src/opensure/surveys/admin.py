@@ -33,6 +33,8 @@ def _survey_json(row: dict[str, Any]) -> dict[str, Any]:
         "created_at": iso(row["created_at"]),
         "updated_at": iso(row["updated_at"]),
         "archived_at": iso(row["deleted_at"]),
+        # None: the account's setting holds (docs/dispatch.md, "Reminders").
+        "reminder_after_days": row.get("reminder_after_days"),
     }
 
 
@@ -77,7 +79,10 @@ def as_file(survey: dict[str, Any]) -> dict[str, Any]:
         if q["options"] is not None:
             item["options"] = list(q["options"])
         questions.append(item)
-    return {"name": survey["name"], "questions": questions}
+    doc: dict[str, Any] = {"name": survey["name"], "questions": questions}
+    if survey.get("reminder_after_days") is not None:
+        doc["reminder_after_days"] = survey["reminder_after_days"]
+    return doc
 
 
 def _shown(q: dict[str, Any]) -> dict[str, Any]:
@@ -132,6 +137,12 @@ async def update_survey(
         q for q in questions if q.get("id") is None or _shown(q) != _shown(by_id[q["id"]])
     ]
     removed = [q for q in current if q["id"] not in seen]
+    # A setting, not a question: changing it alone makes no new version.
+    reminder = importer.reminder_after_days(doc)
+    if reminder != survey.get("reminder_after_days"):
+        await repo.update_survey(conn, survey_id, {"reminder_after_days": reminder})
+        if name == survey["name"] and not changed_questions and not removed:
+            return {**await show_survey(conn, account_id, survey_id), "changed": True}
     if name == survey["name"] and not changed_questions and not removed:
         return {**await show_survey(conn, account_id, survey_id), "changed": False}
 

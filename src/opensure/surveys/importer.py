@@ -67,15 +67,18 @@ def validate(doc: Any, *, with_ids: bool = False) -> tuple[str, list[dict[str, A
     problems: list[tuple[str, str, str]] = []
     if not isinstance(doc, dict):
         raise SurveyInvalid([("survey", "", "must be a mapping with 'name' and 'questions'")])
-    unknown = set(doc) - {"name", "questions"}
+    unknown = set(doc) - {"name", "questions", "reminder_after_days"}
     if unknown:
         problems.append(
             (
                 "survey",
                 "",
-                f"{', '.join(sorted(unknown))}: unknown field (expected name, questions)",
+                f"{', '.join(sorted(unknown))}: unknown field "
+                "(expected name, questions, reminder_after_days)",
             )
         )
+    if reminder_problem(doc.get("reminder_after_days")):
+        problems.append(("reminder_after_days", "", REMINDER_PROBLEM))
     name = doc.get("name")
     if not isinstance(name, str) or not name.strip():
         problems.append(("name", "", "required, a non-empty string"))
@@ -179,6 +182,27 @@ def validate(doc: Any, *, with_ids: bool = False) -> tuple[str, list[dict[str, A
     return name.strip(), out
 
 
+REMINDER_MAX = 365
+REMINDER_PROBLEM = (
+    f"a whole number of days from 0 (no reminders) to {REMINDER_MAX}; "
+    "left out, the account's setting holds"
+)
+
+
+def reminder_problem(value: Any) -> bool:
+    """Whether ``value`` is not a survey's ``reminder_after_days`` (None: not set)."""
+    if value is None:
+        return False
+    return not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= REMINDER_MAX
+
+
+def reminder_after_days(doc: Any) -> int | None:
+    """The survey file's ``reminder_after_days`` (checked by :func:`validate`): None when left
+    out, the account's setting then holds (docs/dispatch.md, "Reminders")."""
+    value = doc.get("reminder_after_days") if isinstance(doc, dict) else None
+    return value if isinstance(value, int) and not reminder_problem(value) else None
+
+
 async def import_survey(
     conn: AsyncConnection, account_id: int, doc: Any, *, survey_id: int | None = None
 ) -> dict[str, Any]:
@@ -192,7 +216,13 @@ async def import_survey(
     code = new_code()
     now = utcnow()
     survey_id = await repo.insert_survey(
-        conn, account_id=account_id, code=code, name=name, now=now, survey_id=survey_id
+        conn,
+        account_id=account_id,
+        code=code,
+        name=name,
+        now=now,
+        survey_id=survey_id,
+        reminder_after_days=reminder_after_days(doc),
     )
     created = []
     for question in questions:

@@ -111,9 +111,11 @@ async def insert_survey(
     name: str,
     now: dt.datetime,
     survey_id: int | None = None,
+    reminder_after_days: int | None = None,
 ) -> int:
     s = Survey.__table__
     values: dict[str, Any] = {"account_id": account_id, "code": code, "name": name}
+    values["reminder_after_days"] = reminder_after_days
     values["created_at"] = now
     if survey_id is not None:
         values["id"] = survey_id
@@ -140,6 +142,7 @@ async def list_surveys(conn: AsyncConnection, account_id: int) -> list[dict[str,
             s.c.updated_at,
             s.c.deleted_at,
             s.c.version,
+            s.c.reminder_after_days,
             count.label("questions"),
         )
         .where(s.c.account_id == account_id)
