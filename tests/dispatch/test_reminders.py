@@ -1,4 +1,4 @@
-"""The one reminder (SPEC §10, docs/dispatch.md "Reminders"): sent by the dispatcher that many
+"""The one reminder (SPEC §10, docs/reminders.md "Reminders"): sent by the dispatcher that many
 days after the first e-mail to a customer who has neither answered nor unsubscribed, never twice,
 never after an erasure or a bounce, never for a removed survey. The dispatcher's clock is run
 ahead (``dispatch(later=…)``) instead of waiting for days."""

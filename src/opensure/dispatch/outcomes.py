@@ -7,7 +7,7 @@ counts and logs outcomes.
   broken, retries exhausted, …).
 - ``Deferred``: a temporary failure; due again at ``next_at``.
 
-A sent request's one reminder (docs/dispatch.md, "Reminders") has outcomes of its own, so that
+A sent request's one reminder (docs/reminders.md) has outcomes of its own, so that
 recording one can never touch the first e-mail's state, ``sent_at`` or ``delivery_failure``
 (the response rate counts a request once):
 

@@ -72,7 +72,7 @@ class EmailContent:
     # The account's brand (``core.branding``): ``#rrggbb`` and the logo's absolute URL.
     colour: str | None = None
     logo: str | None = None
-    # The request's one reminder rather than its first e-mail (docs/dispatch.md).
+    # The request's one reminder rather than its first e-mail (docs/reminders.md).
     reminder: bool = False
 
 

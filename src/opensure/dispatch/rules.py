@@ -129,7 +129,7 @@ def recently_surveyed(
     return found
 
 
-# ---- the one reminder (docs/dispatch.md, "Reminders") ----
+# ---- the one reminder (docs/reminders.md) ----
 
 
 def reminder_due(sent_at: dt.datetime, days: int | None) -> dt.datetime | None:

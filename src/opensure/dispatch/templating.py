@@ -15,7 +15,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import escape
 
 DEFAULT_SUBJECT = "{% if first_name %}{{ first_name }}, how{% else %}How{% endif %} did we do?"
-# The one reminder's subject (docs/dispatch.md, "Reminders"); with an account's template, the
+# The one reminder's subject (docs/reminders.md); with an account's template, the
 # reminder's subject is REMINDER_PREFIX before the template's own subject.
 DEFAULT_REMINDER_SUBJECT = "A reminder: how did we do?"
 REMINDER_PREFIX = "Reminder: "

@@ -19,7 +19,7 @@ only way an email can go out twice, and it holds at most one email per SMTP conn
 Which requests may be sent, and when to retry, is decided in ``rules``; the email is composed
 in ``compose``; outcomes are counted and logged in ``outcomes``.
 
-Reminders (docs/dispatch.md, "Reminders"): recording a request sent sets when its one reminder
+Reminders (docs/reminders.md): recording a request sent sets when its one reminder
 is due, in the same statement. After the due first e-mails, each round claims the due reminders
 by the same lease and sends them through the same pipeline, with the same guarantee; whether
 one may still go (answered, unsubscribed, bounced, erased, survey removed) is checked when it is

@@ -51,7 +51,7 @@ class RequestRow(NamedTuple):
     deletion_requested_at: Any
     not_sent_reason: str | None
     delivery_failure: str | None
-    # The one reminder's (docs/dispatch.md): None unless it was sent.
+    # The one reminder's (docs/reminders.md): None unless it was sent.
     reminder_sent_at: Any
 
 

@@ -95,7 +95,7 @@ class FeedbackRequest(Base):
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     lease_owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    # The one reminder (docs/dispatch.md): due at sent_at + the days in force when the first
+    # The one reminder (docs/reminders.md): due at sent_at + the days in force when the first
     # e-mail was recorded sent (None: no reminder, or no longer one), and when it went. A sent
     # request's reminder is claimed with the lease columns above, as a pending request is.
     reminder_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -33,7 +33,7 @@ def _survey_json(row: dict[str, Any]) -> dict[str, Any]:
         "created_at": iso(row["created_at"]),
         "updated_at": iso(row["updated_at"]),
         "archived_at": iso(row["deleted_at"]),
-        # None: the account's setting holds (docs/dispatch.md, "Reminders").
+        # None: the account's setting holds (docs/reminders.md).
         "reminder_after_days": row.get("reminder_after_days"),
     }
 

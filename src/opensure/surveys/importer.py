@@ -198,7 +198,7 @@ def reminder_problem(value: Any) -> bool:
 
 def reminder_after_days(doc: Any) -> int | None:
     """The survey file's ``reminder_after_days`` (checked by :func:`validate`): None when left
-    out, the account's setting then holds (docs/dispatch.md, "Reminders")."""
+    out, the account's setting then holds (docs/reminders.md)."""
     value = doc.get("reminder_after_days") if isinstance(doc, dict) else None
     return value if isinstance(value, int) and not reminder_problem(value) else None
 

@@ -8,7 +8,7 @@ Create Date: 2026-12-06 10:30:00.000000
 account's setting; 0 = off for this survey). A request gets ``reminder_due_at`` when its first
 e-mail is recorded sent (sent_at + the days in force then) and ``reminder_sent_at`` once its one
 reminder has gone; the dispatcher's claim of due reminders reads a partial index holding only
-the reminders still to send (docs/dispatch.md, "Reminders").
+the reminders still to send (docs/reminders.md).
 """
 
 from collections.abc import Sequence
