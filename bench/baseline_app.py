@@ -65,6 +65,7 @@ COLUMNS = (
     "deletion_requested_at",
     "not_sent_reason",
     "delivery_failure",
+    "reminder_sent_at",
 )
 NCOLS = len(COLUMNS)
 FR_COLS = ", ".join(f"fr.{c}" for c in COLUMNS)
@@ -194,7 +195,7 @@ def sqlite_store_ts(value: dt.datetime) -> str:
 
 
 def to_json(row: Row, items: Sequence[Row], ts: Callable[[Any], str | None]) -> dict[str, Any]:
-    """``row``: the 16 public columns; ``items``: (id, kind, key, value) tuples."""
+    """``row``: the 17 public columns; ``items``: (id, kind, key, value) tuples."""
     return {
         "id": row[0],
         "email": row[1],
@@ -212,6 +213,7 @@ def to_json(row: Row, items: Sequence[Row], ts: Callable[[Any], str | None]) -> 
         "deletion_requested_at": ts(row[13]),
         "not_sent_reason": row[14],
         "delivery_failure": row[15],
+        "reminder_sent_at": ts(row[16]),
         "data": [{"id": i[0], "key": i[2], "value": i[3]} for i in items if i[1] == "data"],
         "query_params": [
             {"id": i[0], "key": i[2], "value": i[3]} for i in items if i[1] == "query_param"

@@ -65,6 +65,7 @@ def feedback_request(id: int = 1, **extra: Any) -> dict[str, Any]:
         "deletion_requested_at": None,
         "not_sent_reason": None,
         "delivery_failure": None,
+        "reminder_sent_at": None,
         "data": [{"id": 7, "key": "staff_code", "value": "luke"}],
         "query_params": [],
         **extra,

@@ -86,7 +86,8 @@ async def test_seed_example(account: Account) -> None:
     assert r.status_code == 201, r.text
     assert r.headers["content-type"] == JSON_CT
     body = r.json()
-    assert set(body) == SEED_KEYS | {"deletion_requested_at", "query_params"}
+    assert set(body) == SEED_KEYS | {"deletion_requested_at", "query_params", "reminder_sent_at"}
+    assert body["reminder_sent_at"] is None
     assert isinstance(body["id"], int)
     assert r.headers["location"] == f"{BASE}/feedback_requests/{body['id']}"
     expected = {

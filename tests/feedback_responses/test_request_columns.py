@@ -49,6 +49,7 @@ async def test_each_column_reads_back_in_its_own_field(app: FastAPI, surveyed: A
                 deletion_requested_at=at(5, 5),
                 not_sent_reason="Reason",
                 delivery_failure="Failure",
+                reminder_sent_at=at(8, 8),
                 token=secrets.token_urlsafe(24),
             )
         )
@@ -100,6 +101,7 @@ async def test_each_column_reads_back_in_its_own_field(app: FastAPI, surveyed: A
         "deletion_requested_at": "2031-01-05T05:10:10Z",
         "not_sent_reason": "Reason",
         "delivery_failure": "Failure",
+        "reminder_sent_at": "2031-01-08T08:16:16Z",
         "data": [{"id": 800_011, "key": "dk", "value": "dv"}],
         "query_params": [{"id": 800_012, "key": "qk", "value": "qv"}],
     }

@@ -78,6 +78,9 @@ class FeedbackRequest(_Model):
     deletion_requested_at: Timestamp | None = None
     not_sent_reason: str | None = None
     delivery_failure: str | None = None
+    reminder_sent_at: Timestamp | None = Field(
+        None, description="When the one reminder e-mail was sent; None unless it was."
+    )
     data: list[DataItem] = Field(default_factory=list)
     query_params: list[DataItem] = Field(default_factory=list)
 
