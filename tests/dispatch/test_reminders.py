@@ -253,3 +253,28 @@ async def test_two_dispatchers_at_once_send_each_reminder_once(
     await asyncio.wait_for(asyncio.gather(first.drain(), second.drain()), DRAIN_TIMEOUT)
     assert [len(smtp.to(to)) for to in targets] == [2] * len(targets)
     assert first.stats.reminders + second.stats.reminders == len(targets)
+
+
+async def test_an_account_template_words_its_reminder_itself(
+    app: FastAPI, account: Account, smtp: SmtpServer
+) -> None:
+    await reminders_after(app, account, 2)
+    async with app.state.engine.begin() as conn:
+        template = await accounts.create_template(
+            conn,
+            account.id,
+            name="Custom",
+            subject="Quick question for {{ first_name }}",
+            body="{% if reminder %}Still time, {% else %}Hello, {% endif %}{{ first_name }}: "
+            "{{ survey_link }}\n\nOpt out: {{ unsubscribe_link }}\n",
+        )
+    to, shown = await sent_then_later(
+        app, account, smtp, 2.01, first_name="Kate", email_template_id=template["id"]
+    )
+    first, reminder = (m.message for m in smtp.to(to))
+    assert first["Subject"] == "Quick question for Kate"
+    assert reminder["Subject"] == "Reminder: Quick question for Kate"
+    assert parts(first)[0].startswith("Hello, Kate: ")
+    assert parts(reminder)[0].startswith("Still time, Kate: ")
+    assert survey_link(reminder) == survey_link(first)
+    assert shown["reminder_sent_at"] is not None
