@@ -202,10 +202,34 @@ async def test_no_reminder_to_an_address_that_bounced(
     async with app.state.engine.begin() as conn:
         assert await dispatch_repo.record_bounce(conn, second["id"], "550 mailbox gone", utcnow())
 
+    # The hard-bounce rule: another of the account's e-mails to the address bounced.
+    elsewhere = await create_request(account, email=bounced.upper())
+    await dispatch(app, smtp.url)  # not sent either: the address bounced recently
+    assert (await fetch_request(account, elsewhere["id"]))["state"] == "not_sent"
+
     await dispatch(app, smtp.url, later=3 * DAY)
     assert smtp.to(rejected) == [] and len(smtp.to(bounced)) == 1
     for created in (first, second):
         assert (await fetch_request(account, created["id"]))["reminder_sent_at"] is None
+
+
+async def test_no_reminder_when_another_email_to_the_address_bounced(
+    app: FastAPI, account: Account, smtp: SmtpServer
+) -> None:
+    await reminders_after(app, account, 2)
+    to = address("twice")
+    kept = await create_request(account, email=to)
+    other = await create_request(account, email=to)
+    await dispatch(app, smtp.url)
+    assert len(smtp.to(to)) == 2
+    # Only the other request's e-mail bounced: this one has no delivery_failure of its own.
+    async with app.state.engine.begin() as conn:
+        assert await dispatch_repo.record_bounce(conn, other["id"], "550 mailbox gone", utcnow())
+    assert (await fetch_request(account, kept["id"]))["delivery_failure"] is None
+
+    await dispatch(app, smtp.url, later=3 * DAY)
+    assert len(smtp.to(to)) == 2
+    assert (await fetch_request(account, kept["id"]))["reminder_sent_at"] is None
 
 
 async def test_no_reminder_after_an_erasure_or_for_a_removed_survey(
