@@ -21,6 +21,7 @@ from functools import lru_cache
 from email_validator import EmailNotValidError, validate_email
 
 from opensure.core import branding
+from opensure.dispatch import verp
 
 # Re-exported: template saving checks a template here.
 from opensure.dispatch.templating import (
@@ -250,8 +251,10 @@ def delivery_address(address: str) -> str:
 
 
 def message_id(request_id: int, token: str, sender: str) -> str:
-    """Stable per request, so a resend after a crash can be recognised downstream."""
-    return f"<feedback-request-{request_id}.{token[:12]}@{_sender_domain(sender)}>"
+    """Stable per request, so a resend after a crash can be recognised downstream; the
+    request's return-path tag (``verp.tag``, an HMAC under its token) lets a bounce that quotes
+    it name the request, and reveals nothing of the survey link's token."""
+    return f"<feedback-request-{request_id}.{verp.tag(token)}@{_sender_domain(sender)}>"
 
 
 @lru_cache(maxsize=16)
