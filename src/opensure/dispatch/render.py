@@ -124,7 +124,7 @@ def _html_document(rendered_body: str, content: EmailContent) -> str:
         '<meta name="supported-color-schemes" content="light dark">' + DARK_STYLE + "</head>\n"
         '<body class="os-body" style="font-family: -apple-system, Segoe UI, Roboto, Helvetica,'
         " Arial, sans-serif; font-size: 16px; line-height: 1.5; color: #1f2937;"
-        " background-color: #ffffff; max-width: 36em; margin: 0 auto;"
+        " background-color: #ffffff; max-width: 36em; margin: 0 auto; overflow-wrap: anywhere;"
         f' padding: 1em;{accent}">\n' + "\n".join(parts) + "\n</body></html>\n"
     )
 
