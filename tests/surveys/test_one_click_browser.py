@@ -91,9 +91,9 @@ async def test_a_customer_clicks_a_score_in_the_email_and_sends_it(
             ends = driver.find_elements(By.CSS_SELECTOR, "table.os-scale td.os-muted")
             assert [e.text for e in ends] == ["Not likely", "Very likely"]
             assert ends[0].rect["x"] <= rects[0]["x"] + 2
-            assert ends[1].rect["x"] + ends[1].rect["width"] >= rects[-1]["x"] + rects[-1][
-                "width"
-            ] - 2
+            assert (
+                ends[1].rect["x"] + ends[1].rect["width"] >= rects[-1]["x"] + rects[-1]["width"] - 2
+            )
         screenshot(driver, "email-one-click-phone.png", PHONE[0], mobile=True)
         screenshot(driver, "email-one-click-desktop.png", DESKTOP[0], mobile=False)
         viewport(driver, *DESKTOP, mobile=False)
