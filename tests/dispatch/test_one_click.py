@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from opensure.accounts import service as admin
 from opensure.dispatch import preview
+from opensure.surveys import admin as surveys
 from tests.conftest import BASE, Account, make_account
 from tests.dispatch.support import (
     SmtpServer,
@@ -147,6 +148,28 @@ async def test_question_text_is_escaped_and_the_brand_colour_fills_the_cells(
     doc = parse(html)
     for a in (a for a in doc.find_all("a") if a.get("href") in in_html):
         assert "background-color: #ffd500; color: #000000" in (a.get("style") or "")
+
+
+async def test_the_scale_follows_the_survey_as_it_is_now(
+    app: FastAPI, account: Account, smtp: SmtpServer
+) -> None:
+    """The first current question, by position: a removed question is not asked any more."""
+    async with app.state.engine.begin() as conn:
+        shown = await surveys.show_survey(conn, account.id, account.survey_id)
+        doc = surveys.as_file(shown)
+        doc["questions"] = doc["questions"][1:]  # remove the NPS question
+        await surveys.update_survey(conn, account.id, account.survey_id, doc)
+    satisfied = account.survey["questions"][1]["id"]
+    to = address()
+    await create_request(account, email=to)
+    await dispatch(app, smtp.url)
+    message = smtp.one_to(to)
+    in_text, in_html = answer_links(message)
+    assert in_text == in_html
+    assert [dict(scale_query(u))[f"q{satisfied}"] for u in in_text] == ["1", "2", "3", "4", "5"]
+    text, _ = both(message)
+    assert "How satisfied were you?\n1 (lowest): " in text
+    assert "recommend" not in text
 
 
 async def test_a_template_places_the_scale_with_its_placeholder(
