@@ -93,7 +93,7 @@ async def test_email_shows_each_value_of_the_first_ratings_scale_as_a_link(
     assert [a.text for a in cells] == [str(n) for n in range(11)]
     for a in cells:
         style = a.get("style") or ""
-        assert "display: block" in style and "line-height: 44px" in style
+        assert "display: block" in style and "16px/44px" in style
         assert "background-color: #1d4ed8" in style and "color: #ffffff" in style
     scale = doc.find("table", class_="os-scale")
     assert scale.text.startswith("How likely are you to recommend us?")
