@@ -98,6 +98,31 @@ async def test_a_customer_clicks_a_score_in_the_email_and_sends_it(
         screenshot(driver, "email-one-click-desktop.png", DESKTOP[0], mobile=False)
         viewport(driver, *DESKTOP, mobile=False)
 
+        # In dark mode (a client that applies the e-mail's own dark styles) every text still
+        # reads: light text on the dark background, the numbers on their cells as before.
+        driver.execute_cdp_cmd(
+            "Emulation.setEmulatedMedia",
+            {"features": [{"name": "prefers-color-scheme", "value": "dark"}]},
+        )
+        colours = driver.execute_script(
+            "const c = e => getComputedStyle(e);"
+            "const q = document.querySelector('table.os-scale td.os-text');"
+            "const end = document.querySelector('table.os-scale td.os-muted');"
+            "const a = document.querySelector('table.os-scale a');"
+            "return [c(document.body).backgroundColor, c(q).color, c(end).color,"
+            " c(document.querySelector('table.os-scale')).backgroundColor,"
+            " c(a).color, c(a).backgroundColor];"
+        )
+        assert colours == [
+            "rgb(17, 24, 39)",
+            "rgb(243, 244, 246)",
+            "rgb(209, 213, 219)",
+            "rgb(17, 24, 39)",
+            "rgb(255, 255, 255)",
+            "rgb(29, 78, 216)",
+        ]
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+
         # A click on 8 opens the survey with 8 chosen and the rest of it below; nothing is
         # recorded yet.
         driver.find_element(By.LINK_TEXT, "8").click()
