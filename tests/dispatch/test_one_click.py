@@ -10,7 +10,7 @@ import httpx
 from fastapi import FastAPI
 
 from opensure.accounts import service as admin
-from opensure.dispatch import preview
+from opensure.dispatch import preview, scale
 from opensure.surveys import admin as surveys
 from tests.conftest import BASE, Account, make_account
 from tests.dispatch.support import (
@@ -95,9 +95,9 @@ async def test_email_shows_each_value_of_the_first_ratings_scale_as_a_link(
         style = a.get("style") or ""
         assert "display: block" in style and "16px/44px" in style
         assert "background-color: #1d4ed8" in style and "color: #ffffff" in style
-    scale = doc.find("table", class_="os-scale")
-    assert scale.text.startswith("How likely are you to recommend us?")
-    ends = scale.find_all("td", class_="os-muted")
+    box = doc.find("table", class_="os-scale")
+    assert box.text.startswith("How likely are you to recommend us?")
+    ends = box.find_all("td", class_="os-muted")
     assert [(td.text, td.get("align")) for td in ends] == [
         ("Not likely", "left"),
         ("Very likely", "right"),
@@ -239,8 +239,23 @@ def test_template_preview_shows_the_scale_with_a_sample_question() -> None:
     )
     assert shown.email is not None
     doc = parse(shown.email.html)
-    scale = doc.find("table", class_="os-scale")
-    assert scale.text.startswith("How likely are you to recommend us to a friend?")
-    hrefs = [a.get("href") for a in scale.find_all("a")]
+    box = doc.find("table", class_="os-scale")
+    assert box.text.startswith("How likely are you to recommend us to a friend?")
+    hrefs = [a.get("href") for a in box.find_all("a")]
     assert hrefs == [f"{BASE}/s/sample?t=sample-link-token&q1={n}" for n in range(11)]
     assert f"0 (Not likely): {hrefs[0]}" in shown.email.text
+
+
+def test_a_long_scale_wraps_onto_rows_of_eleven() -> None:
+    question = scale.SampleQuestion(text="Score 1 to 20", nps=False, scale_min=1, scale_max=20)
+    found = scale.rating_scale(question, base=BASE, code="abc", token="tok", params=())
+    assert found is not None
+    doc = parse(scale.as_html(found, None))
+    rows = [
+        [a.text for a in tr.find_all("a")]
+        for tr in doc.find_all("tr")
+        if tr.find_all("a") and not tr.find_all("table")
+    ]
+    assert rows == [[str(n) for n in range(1, 12)], [str(n) for n in range(12, 21)]]
+    # The short row keeps the cells' width: empty cells fill it.
+    assert len(doc.find_all("td", width="9%")) == 20
