@@ -16,11 +16,18 @@ from opensure.dispatch.render import (
     from_header,
     message_id,
 )
+from opensure.dispatch.scale import rating_scale
 
 
 def content_for(
-    row: Any, params: Sequence[tuple[str, str]], *, base: str, sender: str
+    row: Any,
+    params: Sequence[tuple[str, str]],
+    *,
+    base: str,
+    sender: str,
+    question: Any = None,
 ) -> EmailContent:
+    """``question``: the survey's first question; its scale is shown when it is a Rating."""
     brand = branding.brand_of(row, base)
     return EmailContent(
         to=delivery_address(row.email),
@@ -34,6 +41,9 @@ def content_for(
         message_id=message_id(row.id, row.token, sender),
         colour=brand.colour,
         logo=brand.logo,
+        rating=rating_scale(
+            question, base=base, code=row.survey_code, token=row.token, params=params
+        ),
     )
 
 

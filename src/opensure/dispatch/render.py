@@ -19,9 +19,11 @@ from email.utils import formataddr, formatdate, parseaddr
 from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
+from markupsafe import Markup
 
 from opensure.core import branding
 from opensure.dispatch import verp
+from opensure.dispatch.scale import RatingScale, as_html, as_text
 
 # Re-exported: template saving checks a template here.
 from opensure.dispatch.templating import (
@@ -71,6 +73,24 @@ class EmailContent:
     # The account's brand (``core.branding``): ``#rrggbb`` and the logo's absolute URL.
     colour: str | None = None
     logo: str | None = None
+    # The survey's first question when it is a Rating, with this request's links (one click).
+    rating: RatingScale | None = None
+
+
+# Where the rating scale goes in the HTML part: the template renders this (a value no customer
+# text can hold), then the scale's table replaces it once the text has become paragraphs, so
+# that the table is neither escaped nor turned into paragraphs and links a second time.
+_SCALE_MARK = "opensure-rating-scale-" + secrets.token_hex(8)
+# Mail clients that support them recolour the message for dark mode with these (Apple Mail,
+# Outlook.com and others); the rest keep the inline colours, explicit on every background,
+# or invert the whole message themselves.
+DARK_STYLE = (
+    "<style>:root { color-scheme: light dark; supported-color-schemes: light dark; }"
+    " @media (prefers-color-scheme: dark) {"
+    " .os-body, .os-scale { background-color: #111827 !important; color: #f3f4f6 !important; }"
+    " .os-text { color: #f3f4f6 !important; } .os-muted { color: #d1d5db !important; } }"
+    "</style>"
+)
 
 
 def _html_document(rendered_body: str, content: EmailContent) -> str:
@@ -86,18 +106,26 @@ def _html_document(rendered_body: str, content: EmailContent) -> str:
             f'alt="{alt}" style="display: block; max-width: 240px; max-height: 64px;'
             ' height: auto; border: 0;"></p>'
         )
+    scale = as_html(content.rating, content.colour) if content.rating is not None else ""
     for paragraph in paragraphs:
+        if paragraph.strip() == _SCALE_MARK:
+            parts.append(scale)
+            continue
         linked = _URL.sub(
             lambda m: f'<a href="{m.group(0)}"{link_style}>{m.group(0)}</a>', paragraph
         )
-        parts.append("<p>" + linked.replace("\n", "<br>\n") + "</p>")
+        linked = "<p>" + linked.replace("\n", "<br>\n") + "</p>"
+        parts.append(linked.replace(_SCALE_MARK, scale) if _SCALE_MARK in linked else linked)
     # A bar in the brand colour across the top.
     accent = f" border-top: 6px solid {content.colour};" if content.colour else ""
     return (
         '<!doctype html>\n<html><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1"></head>\n'
-        '<body style="font-family: -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif;'
-        " font-size: 16px; line-height: 1.5; color: #1f2937; max-width: 36em; margin: 0 auto;"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="color-scheme" content="light dark">'
+        '<meta name="supported-color-schemes" content="light dark">' + DARK_STYLE + "</head>\n"
+        '<body class="os-body" style="font-family: -apple-system, Segoe UI, Roboto, Helvetica,'
+        " Arial, sans-serif; font-size: 16px; line-height: 1.5; color: #1f2937;"
+        " background-color: #ffffff; max-width: 36em; margin: 0 auto; overflow-wrap: anywhere;"
         f' padding: 1em;{accent}">\n' + "\n".join(parts) + "\n</body></html>\n"
     )
 
@@ -196,10 +224,15 @@ def build_message(
         "reference": content.reference or "",
         "survey_link": content.survey_link,
         "unsubscribe_link": content.unsubscribe_link,
+        "rating_scale": as_text(content.rating),
     }
-    subject = one_line(render(subject_source, False, values)) or "How did we do?"
+    # The scale belongs to the body: in a subject it is left empty.
+    subject_values = {**values, "rating_scale": ""} if content.rating is not None else values
+    subject = one_line(render(subject_source, False, subject_values)) or "How did we do?"
     text = render(body_source, False, values)
     # Autoescaping escapes every value, the customer's included; links are then made clickable.
+    # The scale is markup already (its question escaped): the template places a mark for it.
+    values["rating_scale"] = Markup(_SCALE_MARK) if content.rating is not None else ""
     html = _html_document(render(body_source, True, values), content)
     to_name = one_line(content.to_name or "")
     headers: tuple[tuple[str, str], ...] = (

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
@@ -18,6 +18,7 @@ from opensure.models import (
     EmailTemplate,
     FeedbackRequest,
     FeedbackRequestItem,
+    Question,
     Survey,
     Unsubscribe,
 )
@@ -80,6 +81,7 @@ async def load(conn: AsyncConnection, ids: Sequence[int]) -> list[AnyRow]:
             fr.c.attempts,
             fr.c.first_failed_at,
             fr.c.send_at,
+            fr.c.survey_id,
             s.c.code.label("survey_code"),
             s.c.deleted_at.label("survey_deleted_at"),
             a.c.name.label("account_name"),
@@ -104,6 +106,32 @@ async def load(conn: AsyncConnection, ids: Sequence[int]) -> list[AnyRow]:
         .order_by(fr.c.send_at, fr.c.id)
     )
     return list((await conn.execute(stmt)).all())
+
+
+async def first_questions(conn: AsyncConnection, survey_ids: Collection[int]) -> dict[int, AnyRow]:
+    """Each survey's first current question (by position, then id), by survey id: one query for
+    a batch's surveys, whose Rating questions its e-mails show (one click)."""
+    if not survey_ids:
+        return {}
+    q = Question.__table__
+    ranked = (
+        select(
+            q.c.id,
+            q.c.survey_id,
+            q.c.type,
+            q.c.text,
+            q.c.nps,
+            q.c.scale_min,
+            q.c.scale_max,
+            func.row_number()
+            .over(partition_by=q.c.survey_id, order_by=(q.c.position, q.c.id))
+            .label("place"),
+        )
+        .where(q.c.survey_id.in_(set(survey_ids)), q.c.removed_at.is_(None))
+        .subquery()
+    )
+    stmt = select(ranked).where(ranked.c.place == 1)
+    return {row.survey_id: row for row in await conn.execute(stmt)}
 
 
 async def query_params(

@@ -21,7 +21,9 @@ DEFAULT_BODY = """\
 Thank you for choosing {{ company }}{% if reference %} (your reference {{ reference }}){% endif %}.
 We'd love to hear how it went. It takes about a minute:
 
-{{ survey_link }}
+{% if rating_scale %}{{ rating_scale }}
+
+Or open the survey: {{ survey_link }}{% else %}{{ survey_link }}{% endif %}
 
 Your answers go straight to the team that helped you.
 
@@ -42,6 +44,11 @@ PLACEHOLDER_NOTES = {
     "reference": "The request's reference, e.g. your ticket number (otherwise empty).",
     "survey_link": "The link to this customer's survey; without it they cannot answer.",
     "unsubscribe_link": "The link where the customer stops all survey e-mails.",
+    "rating_scale": (
+        "When the survey's first question is a Rating: that question with its scale, each value"
+        " a link that opens the survey with it chosen (one click). Place it on a line of its"
+        " own. Empty for other surveys."
+    ),
 }
 PLACEHOLDERS = tuple(PLACEHOLDER_NOTES)
 
@@ -91,7 +98,7 @@ _SAMPLES = (
     {name: f"sample {name}" for name in PLACEHOLDERS},
     {
         **{name: f"sample {name}" for name in PLACEHOLDERS},
-        **dict.fromkeys(("first_name", "surname", "name", "reference"), ""),
+        **dict.fromkeys(("first_name", "surname", "name", "reference", "rating_scale"), ""),
     },
 )
 

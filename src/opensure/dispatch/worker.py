@@ -85,6 +85,8 @@ class Batch:
     now: dt.datetime
     send_until: dt.datetime
     reasons: dict[int, str]
+    # Each survey's first question, by survey id (its e-mails show it when it is a Rating).
+    first_questions: dict[int, Any]
 
 
 class Dispatcher:
@@ -254,6 +256,7 @@ class Dispatcher:
         async with self.engine.connect() as conn:
             rows = await repo.load(conn, ids)
             params = await repo.query_params(conn, ids)
+            first = await repo.first_questions(conn, {r.survey_id for r in rows})
             reasons = rules.removed_or_erased(rows)
             pairs = [rules.address(r) for r in rules.to_check(rows, reasons)]
             gone = await repo.unsubscribed(conn, pairs)
@@ -264,7 +267,7 @@ class Dispatcher:
                 failed = await repo.recently_bounced(conn, pairs, since)
                 reasons.update(rules.bounced(rows, reasons, failed))
         deadline = rules.send_deadline(now, self.settings.lease_seconds)
-        return Batch(ids, rows, params, now, deadline, reasons)
+        return Batch(ids, rows, params, now, deadline, reasons, first)
 
     async def _abandon(self, task: asyncio.Task[Batch | None]) -> None:
         """A batch claimed ahead that will not be sent now: give it back."""
@@ -352,17 +355,25 @@ class Dispatcher:
                 row = queue.get_nowait()
                 low.check()
                 params = batch.params.get(row.id, [])
-                outcome, detail = await self._send_one(session, row, params, committed)
+                question = batch.first_questions.get(row.survey_id)
+                outcome, detail = await self._send_one(session, row, params, committed, question)
                 note(outcome, self.stats, detail)
                 committed = self.recording.add(outcome)
         finally:
             if committed is not None:
                 await asyncio.shield(committed)
 
-    def content_for(self, row: Any, params: Sequence[tuple[str, str]]) -> EmailContent:
-        """What goes into the email for a loaded request (``repo.load``)."""
+    def content_for(
+        self, row: Any, params: Sequence[tuple[str, str]], question: Any = None
+    ) -> EmailContent:
+        """What goes into the email for a loaded request (``repo.load``); ``question`` is its
+        survey's first question (``repo.first_questions``), shown when it is a Rating."""
         return compose.content_for(
-            row, params, base=self.settings.public_base, sender=self.settings.mail_from
+            row,
+            params,
+            base=self.settings.public_base,
+            sender=self.settings.mail_from,
+            question=question,
         )
 
     def envelope_sender(self, row: Any) -> str:
@@ -383,10 +394,11 @@ class Dispatcher:
         row: Any,
         params: Sequence[tuple[str, str]],
         ready: asyncio.Future[None] | None = None,
+        question: Any = None,
     ) -> tuple[Outcome, str]:
         """Send one request's email once ``ready`` is done; its outcome and a detail for the
         log (NotReady if ``ready`` failed: nothing was sent)."""
-        content = self.content_for(row, params)
+        content = self.content_for(row, params, question)
         now = self.clock()
         try:
             message = self.message_for(row, content)

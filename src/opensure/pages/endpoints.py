@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import RedirectResponse, Response
 
 from opensure.api.deps import installation_secret, read, transaction
-from opensure.core import branding, signing
+from opensure.core import branding, ratings, signing
 from opensure.core.links import SURVEY_PATH, TOKEN_PARAM, UNSUBSCRIBE_PATH
 from opensure.db.fast import SaSession
 from opensure.feedback_responses import repository as responses_repo
@@ -28,7 +28,8 @@ from opensure.surveys import repository as repo
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-templates.env.globals["scale"] = forms.scale
+templates.env.globals["scale"] = ratings.scale
+templates.env.globals["end_words"] = ratings.end_words
 
 FORM_TOKEN_SECONDS = 7 * 24 * 3600
 MAX_FORM_BYTES = 256 * 1024
@@ -182,6 +183,8 @@ async def survey_page(
         entered: dict[str, list[str]] = {}
         if feedback_request is not None:
             entered = await _previous_answers(conn, feedback_request.id, questions)
+    # A value chosen in the e-mail (one click) is shown chosen; a GET never records it.
+    entered.update(forms.chosen_in_link(request.query_params.multi_items(), questions))
     return _page(
         request,
         "survey.html",

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
+from opensure.core.links import ANSWER_KEY
+from opensure.core.ratings import scale
 from opensure.models.feedback import CONTACT_NAME_MAX, CONTACT_PHONE_MAX, EMAIL_MAX
 
 MAX_TEXT = 10_000
@@ -34,12 +37,6 @@ class Submission:
     errors: dict[str, str] = field(default_factory=dict)
     # what the person entered, to show the form again on error
     entered: dict[str, list[str]] = field(default_factory=dict)
-
-
-def scale(question: Any) -> tuple[int, int]:
-    low = question.scale_min if question.scale_min is not None else 0
-    high = question.scale_max if question.scale_max is not None else 10
-    return low, high
 
 
 def check(questions: list[Any], form: dict[str, list[str]], *, anonymous: bool) -> Submission:
@@ -110,3 +107,25 @@ def check(questions: list[Any], form: dict[str, list[str]], *, anonymous: bool) 
 def _first(form: dict[str, list[str]], key: str) -> str:
     values = form.get(key) or [""]
     return values[0].strip()
+
+
+def chosen_in_link(query: Iterable[tuple[str, str]], questions: list[Any]) -> dict[str, list[str]]:
+    """Answers a link chooses (``q{id}={value}``, a one-click e-mail's scale), as the form shows
+    them: a Rating's value in its scale, a Radio's or Dropdown's option. Anything else (an
+    unknown question, a value the question does not offer) is ignored. Shown, never recorded:
+    only submitting the form records an answer."""
+    by_id = {q.id: q for q in questions}
+    chosen: dict[str, list[str]] = {}
+    for key, raw in query:
+        found = ANSWER_KEY.fullmatch(key)
+        question = by_id.get(int(found[1])) if found else None
+        if question is None or key in chosen:
+            continue
+        value = raw.strip()
+        if question.type == "rating":
+            low, high = scale(question)
+            if WHOLE_NUMBER.fullmatch(value) and low <= int(value) <= high:
+                chosen[key] = [str(int(value))]
+        elif question.type in ("radio", "dropdown") and value in (question.options or ()):
+            chosen[key] = [value]
+    return chosen
