@@ -169,6 +169,25 @@ return {
 """
 
 
+# The contrast of a chosen value's mark with the white around it: the scale's border, or the
+# dot (box) drawn for a radio button (checkbox).
+CHOSEN_MARK = """
+const input = document.getElementById(arguments[0]);
+const shown = input.nextElementSibling;
+const rgb = c => (c.match(/[\\d.]+/g) || []).map(Number);
+const lum = c => {
+  const v = rgb(c).slice(0, 3).map(x => x / 255)
+    .map(x => x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4));
+  return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2];
+};
+const mark = input.type === 'radio' && input.closest('.scale-option')
+  ? getComputedStyle(shown).borderTopColor
+  : getComputedStyle(shown, '::before').backgroundColor;
+const a = lum(mark), b = lum('rgb(255, 255, 255)');
+return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+"""
+
+
 def focus_ring(driver: Any) -> dict[str, Any]:
     ring: dict[str, Any] = driver.execute_script(FOCUS_RING)
     assert ring["visible"], f"no visible focus on {ring}"
@@ -352,6 +371,12 @@ async def test_every_page_passes_axe_and_reflows_unbranded_and_branded(
     button = driver.find_element(By.CSS_SELECTOR, "form button[type=submit]")
     assert button.value_of_css_property("background-color") == "rgba(251, 191, 36, 1)"
     assert button.value_of_css_property("color") == "rgba(0, 0, 0, 1)"
+    # A light brand colour still leaves a chosen value distinguishable at 3:1 (WCAG 1.4.11).
+    nps, _, _, radio, checkbox, _ = (q["id"] for q in account.survey["questions"])
+    for value in (f"q{nps}-9", f"q{radio}-1", f"q{checkbox}-1"):
+        driver.find_element(By.XPATH, f"//input[@id='{value}']/ancestor::label").click()
+        assert driver.find_element(By.ID, value).is_selected()
+        assert driver.execute_script(CHOSEN_MARK, value) >= 3, value
     photograph(driver, "survey-branded-320.png", NARROW[0])
     assert "Traceback" not in server.stderr()
 
