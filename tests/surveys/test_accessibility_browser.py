@@ -241,6 +241,26 @@ def every_control_shows_focus(driver: Any, what: str) -> int:
     return rings
 
 
+def right_to_left(driver: Any) -> None:
+    """The page as a right-to-left language shows it (``dir="rtl"`` on <html>): it mirrors,
+    because its CSS is written in logical properties, and still fits 320 px."""
+    from selenium.webdriver.common.by import By
+
+    driver.execute_script("document.documentElement.dir = 'rtl'")
+    emulate(driver, *NARROW)
+    assert driver.execute_script(OVERFLOWS) == [], "right to left at 320 px"
+    emulate(driver, DESKTOP[0], 1, DESKTOP[1])
+    scale = driver.find_elements(By.CSS_SELECTOR, ".scale")[0]
+    values = scale.find_elements(By.CSS_SELECTOR, ".scale-option")
+    assert values[0].rect["x"] > values[-1].rect["x"], "the scale starts on the right"
+    option = driver.find_element(By.CSS_SELECTOR, ".option span")
+    box = driver.execute_script(
+        "const s = getComputedStyle(arguments[0], '::before'); return [s.left, s.right];", option
+    )
+    left, right = (float(side.removesuffix("px")) for side in box)
+    assert right == 12 and left > right, f"the radio's circle is on the right: {box}"
+
+
 # ---- the way there ----
 
 
@@ -334,6 +354,9 @@ async def test_every_page_passes_axe_and_reflows_unbranded_and_branded(
         driver.get(link)
         assert driver.find_element(By.TAG_NAME, "h1").text == "How did we do?"
         check(driver, f"{brand} survey page", photo="survey" if not brand else "")
+        if not brand:
+            right_to_left(driver)
+            driver.get(link)
 
         # Sent empty: a 422 with every problem in the summary and beside its question.
         driver.get(f"{base}/s/{code}")
