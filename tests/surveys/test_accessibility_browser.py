@@ -345,6 +345,7 @@ async def test_every_page_passes_axe_and_reflows_unbranded_and_branded(
     account = await server.create_account("Northwind Support", EVERYTHING)
     code = account.survey["code"]
     base = server.base_url
+    nps = account.survey["questions"][0]["id"]
 
     async def every_page(brand: str) -> None:
         link, unsubscribe = await ask(server, account, f"kate.{brand or 'plain'}@example.com")
@@ -354,6 +355,15 @@ async def test_every_page_passes_axe_and_reflows_unbranded_and_branded(
         driver.get(link)
         assert driver.find_element(By.TAG_NAME, "h1").text == "How did we do?"
         check(driver, f"{brand} survey page", photo="survey" if not brand else "")
+        # At 320 px the 0-10 scale wraps into two rows of at least 24 px values (0-5, 6-10).
+        emulate(driver, *NARROW)
+        first, sixth, last = (
+            driver.find_element(By.XPATH, f"//input[@id='q{nps}-{n}']/ancestor::label").rect
+            for n in (0, 6, 10)
+        )
+        assert sixth["x"] == first["x"] and sixth["y"] > first["y"], "0-10 wraps after 5"
+        assert last["y"] == sixth["y"] and min(first["width"], last["width"]) >= 24
+        emulate(driver, DESKTOP[0], 1, DESKTOP[1])
         if not brand:
             right_to_left(driver)
             driver.get(link)
@@ -412,7 +422,7 @@ async def test_every_page_passes_axe_and_reflows_unbranded_and_branded(
     assert button.value_of_css_property("background-color") == "rgba(251, 191, 36, 1)"
     assert button.value_of_css_property("color") == "rgba(0, 0, 0, 1)"
     # A light brand colour still leaves a chosen value distinguishable at 3:1 (WCAG 1.4.11).
-    nps, _, _, radio, checkbox, _ = (q["id"] for q in account.survey["questions"])
+    _, _, _, radio, checkbox, _ = (q["id"] for q in account.survey["questions"])
     for value in (f"q{nps}-9", f"q{radio}-1", f"q{checkbox}-1"):
         driver.find_element(By.XPATH, f"//input[@id='{value}']/ancestor::label").click()
         assert driver.find_element(By.ID, value).is_selected()
