@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from tests.dispatch.support import is_answer_link
 from tests.fixtures.browser import DESKTOP, SCREENSHOTS, driver, new_page_loaded
 from tests.fixtures.images import png
 from tests.fixtures.server import ApiAccount, OpenSureServer, opensure_server
@@ -273,10 +274,12 @@ async def emailed_links(outbox: Path, address: str, deadline: float = 15.0) -> t
                 if address not in str(message["To"]):
                     continue
                 body = message.get_payload(0).get_payload(decode=True).decode()
-                survey = re.search(r"https?://\S+/s/\S+", body)
+                # The survey's own link, not one of the one-click scale's answer links.
+                surveys = re.findall(r"https?://\S+/s/\S+", body)
+                survey = next((u for u in surveys if not is_answer_link(u)), None)
                 unsubscribe = re.search(r"https?://\S+/u/\S+", body)
                 assert survey and unsubscribe, body
-                return survey[0], unsubscribe[0]
+                return survey, unsubscribe[0]
         await asyncio.sleep(0.1)
     raise AssertionError(f"no email to {address} in {outbox} within {deadline} s")
 
