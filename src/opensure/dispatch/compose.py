@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from opensure.core import branding
+from opensure.core.languages import negotiate
 from opensure.core.links import survey_link, unsubscribe_link
 from opensure.dispatch.render import (
     EmailContent,
@@ -34,6 +35,8 @@ def content_for(
         message_id=message_id(row.id, row.token, sender),
         colour=brand.colour,
         logo=brand.logo,
+        # negotiate() is cached per tag: no catalog work per e-mail.
+        language=negotiate(row.language),
     )
 
 

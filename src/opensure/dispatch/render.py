@@ -21,6 +21,8 @@ from functools import lru_cache
 from email_validator import EmailNotValidError, validate_email
 
 from opensure.core import branding
+from opensure.core.languages import DEFAULT, direction
+from opensure.core.translations import translator
 
 # Re-exported: template saving checks a template here.
 from opensure.dispatch.templating import (
@@ -28,6 +30,7 @@ from opensure.dispatch.templating import (
     DEFAULT_SUBJECT,
     TemplateProblem,
     check_template,
+    default_template,
     render,
     template_problems,
 )
@@ -70,9 +73,12 @@ class EmailContent:
     # The account's brand (``core.branding``): ``#rrggbb`` and the logo's absolute URL.
     colour: str | None = None
     logo: str | None = None
+    # The built-in language the customer gets (``core.languages.negotiate`` of the request's
+    # ``language`` data item): the default template's and the HTML part's language.
+    language: str = DEFAULT
 
 
-def _html_document(rendered_body: str, content: EmailContent) -> str:
+def _html_document(rendered_body: str, content: EmailContent, lang: str | None = None) -> str:
     """Paragraphs and clickable links from the escaped text body; the account's logo above
     them and its colour on the links, when it has them."""
     paragraphs = [p for p in re.split(r"\n\s*\n", rendered_body.strip()) if p.strip()]
@@ -92,8 +98,11 @@ def _html_document(rendered_body: str, content: EmailContent) -> str:
         parts.append("<p>" + linked.replace("\n", "<br>\n") + "</p>")
     # A bar in the brand colour across the top.
     accent = f" border-top: 6px solid {content.colour};" if content.colour else ""
+    # The language is named only when it is known: the built-in default's (an account's own
+    # template is in whatever language it was written in).
+    html_tag = f'<html lang="{lang}" dir="{direction(lang)}">' if lang else "<html>"
     return (
-        '<!doctype html>\n<html><head><meta charset="utf-8">'
+        "<!doctype html>\n" + html_tag + '<head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1"></head>\n'
         '<body style="font-family: -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif;'
         " font-size: 16px; line-height: 1.5; color: #1f2937; max-width: 36em; margin: 0 auto;"
@@ -182,8 +191,9 @@ def build_message(
     body_template: str | None,
     reply_to: str | None = None,
 ) -> RenderedEmail:
-    subject_source = subject_template or DEFAULT_SUBJECT
-    body_source = body_template or DEFAULT_BODY
+    default_subject, default_body = default_template(content.language)
+    subject_source = subject_template or default_subject
+    body_source = body_template or default_body
     first_name = one_line(content.first_name or "")
     surname = one_line(content.surname or "")
     values = {
@@ -196,10 +206,16 @@ def build_message(
         "survey_link": content.survey_link,
         "unsubscribe_link": content.unsubscribe_link,
     }
-    subject = one_line(render(subject_source, False, values)) or "How did we do?"
+    subject = one_line(render(subject_source, False, values)) or translator(
+        content.language
+    ).gettext("How did we do?")
     text = render(body_source, False, values)
     # Autoescaping escapes every value, the customer's included; links are then made clickable.
-    html = _html_document(render(body_source, True, values), content)
+    html = _html_document(
+        render(body_source, True, values),
+        content,
+        None if body_template else content.language,
+    )
     to_name = one_line(content.to_name or "")
     headers: tuple[tuple[str, str], ...] = (
         ("Subject", subject),
