@@ -44,9 +44,16 @@ class Translator:
         return direction(self.lang)
 
     def gettext(self, message: str, /, **values: Any) -> str:
-        """``message`` in this language, with ``%(name)s`` placeholders filled from ``values``."""
+        """``message`` in this language, with ``%(name)s`` placeholders filled from ``values``.
+
+        In a right-to-left language each text value is isolated (Unicode FSI … PDI, invisible),
+        so that a Latin name or address keeps its own order inside an Arabic sentence."""
         text = self.catalog.gettext(message)
-        return text % values if values else text
+        if not values:
+            return text
+        if self.dir == "rtl":
+            values = {k: f"\u2068{v}\u2069" if isinstance(v, str) else v for k, v in values.items()}
+        return text % values
 
     __call__ = gettext
 

@@ -47,6 +47,9 @@ class _SampleCustomer:
 
     first_name: str = "Sam"
     id: int = 0
+    # The built-in texts' language of the preview: like a request without a language item,
+    # English (the console's language).
+    language: str | None = None
 
 
 def _language(request: Request, feedback_request: Any = None) -> str:
@@ -80,22 +83,25 @@ async def _preview(
         return _message(request, N_("Survey not found"), N_("We couldn't find this survey."), 404)
     survey, questions = found
     secret = await installation_secret(request)
+    sample = _SampleCustomer()
+    lang = _language(request, sample)
     if form is not None:
-        submission = forms.check(questions, form, anonymous=False)
+        submission = forms.check(questions, form, anonymous=False, gettext=translator(lang).gettext)
         if not submission.errors:
             context = {"title": "Thank you", "company": survey.account_name, "preview": True}
-            return _page(request, "thanks.html", context)
+            return _page(request, "thanks.html", context, lang=lang)
     context = _context(
         request,
         secret,
         survey,
         questions,
-        _SampleCustomer(),
+        sample,
         "",
         entered=form,
         errors=submission.errors if form is not None else None,
     )
-    return _page(request, "survey.html", {**context, "preview": True}, 200 if form is None else 422)
+    status = 200 if form is None else 422
+    return _page(request, "survey.html", {**context, "preview": True}, status, lang)
 
 
 def _message(
