@@ -5,8 +5,11 @@ unknown → English; ``<html lang>`` names the language used and Arabic and Hebr
 from __future__ import annotations
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
+from opensure.surveys import repository as survey_repo
+from tests.conftest import BASE
 from tests.surveys.conftest import Survey, create_request, open_form, post_form
 from tests.surveys.html import Node, parse
 
@@ -179,3 +182,25 @@ async def test_error_pages_follow_accept_language(
     r = await client.get("/u/nope", headers={"Accept-Language": "xx"})
     assert parse(r.text).find("h1").text == "This link isn't valid"
     assert html_of(parse(r.text)) == ("en", "ltr")
+
+
+async def test_server_error_page_follows_accept_language(
+    app: FastAPI, survey: Survey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bare page of an unexpected error (no template, no database) is translated too."""
+
+    async def broken(*args: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(survey_repo, "survey_by_code", broken)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as c:
+        r = await c.get(f"/s/{survey.code}", headers={"Accept-Language": "he"})
+        assert r.status_code == 500
+        doc = parse(r.text)
+        assert html_of(doc) == ("he", "rtl")
+        assert doc.find("h1").text == "משהו השתבש"
+        assert "boom" not in r.text
+        r = await c.get(f"/s/{survey.code}")
+        assert html_of(parse(r.text)) == ("en", "ltr")
+        assert parse(r.text).find("h1").text == "Something went wrong"
