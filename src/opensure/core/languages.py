@@ -28,7 +28,7 @@ def _preferences(value: str) -> list[str]:
     """The ranges of a tag or an Accept-Language header, most wanted first (q=0 left out).
     A lone tag (``fr-CA``) is a header of one entry."""
     weighted: list[tuple[float, int, str]] = []
-    for position, entry in enumerate(value[:_MAX_HEADER].split(",")):
+    for position, entry in enumerate(value.split(",")):
         found = _ENTRY.match(entry)
         if found is None:
             continue
@@ -59,7 +59,8 @@ def negotiate(tag_or_accept_language: str | None, available: Iterable[str] = BUI
     if not tag_or_accept_language:
         return DEFAULT
     try:
-        return _negotiate(tag_or_accept_language.strip(), tuple(available))
+        # Cut before the cache, so that its keys stay small whatever a browser sends.
+        return _negotiate(tag_or_accept_language.strip()[:_MAX_HEADER], tuple(available))
     except ValueError:
         return DEFAULT
 
