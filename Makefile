@@ -43,7 +43,7 @@ LOCALE := src/opensure/locale
 translations: $(STAMP)
 	$(BIN)/pybabel extract --no-location --sort-output --omit-header -F $(LOCALE)/babel.cfg \
 		-k N_ -o $(LOCALE)/messages.pot src/opensure
-	$(BIN)/pybabel update --ignore-obsolete -i $(LOCALE)/messages.pot \
+	$(BIN)/pybabel update --ignore-obsolete --ignore-pot-creation-date -i $(LOCALE)/messages.pot \
 		-d $(LOCALE) -D messages
 
 clean:
