@@ -1,12 +1,13 @@
 """Rating scales, written once for the survey page and the one-click e-mail: a question's
 range and the words under its ends.
 
-Every English word a customer reads under a scale is in :func:`end_words`, so that it can be
-translated in one place.
+The words a customer reads under a scale's ends are :func:`end_words`, in the language of the
+``gettext`` given (``core.translations``); the page's catalog has them too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 DEFAULT_MIN = 0
@@ -20,8 +21,13 @@ def scale(question: Any) -> tuple[int, int]:
     return low, high
 
 
-def end_words(nps: bool) -> tuple[str, str]:
-    """The words under the lowest and the highest value of a scale (without the number)."""
+def _same(text: str) -> str:
+    return text
+
+
+def end_words(nps: bool, gettext: Callable[[str], str] = _same) -> tuple[str, str]:
+    """The words under the lowest and the highest value of a scale (without the number), in
+    English or through ``gettext``."""
     if nps:
-        return "Not likely", "Very likely"
-    return "lowest", "highest"
+        return gettext("Not likely"), gettext("Very likely")
+    return gettext("lowest"), gettext("highest")

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from opensure.core import branding
+from opensure.core.languages import negotiate
 from opensure.core.links import survey_link, unsubscribe_link
 from opensure.dispatch.render import (
     EmailContent,
@@ -29,6 +30,8 @@ def content_for(
 ) -> EmailContent:
     """``question``: the survey's first question; its scale is shown when it is a Rating."""
     brand = branding.brand_of(row, base)
+    # negotiate() is cached per tag: no catalog work per e-mail.
+    lang = negotiate(row.language)
     return EmailContent(
         to=delivery_address(row.email),
         to_name=" ".join(p for p in (row.first_name, row.surname) if p) or None,
@@ -42,8 +45,9 @@ def content_for(
         colour=brand.colour,
         logo=brand.logo,
         rating=rating_scale(
-            question, base=base, code=row.survey_code, token=row.token, params=params
+            question, base=base, code=row.survey_code, token=row.token, params=params, lang=lang
         ),
+        language=lang,
     )
 
 

@@ -22,6 +22,8 @@ from email_validator import EmailNotValidError, validate_email
 from markupsafe import Markup
 
 from opensure.core import branding
+from opensure.core.languages import DEFAULT, direction
+from opensure.core.translations import translator
 from opensure.dispatch import verp
 from opensure.dispatch.scale import RatingScale, as_html, as_text
 
@@ -31,6 +33,7 @@ from opensure.dispatch.templating import (
     DEFAULT_SUBJECT,
     TemplateProblem,
     check_template,
+    default_template,
     render,
     template_problems,
 )
@@ -75,6 +78,9 @@ class EmailContent:
     logo: str | None = None
     # The survey's first question when it is a Rating, with this request's links (one click).
     rating: RatingScale | None = None
+    # The built-in language the customer gets (``core.languages.negotiate`` of the request's
+    # ``language`` data item): the default template's and the HTML part's language.
+    language: str = DEFAULT
 
 
 # Where the rating scale goes in the HTML part: the template renders this (a value no customer
@@ -93,7 +99,7 @@ DARK_STYLE = (
 )
 
 
-def _html_document(rendered_body: str, content: EmailContent) -> str:
+def _html_document(rendered_body: str, content: EmailContent, lang: str | None = None) -> str:
     """Paragraphs and clickable links from the escaped text body; the account's logo above
     them and its colour on the links, when it has them."""
     paragraphs = [p for p in re.split(r"\n\s*\n", rendered_body.strip()) if p.strip()]
@@ -118,8 +124,11 @@ def _html_document(rendered_body: str, content: EmailContent) -> str:
         parts.append(linked.replace(_SCALE_MARK, scale) if _SCALE_MARK in linked else linked)
     # A bar in the brand colour across the top.
     accent = f" border-top: 6px solid {content.colour};" if content.colour else ""
+    # The language is named only when it is known: the built-in default's (an account's own
+    # template is in whatever language it was written in).
+    html_tag = f'<html lang="{lang}" dir="{direction(lang)}">' if lang else "<html>"
     return (
-        '<!doctype html>\n<html><head><meta charset="utf-8">'
+        "<!doctype html>\n" + html_tag + '<head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="color-scheme" content="light dark">'
         '<meta name="supported-color-schemes" content="light dark">' + DARK_STYLE + "</head>\n"
@@ -211,8 +220,9 @@ def build_message(
     body_template: str | None,
     reply_to: str | None = None,
 ) -> RenderedEmail:
-    subject_source = subject_template or DEFAULT_SUBJECT
-    body_source = body_template or DEFAULT_BODY
+    default_subject, default_body = default_template(content.language)
+    subject_source = subject_template or default_subject
+    body_source = body_template or default_body
     first_name = one_line(content.first_name or "")
     surname = one_line(content.surname or "")
     values = {
@@ -228,12 +238,18 @@ def build_message(
     }
     # The scale belongs to the body: in a subject it is left empty.
     subject_values = {**values, "rating_scale": ""} if content.rating is not None else values
-    subject = one_line(render(subject_source, False, subject_values)) or "How did we do?"
+    subject = one_line(render(subject_source, False, subject_values)) or translator(
+        content.language
+    ).gettext("How did we do?")
     text = render(body_source, False, values)
     # Autoescaping escapes every value, the customer's included; links are then made clickable.
     # The scale is markup already (its question escaped): the template places a mark for it.
     values["rating_scale"] = Markup(_SCALE_MARK) if content.rating is not None else ""
-    html = _html_document(render(body_source, True, values), content)
+    html = _html_document(
+        render(body_source, True, values),
+        content,
+        None if body_template else content.language,
+    )
     to_name = one_line(content.to_name or "")
     headers: tuple[tuple[str, str], ...] = (
         ("Subject", subject),

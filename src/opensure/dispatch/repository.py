@@ -66,6 +66,22 @@ async def claim(
     return list((await conn.execute(stmt)).scalars())
 
 
+def language_of(request_id: Any) -> Any:
+    """The request's ``language`` data item (SPEC §10), as a column of the query that loads the
+    request: no statement of its own per e-mail. The first one if several were given."""
+    return (
+        select(item.c.value)
+        .where(
+            item.c.feedback_request_id == request_id,
+            item.c.kind == "data",
+            item.c.key == "language",
+        )
+        .order_by(item.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 async def load(conn: AsyncConnection, ids: Sequence[int]) -> list[AnyRow]:
     s, a, t = Survey.__table__, Account.__table__, EmailTemplate.__table__
     logos = AccountLogo.__table__
@@ -95,6 +111,7 @@ async def load(conn: AsyncConnection, ids: Sequence[int]) -> list[AnyRow]:
             logos.c.content_type.label("logo_type"),
             t.c.subject.label("template_subject"),
             t.c.body.label("template_body"),
+            language_of(fr.c.id).label("language"),
         )
         .select_from(
             fr.join(s, s.c.id == fr.c.survey_id)

@@ -19,7 +19,9 @@ from functools import lru_cache
 from typing import Any
 
 from opensure.core import branding, ratings
+from opensure.core.languages import DEFAULT, direction
 from opensure.core.links import answer_links
+from opensure.core.translations import translator
 
 # The colour of the values' cells when the account has no brand colour, with white on it
 # (contrast 6.7:1).
@@ -38,6 +40,10 @@ class RatingScale:
     question: str
     nps: bool
     links: tuple[tuple[int, str], ...]
+    # The words under the ends, in the e-mail's language, and whether it is written right to
+    # left (the lowest value is then on the right).
+    ends: tuple[str, str] = ratings.end_words(False)
+    rtl: bool = False
 
 
 def first_rating(question: Any) -> Any:
@@ -48,21 +54,30 @@ def first_rating(question: Any) -> Any:
 
 
 def rating_scale(
-    question: Any, *, base: str, code: str, token: str, params: Sequence[tuple[str, str]]
+    question: Any,
+    *,
+    base: str,
+    code: str,
+    token: str,
+    params: Sequence[tuple[str, str]],
+    lang: str = DEFAULT,
 ) -> RatingScale | None:
-    """The scale of ``question`` with this request's links, or None if it is not a Rating."""
+    """The scale of ``question`` with this request's links, or None if it is not a Rating;
+    its end words in the built-in language ``lang``."""
     if first_rating(question) is None:
         return None
     low, high = ratings.scale(question)
     links = answer_links(base, code, token, question.id, range(low, high + 1), params)
-    return RatingScale(question.text, bool(question.nps), tuple(links))
+    nps = bool(question.nps)
+    ends = ratings.end_words(nps, translator(lang).gettext)
+    return RatingScale(question.text, nps, tuple(links), ends, direction(lang) == "rtl")
 
 
 def as_text(scale: RatingScale | None) -> str:
     """The text part's scale: the question, then one line per value with its link."""
     if scale is None:
         return ""
-    low_words, high_words = ratings.end_words(scale.nps)
+    low_words, high_words = scale.ends
     last = len(scale.links) - 1
     lines = [scale.question]
     for i, (value, link) in enumerate(scale.links):
@@ -74,7 +89,8 @@ def as_text(scale: RatingScale | None) -> str:
 def as_html(scale: RatingScale, colour: str | None) -> str:
     """The HTML part's scale: the question (escaped) above a row of linked values, the words
     for the ends under them."""
-    pieces = _html_pieces(scale.question, scale.nps, tuple(v for v, _ in scale.links), colour)
+    values = tuple(v for v, _ in scale.links)
+    pieces = _html_pieces(scale.question, scale.ends, values, colour, scale.rtl)
     out = [pieces[0]]
     for (_, link), piece in zip(scale.links, pieces[1:], strict=True):
         # A link is the public URL, the survey code and URL-encoded parts: only its ``&`` (and
@@ -95,12 +111,14 @@ _BOX = (
 
 @lru_cache(maxsize=256)
 def _html_pieces(
-    question: str, nps: bool, values: tuple[int, ...], colour: str | None
+    question: str, ends: tuple[str, str], values: tuple[int, ...], colour: str | None, rtl: bool
 ) -> tuple[str, ...]:
     """The scale's markup, split where each value's link goes (one more piece than values)."""
     cell = colour or DEFAULT_CELL
     ink = branding.text_on(cell)
-    low_words, high_words = ratings.end_words(nps)
+    low_words, high_words = ends
+    # Right to left, the table's cells run from the right: the lowest value's words too.
+    low_side, high_side = ("right", "left") if rtl else ("left", "right")
     # The cell's colour is on the link itself (no inner table per cell): it keeps the e-mail
     # small, and so quick to encode and send; Outlook's Word engine shows the colour behind the
     # number only, still a link.
@@ -134,10 +152,10 @@ def _html_pieces(
     current += (
         '<tr><td style="padding: 4px 1px 0;"><table role="presentation" width="100%"'
         ' cellpadding="0" cellspacing="0" border="0"><tr>'
-        f'<td class="os-muted" align="left" style="font-size: 13px; line-height: 1.4;'
-        f' color: {MUTED}; text-align: left;">{html.escape(low_words)}</td>'
-        f'<td class="os-muted" align="right" style="font-size: 13px; line-height: 1.4;'
-        f' color: {MUTED}; text-align: right;">{html.escape(high_words)}</td>'
+        f'<td class="os-muted" align="{low_side}" style="font-size: 13px; line-height: 1.4;'
+        f' color: {MUTED}; text-align: {low_side};">{html.escape(low_words)}</td>'
+        f'<td class="os-muted" align="{high_side}" style="font-size: 13px; line-height: 1.4;'
+        f' color: {MUTED}; text-align: {high_side};">{html.escape(high_words)}</td>'
         "</tr></table></td></tr></table>"
     )
     pieces.append(current)

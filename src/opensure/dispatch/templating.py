@@ -14,6 +14,9 @@ from jinja2 import Template, TemplateError, TemplateSyntaxError, Undefined, node
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import escape
 
+from opensure.core.languages import DEFAULT
+from opensure.core.translations import translator
+
 DEFAULT_SUBJECT = "{% if first_name %}{{ first_name }}, how{% else %}How{% endif %} did we do?"
 DEFAULT_BODY = """\
 {% if first_name %}Hi {{ first_name }},{% else %}Hello,{% endif %}
@@ -33,6 +36,59 @@ Thanks,
 --
 Don't want emails like this? Unsubscribe: {{ unsubscribe_link }}
 """
+
+
+@lru_cache(maxsize=16)
+def default_template(lang: str) -> tuple[str, str]:
+    """The built-in default (subject, body) in a built-in language (SPEC §10), built once per
+    language from the catalog's sentences. English is :data:`DEFAULT_SUBJECT` and
+    :data:`DEFAULT_BODY` as written. Only placeholders and ifs, so it takes the fast path.
+
+    The one-click rating scale is placed as in DEFAULT_BODY; its end words come from the same
+    catalog (``core.ratings.end_words`` through ``translator(lang).gettext``).
+    """
+    if lang == DEFAULT:
+        return DEFAULT_SUBJECT, DEFAULT_BODY
+    _ = translator(lang).gettext
+
+    def fill(text: str) -> str:
+        # A placeholder of the sentence becomes the template's own; braces a translation
+        # might hold are kept as text.
+        text = text.replace("{", "{{ '{' }}")
+        for name in PLACEHOLDERS:
+            text = text.replace(f"%({name})s", "{{ " + name + " }}")
+        return text
+
+    subject = (
+        "{% if first_name %}"
+        + fill(_("%(first_name)s, how did we do?"))
+        + "{% else %}"
+        + fill(_("How did we do?"))
+        + "{% endif %}"
+    )
+    body = (
+        "{% if first_name %}"
+        + fill(_("Hi %(first_name)s,"))
+        + "{% else %}"
+        + fill(_("Hello,"))
+        + "{% endif %}\n\n{% if reference %}"
+        + fill(_("Thank you for choosing %(company)s (your reference %(reference)s)."))
+        + "{% else %}"
+        + fill(_("Thank you for choosing %(company)s."))
+        + "{% endif %}\n"
+        + fill(_("We'd love to hear how it went. It takes about a minute:"))
+        + "\n\n{% if rating_scale %}{{ rating_scale }}\n\n"
+        + fill(_("Or open the survey: %(survey_link)s"))
+        + "{% else %}{{ survey_link }}{% endif %}\n\n"
+        + fill(_("Your answers go straight to the team that helped you."))
+        + "\n\n"
+        + fill(_("Thanks,"))
+        + "\n{{ company }}\n\n--\n"
+        + fill(_("Don't want emails like this? Unsubscribe: %(unsubscribe_link)s"))
+        + "\n"
+    )
+    return subject, body
+
 
 # Every placeholder a template may use, with what it holds (the console's editor lists these).
 PLACEHOLDER_NOTES = {
