@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: serve test lint format bench soak clean
+.PHONY: serve test lint format bench soak clean translations
 
 $(STAMP): pyproject.toml client/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,15 @@ bench: $(STAMP)
 ## Five minutes of mixed load on the production shape (PostgreSQL: OPENSURE_BENCH_POSTGRES_URL).
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak
+
+## The built-in texts: extract them into messages.pot and merge it into every language's .po
+## (then translate what is new or fuzzy; docs/languages.md). No compile step: .po is read at run.
+LOCALE := src/opensure/locale
+translations: $(STAMP)
+	$(BIN)/pybabel extract --no-location --sort-output --omit-header -F $(LOCALE)/babel.cfg \
+		-k N_ -o $(LOCALE)/messages.pot src/opensure
+	$(BIN)/pybabel update --ignore-obsolete --ignore-pot-creation-date -i $(LOCALE)/messages.pot \
+		-d $(LOCALE) -D messages
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -130,10 +130,12 @@ async def dispatcher_messages(values: dict[str, str]) -> list[tuple[str, bytes]]
     async with engine.connect() as conn:
         ids = list((await conn.execute(select(fr.c.id))).scalars())
         rows = await repo.load(conn, ids)
+        first = await repo.first_questions(conn, {row.survey_id for row in rows})
     await engine.dispose()
     out = []
     for row in rows:
-        content = dispatcher.content_for(row, [])
+        # The same e-mail the dispatcher sends: with the one-click scale when the survey has one.
+        content = dispatcher.content_for(row, [], first.get(row.survey_id))
         out.append((content.to, dispatcher.message_for(row, content).as_bytes()))
     return out
 

@@ -154,6 +154,35 @@ async def test_a_dsn_names_its_request_by_message_id_alone(
     assert (await fetch_request(account, request_id))["delivery_failure"] is not None
 
 
+async def test_the_message_id_shows_nothing_of_the_token_and_old_ones_still_count(
+    app: FastAPI, account: Account, tmp_path: Path
+) -> None:
+    to, earlier = address(), address()
+    request_id, earlier_id = await send(app, account, tmp_path, to, earlier)
+    token = await token_of(app, request_id)
+    message_id = str(parse(sent_to(tmp_path / "outbox", to))["Message-ID"])
+    assert message_id.startswith(f"<feedback-request-{request_id}.{verp.tag(token)}@")
+    assert not any(token[i : i + 6] in message_id for i in range(len(token) - 5))
+
+    # An e-mail sent before the change carried the token's first 12 characters: a bounce
+    # quoting that Message-ID still names its request; a wrong prefix names none.
+    # Without the return path (the other way a bounce names its request): the Message-ID alone.
+    raw = sent_to(tmp_path / "outbox", earlier).replace(
+        return_path(sent_to(tmp_path / "outbox", earlier)).encode(), b"someone@relay.example"
+    )
+    old_token = await token_of(app, earlier_id)
+    ours = str(parse(raw)["Message-ID"])
+    box = tmp_path / "bounces"
+    forged = raw.replace(ours.encode(), f"<feedback-request-{earlier_id}.{'A' * 12}@x>".encode())
+    drop(box, dsn(to=BOUNCES, recipient=earlier, original=forged))
+    assert await read(app, box) == 0
+    old = raw.replace(ours.encode(), f"<feedback-request-{earlier_id}.{old_token[:12]}@x>".encode())
+    drop(box, dsn(to=BOUNCES, recipient=earlier, original=old))
+    assert await read(app, box) == 1
+    assert (await fetch_request(account, earlier_id))["delivery_failure"] is not None
+    assert (await fetch_request(account, request_id))["delivery_failure"] is None
+
+
 async def test_a_temporary_failure_is_only_logged(
     app: FastAPI, account: Account, tmp_path: Path
 ) -> None:

@@ -13,9 +13,10 @@ import socket
 import threading
 from dataclasses import dataclass
 from email.message import EmailMessage
+from html import unescape
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 from aiosmtpd.controller import Controller
@@ -200,11 +201,24 @@ def links(text: str) -> list[str]:
     return re.findall(r"https?://[^\s<>\"']+", text)
 
 
+def is_answer_link(link: str) -> bool:
+    """A link of a one-click e-mail's scale: it chooses an answer (``q{id}=…``)."""
+    return any(re.fullmatch(r"q[0-9]+", key) for key, _ in parse_qsl(urlsplit(link).query))
+
+
 def survey_link(message: EmailMessage) -> str:
+    """The e-mail's link to the survey (not one of its scale's answer links)."""
     text, _ = parts(message)
-    found = [u for u in links(text) if urlsplit(u).path.startswith("/s/")]
+    found = [u for u in links(text) if urlsplit(u).path.startswith("/s/") and not is_answer_link(u)]
     assert len(found) == 1, found
     return found[0]
+
+
+def answer_links(message: EmailMessage) -> tuple[list[str], list[str]]:
+    """The scale's answer links of the text part and of the HTML part (hrefs), in order."""
+    text, html = parts(message)
+    hrefs = [unescape(h) for h in re.findall(r'href="([^"]+)"', html)]
+    return [u for u in links(text) if is_answer_link(u)], [h for h in hrefs if is_answer_link(h)]
 
 
 class _FormParser(HTMLParser):

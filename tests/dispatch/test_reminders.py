@@ -302,3 +302,18 @@ async def test_an_account_template_words_its_reminder_itself(
     assert parts(reminder)[0].startswith("Still time, Kate: ")
     assert survey_link(reminder) == survey_link(first)
     assert shown["reminder_sent_at"] is not None
+
+
+async def test_the_reminder_speaks_the_customers_language(
+    app: FastAPI, account: Account, smtp: SmtpServer
+) -> None:
+    await reminders_after(app, account, 2)
+    to, shown = await sent_then_later(
+        app, account, smtp, 2.01, data=[{"key": "language", "value": "de"}]
+    )
+    first, reminder = (m.message for m in smtp.to(to))
+    assert reminder["Subject"] == "Eine Erinnerung: Wie zufrieden waren Sie mit uns?"
+    text, _ = parts(reminder)
+    assert "Falls diese E-Mail untergegangen ist" in text
+    assert "Falls diese E-Mail" not in parts(first)[0]
+    assert shown["reminder_sent_at"] is not None

@@ -7,7 +7,7 @@ from email.utils import formatdate
 
 import pytest
 
-from opensure.dispatch import render, templating
+from opensure.dispatch import render, templating, verp
 
 VALUES = [
     "",
@@ -82,10 +82,13 @@ def test_date_header_is_formatdate_of_now() -> None:
 
 
 def test_message_id_takes_the_domain_of_the_sender() -> None:
+    tag = verp.tag("abcdefghijklmnop")
     assert render.message_id(7, "abcdefghijklmnop", "Acme <feedback@acme.example>") == (
-        "<feedback-request-7.abcdefghijkl@acme.example>"
+        f"<feedback-request-7.{tag}@acme.example>"
     )
-    assert render.message_id(7, "abc", "not an address") == "<feedback-request-7.abc@localhost>"
+    assert render.message_id(7, "abc", "not an address") == (
+        f"<feedback-request-7.{verp.tag('abc')}@localhost>"
+    )
 
 
 def test_the_default_template_has_no_problems() -> None:

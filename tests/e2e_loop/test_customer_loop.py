@@ -101,7 +101,8 @@ async def test_request_email_answer_response_and_unsubscribe(
             sent = await wait_until_handled(api, request_id)
             assert sent["state"] == "sent" and sent["sent_at"]
             links = re.findall(r"https?://\S+", text_body(email))
-            survey_link = next(u for u in links if "/s/" in u)
+            # The survey link itself, not one of the scale's answer links (``&q{id}=``).
+            survey_link = next(u for u in links if "/s/" in u and not re.search(r"&q\d+=", u))
             assert survey_link.startswith(f"{server.base_url}/s/{survey['code']}?t=")
             unsubscribe_link = email["List-Unsubscribe"].strip().strip("<>")
             assert unsubscribe_link.startswith(f"{server.base_url}/u/")

@@ -49,7 +49,8 @@ def outline_of(driver: Any, element: Any) -> tuple[str, str]:
 
 
 async def wait_for_link(outbox: Path, address: str, deadline: float = 15.0) -> str:
-    """The survey link in the email to ``address`` that the dispatcher wrote to the outbox."""
+    """The survey link in the email to ``address`` that the dispatcher wrote to the outbox
+    (not one of its scale's answer links, ``&q{id}=``)."""
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         if (outbox / "new").is_dir():
@@ -57,7 +58,8 @@ async def wait_for_link(outbox: Path, address: str, deadline: float = 15.0) -> s
                 if address not in str(message["To"]):
                     continue
                 body = message.get_payload(0).get_payload(decode=True).decode()
-                return str(re.search(r"https?://\S+/s/\S+", body)[0])  # type: ignore[index]
+                found = re.findall(r"https?://\S+/s/\S+", body)
+                return next(u for u in found if not re.search(r"&q\d+=", u))
         await asyncio.sleep(0.1)
     raise AssertionError(f"no email to {address} in {outbox} within {deadline} s")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from standardwebhooks import Webhook
 
 from opensure.accounts import service as accounts
 from opensure.core.clock import utcnow
+from opensure.dispatch.webhooks import WebhookSender
 from opensure.dispatch.worker import Dispatcher
 from opensure.feedback_requests.events import DispatchEvents
 from opensure.webhooks import service as webhooks
@@ -258,3 +260,30 @@ async def test_a_rolled_back_change_writes_no_event(
             raise Undo
     await deliver(app)
     assert receiver.hits == []
+
+
+async def test_a_running_sender_wakes_when_an_event_is_written(
+    app: FastAPI, account: Account, receiver: Receiver
+) -> None:
+    """An idle sender that would look again only after a minute delivers an event written
+    meanwhile at once: NOTIFY on PostgreSQL, the process's own wake-up on SQLite."""
+    endpoint = await create_endpoint(app, account.id, receiver.url)
+    running = WebhookSender(app.state.engine, interval=60.0)
+    stop = asyncio.Event()
+    task = asyncio.create_task(running.run(stop))
+    try:
+        await asyncio.sleep(0.5)  # idle by now: its first look found nothing
+        written = time.monotonic()
+        [event_id] = await emit(app, account.id, "feedback_response.created", {"n": 1})
+        for _ in range(500):  # the receiver is a thread: look every 20 ms, for 10 s at most
+            if receiver.hits:
+                break
+            await asyncio.sleep(0.02)
+        assert [h.id for h in receiver.hits] == [event_id]
+        assert time.monotonic() - written < 10  # long before the next poll
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+    shown = await show(app, endpoint["id"])
+    assert shown["pending_events"] == 0
+    assert [d["status_code"] for d in shown["deliveries"]] == [200]

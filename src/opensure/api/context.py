@@ -61,7 +61,10 @@ class RequestContext:
             if started or not is_unavailable(exc):
                 raise
             log.warning("database unavailable on %s %s: %s", scope["method"], scope["path"], exc)
-            await unavailable_response(scope["path"])(scope, receive, send_with_id)
+            accept = dict(scope.get("headers") or []).get(b"accept-language", b"")
+            await unavailable_response(scope["path"], accept.decode("latin-1"))(
+                scope, receive, send_with_id
+            )
         finally:
             route = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"

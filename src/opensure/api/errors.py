@@ -19,6 +19,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
+from opensure.core.translations import N_
+
 log = logging.getLogger("opensure.api")
 
 
@@ -27,7 +29,9 @@ class PageErrors(NamedTuple):
     page): which paths are pages, and the self-contained page for a status."""
 
     is_page: Callable[[str], bool]
-    render: Callable[[int, str, str, Mapping[str, str] | None], Response]
+    # (status, title, message, headers, Accept-Language): the page translates the title and
+    # message (English texts marked with ``N_``) into the browser's language.
+    render: Callable[[int, str, str, Mapping[str, str] | None, str | None], Response]
 
 
 def _no_pages(_path: str) -> bool:
@@ -43,9 +47,13 @@ def is_page(path: str) -> bool:
 
 
 def bare_page(
-    status_code: int, title: str, message: str, headers: Mapping[str, str] | None = None
+    status_code: int,
+    title: str,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    accept_language: str | None = None,
 ) -> Response:
-    return _pages.render(status_code, title, message, headers)
+    return _pages.render(status_code, title, message, headers, accept_language)
 
 
 JSON_TYPE = "application/json; charset=utf-8"
@@ -221,7 +229,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         if allow:
             headers = {**(headers or {}), "Allow": allow}
     if is_page(request.url.path):
-        return bare_page(exc.status_code, message, "This page can't do that.", headers)
+        return bare_page(
+            exc.status_code,
+            message,
+            N_("This page can't do that."),
+            headers,
+            request.headers.get("accept-language"),
+        )
     return json_response({"message": message}, exc.status_code, headers)
 
 
@@ -252,11 +266,15 @@ def is_unavailable(exc: BaseException) -> bool:
     return any(isinstance(e, UNAVAILABLE) for e in (exc, orig, getattr(orig, "__cause__", None)))
 
 
-def unavailable_response(path: str = "") -> Response:
+def unavailable_response(path: str = "", accept_language: str | None = None) -> Response:
     retry = {"Retry-After": "5"}
     if is_page(path):
         return bare_page(
-            503, "Please try again shortly", "We can't take answers for a moment.", retry
+            503,
+            N_("Please try again shortly"),
+            N_("We can't take answers for a moment."),
+            retry,
+            accept_language,
         )
     return json_response({"message": "Service temporarily unavailable, please retry"}, 503, retry)
 
@@ -265,20 +283,22 @@ async def _unavailable(request: Request, exc: Exception) -> Response:
     if not is_unavailable(exc):
         return await _server_error(request, exc)
     log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-    return unavailable_response(request.url.path)
+    return unavailable_response(request.url.path, request.headers.get("accept-language"))
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     if is_unavailable(exc):
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-        return unavailable_response(request.url.path)
+        return unavailable_response(request.url.path, request.headers.get("accept-language"))
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     if is_page(request.url.path):
         # People, not programs, read the survey pages: a page, still without a stack trace.
         return bare_page(
             500,
-            "Something went wrong",
-            "Sorry, we couldn't show this page just now. Please try again in a few minutes.",
+            N_("Something went wrong"),
+            N_("Sorry, we couldn't show this page just now. Please try again in a few minutes."),
+            None,
+            request.headers.get("accept-language"),
         )
     return json_response({"message": "Server error"}, 500)
 

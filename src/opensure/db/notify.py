@@ -21,10 +21,42 @@ from opensure.db.engine import driver_dsn
 from opensure.db.fast import Query, Session
 
 CHANNEL = "opensure_due"
+# Webhook events written (the outbox, ``opensure.stores.webhooks``): wakes the senders.
+EVENTS_CHANNEL = "opensure_webhook_events"
 log = logging.getLogger("opensure.dispatch")
 
 
 _NOTIFY_DUE = Query(f"NOTIFY {CHANNEL}")
+_NOTIFY_EVENTS = Query(f"NOTIFY {EVENTS_CHANNEL}")
+
+
+class LocalWakeups:
+    """Callbacks of this process to call when an event is written (SQLite, one process: the
+    writer's transaction holds the write turn, so a sender woken now claims after its commit)."""
+
+    def __init__(self) -> None:
+        self._callbacks: list[Callable[[], None]] = []
+
+    def subscribe(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` on each event written; returns the function that stops it."""
+        self._callbacks.append(callback)
+        return lambda: self._callbacks.remove(callback)
+
+    def fire(self) -> None:
+        for callback in list(self._callbacks):
+            callback()
+
+
+local_events = LocalWakeups()
+
+
+async def announce_events(session: Session) -> None:
+    """Tell webhook senders that events were written: ``NOTIFY`` on PostgreSQL (delivered at
+    commit, to every process), the senders of this process on SQLite."""
+    if session.dialect == "postgresql":
+        await session.execute(_NOTIFY_EVENTS)
+    else:
+        local_events.fire()
 
 
 async def announce_due(session: Session) -> None:
@@ -34,10 +66,14 @@ async def announce_due(session: Session) -> None:
 
 
 class DueListener:
-    """A LISTEN connection that calls ``on_due`` for each notification; reconnects lazily."""
+    """A LISTEN connection (on ``channel``) that calls ``on_due`` for each notification;
+    reconnects lazily."""
 
-    def __init__(self, database_url: str, on_due: Callable[[], None]) -> None:
+    def __init__(
+        self, database_url: str, on_due: Callable[[], None], *, channel: str = CHANNEL
+    ) -> None:
         url = make_url(database_url)
+        self.channel = channel
         self.enabled = url.get_backend_name() in ("postgresql", "postgres")
         self.dsn = driver_dsn(database_url)
         self.on_due = on_due
@@ -51,7 +87,7 @@ class DueListener:
             return
         try:
             self.conn = await asyncio.wait_for(asyncpg.connect(self.dsn), timeout=5)
-            await self.conn.add_listener(CHANNEL, self._notified)
+            await self.conn.add_listener(self.channel, self._notified)
         except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
             log.warning("cannot LISTEN for due requests (polling instead): %s", exc)
             self.conn = None

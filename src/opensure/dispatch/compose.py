@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from opensure.core import branding
+from opensure.core.languages import negotiate
 from opensure.core.links import survey_link, unsubscribe_link
 from opensure.dispatch.render import (
     EmailContent,
@@ -16,6 +17,7 @@ from opensure.dispatch.render import (
     from_header,
     message_id,
 )
+from opensure.dispatch.scale import rating_scale
 
 
 def content_for(
@@ -24,10 +26,14 @@ def content_for(
     *,
     base: str,
     sender: str,
+    question: Any = None,
     reminder: bool = False,
 ) -> EmailContent:
-    """With ``reminder``, the request's one reminder: the same links, its own Message-ID."""
+    """``question``: the survey's first question; its scale is shown when it is a Rating. With
+    ``reminder``, the request's one reminder: the same links, its own Message-ID."""
     brand = branding.brand_of(row, base)
+    # negotiate() is cached per tag: no catalog work per e-mail.
+    lang = negotiate(row.language)
     return EmailContent(
         to=delivery_address(row.email),
         to_name=" ".join(p for p in (row.first_name, row.surname) if p) or None,
@@ -40,6 +46,10 @@ def content_for(
         message_id=message_id(row.id, row.token, sender, reminder=reminder),
         colour=brand.colour,
         logo=brand.logo,
+        rating=rating_scale(
+            question, base=base, code=row.survey_code, token=row.token, params=params, lang=lang
+        ),
+        language=lang,
         reminder=reminder,
     )
 

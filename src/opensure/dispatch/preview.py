@@ -1,7 +1,8 @@
 """A template rendered with sample values, as the console's editor previews it and sends it as a
 test: the same ``render.build_message`` the dispatcher uses, so the preview is the real e-mail.
 
-The sample customer is made up (:data:`SAMPLE`); the survey and unsubscribe links are built like
+The sample customer is made up (:data:`SAMPLE`), and so is the survey's first question (a 0 to
+10 Rating, ``scale.SampleQuestion``); the survey, answer and unsubscribe links are built like
 real ones (``core.links``) but lead to no survey.
 """
 
@@ -20,6 +21,7 @@ from opensure.dispatch.mail import (
     transport_from_url,
 )
 from opensure.dispatch.render import EmailContent, RenderedEmail, build_message, delivery_address
+from opensure.dispatch.scale import SampleQuestion, rating_scale
 from opensure.dispatch.templating import TemplateProblem, template_problems
 
 # The made-up customer of a preview. The apostrophe shows the HTML part's escaping.
@@ -60,6 +62,10 @@ def sample_content(*, company: str, base: str, sender: str, to: str | None = Non
         survey_link=survey_link(base, SAMPLE_SURVEY_CODE, SAMPLE_LINK_TOKEN),
         unsubscribe_link=unsubscribe_link(base, SAMPLE_LINK_TOKEN),
         message_id=_message_id(sender),
+        # The survey's first question as if it were a Rating, so that ``rating_scale`` shows.
+        rating=rating_scale(
+            SampleQuestion(), base=base, code=SAMPLE_SURVEY_CODE, token=SAMPLE_LINK_TOKEN, params=()
+        ),
     )
 
 

@@ -19,17 +19,22 @@ from email.utils import formataddr, formatdate, parseaddr
 from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
+from markupsafe import Markup
 
 from opensure.core import branding
+from opensure.core.languages import DEFAULT, direction
+from opensure.core.translations import translator
+from opensure.dispatch import verp
+from opensure.dispatch.scale import RatingScale, as_html, as_text
 
 # Re-exported: template saving checks a template here.
 from opensure.dispatch.templating import (
     DEFAULT_BODY,
-    DEFAULT_REMINDER_SUBJECT,
     DEFAULT_SUBJECT,
-    REMINDER_PREFIX,
     TemplateProblem,
     check_template,
+    default_template,
+    reminder_subject,
     render,
     template_problems,
 )
@@ -72,11 +77,32 @@ class EmailContent:
     # The account's brand (``core.branding``): ``#rrggbb`` and the logo's absolute URL.
     colour: str | None = None
     logo: str | None = None
+    # The survey's first question when it is a Rating, with this request's links (one click).
+    rating: RatingScale | None = None
+    # The built-in language the customer gets (``core.languages.negotiate`` of the request's
+    # ``language`` data item): the default template's and the HTML part's language.
+    language: str = DEFAULT
     # The request's one reminder rather than its first e-mail (docs/reminders.md).
     reminder: bool = False
 
 
-def _html_document(rendered_body: str, content: EmailContent) -> str:
+# Where the rating scale goes in the HTML part: the template renders this (a value no customer
+# text can hold), then the scale's table replaces it once the text has become paragraphs, so
+# that the table is neither escaped nor turned into paragraphs and links a second time.
+_SCALE_MARK = "opensure-rating-scale-" + secrets.token_hex(8)
+# Mail clients that support them recolour the message for dark mode with these (Apple Mail,
+# Outlook.com and others); the rest keep the inline colours, explicit on every background,
+# or invert the whole message themselves.
+DARK_STYLE = (
+    "<style>:root { color-scheme: light dark; supported-color-schemes: light dark; }"
+    " @media (prefers-color-scheme: dark) {"
+    " .os-body, .os-scale { background-color: #111827 !important; color: #f3f4f6 !important; }"
+    " .os-text { color: #f3f4f6 !important; } .os-muted { color: #d1d5db !important; } }"
+    "</style>"
+)
+
+
+def _html_document(rendered_body: str, content: EmailContent, lang: str | None = None) -> str:
     """Paragraphs and clickable links from the escaped text body; the account's logo above
     them and its colour on the links, when it has them."""
     paragraphs = [p for p in re.split(r"\n\s*\n", rendered_body.strip()) if p.strip()]
@@ -89,18 +115,29 @@ def _html_document(rendered_body: str, content: EmailContent) -> str:
             f'alt="{alt}" style="display: block; max-width: 240px; max-height: 64px;'
             ' height: auto; border: 0;"></p>'
         )
+    scale = as_html(content.rating, content.colour) if content.rating is not None else ""
     for paragraph in paragraphs:
+        if paragraph.strip() == _SCALE_MARK:
+            parts.append(scale)
+            continue
         linked = _URL.sub(
             lambda m: f'<a href="{m.group(0)}"{link_style}>{m.group(0)}</a>', paragraph
         )
-        parts.append("<p>" + linked.replace("\n", "<br>\n") + "</p>")
+        linked = "<p>" + linked.replace("\n", "<br>\n") + "</p>"
+        parts.append(linked.replace(_SCALE_MARK, scale) if _SCALE_MARK in linked else linked)
     # A bar in the brand colour across the top.
     accent = f" border-top: 6px solid {content.colour};" if content.colour else ""
+    # The language is named only when it is known: the built-in default's (an account's own
+    # template is in whatever language it was written in).
+    html_tag = f'<html lang="{lang}" dir="{direction(lang)}">' if lang else "<html>"
     return (
-        '<!doctype html>\n<html><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1"></head>\n'
-        '<body style="font-family: -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif;'
-        " font-size: 16px; line-height: 1.5; color: #1f2937; max-width: 36em; margin: 0 auto;"
+        "<!doctype html>\n" + html_tag + '<head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="color-scheme" content="light dark">'
+        '<meta name="supported-color-schemes" content="light dark">' + DARK_STYLE + "</head>\n"
+        '<body class="os-body" style="font-family: -apple-system, Segoe UI, Roboto, Helvetica,'
+        " Arial, sans-serif; font-size: 16px; line-height: 1.5; color: #1f2937;"
+        " background-color: #ffffff; max-width: 36em; margin: 0 auto; overflow-wrap: anywhere;"
         f' padding: 1em;{accent}">\n' + "\n".join(parts) + "\n</body></html>\n"
     )
 
@@ -186,13 +223,12 @@ def build_message(
     body_template: str | None,
     reply_to: str | None = None,
 ) -> RenderedEmail:
+    default_subject, default_body = default_template(content.language)
     if content.reminder:
-        subject_source = (
-            REMINDER_PREFIX + subject_template if subject_template else DEFAULT_REMINDER_SUBJECT
-        )
+        subject_source = reminder_subject(subject_template, content.language)
     else:
-        subject_source = subject_template or DEFAULT_SUBJECT
-    body_source = body_template or DEFAULT_BODY
+        subject_source = subject_template or default_subject
+    body_source = body_template or default_body
     first_name = one_line(content.first_name or "")
     surname = one_line(content.surname or "")
     values = {
@@ -204,13 +240,24 @@ def build_message(
         "reference": content.reference or "",
         "survey_link": content.survey_link,
         "unsubscribe_link": content.unsubscribe_link,
+        "rating_scale": as_text(content.rating),
         # A text placeholder like the others (the fast path renders only text): set or empty.
         "reminder": "reminder" if content.reminder else "",
     }
-    subject = one_line(render(subject_source, False, values)) or "How did we do?"
+    # The scale belongs to the body: in a subject it is left empty.
+    subject_values = {**values, "rating_scale": ""} if content.rating is not None else values
+    subject = one_line(render(subject_source, False, subject_values)) or translator(
+        content.language
+    ).gettext("How did we do?")
     text = render(body_source, False, values)
     # Autoescaping escapes every value, the customer's included; links are then made clickable.
-    html = _html_document(render(body_source, True, values), content)
+    # The scale is markup already (its question escaped): the template places a mark for it.
+    values["rating_scale"] = Markup(_SCALE_MARK) if content.rating is not None else ""
+    html = _html_document(
+        render(body_source, True, values),
+        content,
+        None if body_template else content.language,
+    )
     to_name = one_line(content.to_name or "")
     headers: tuple[tuple[str, str], ...] = (
         ("Subject", subject),
@@ -262,9 +309,11 @@ def delivery_address(address: str) -> str:
 
 def message_id(request_id: int, token: str, sender: str, *, reminder: bool = False) -> str:
     """Stable per request, so a resend after a crash can be recognised downstream; the
-    reminder's differs from the first e-mail's (and is as stable)."""
+    request's return-path tag (``verp.tag``, an HMAC under its token) lets a bounce that quotes
+    it name the request, and reveals nothing of the survey link's token. The reminder's differs
+    from the first e-mail's (and is as stable)."""
     kind = "feedback-reminder" if reminder else "feedback-request"
-    return f"<{kind}-{request_id}.{token[:12]}@{_sender_domain(sender)}>"
+    return f"<{kind}-{request_id}.{verp.tag(token)}@{_sender_domain(sender)}>"
 
 
 @lru_cache(maxsize=16)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
@@ -27,6 +27,7 @@ from opensure.models import (
     FeedbackRequest,
     FeedbackRequestItem,
     FeedbackResponse,
+    Question,
     Survey,
     Unsubscribe,
 )
@@ -90,6 +91,22 @@ async def claim(
     return list((await conn.execute(stmt)).scalars())
 
 
+def language_of(request_id: Any) -> Any:
+    """The request's ``language`` data item (SPEC §10), as a column of the query that loads the
+    request: no statement of its own per e-mail. The first one if several were given."""
+    return (
+        select(item.c.value)
+        .where(
+            item.c.feedback_request_id == request_id,
+            item.c.kind == "data",
+            item.c.key == "language",
+        )
+        .order_by(item.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 async def load(
     conn: AsyncConnection, ids: Sequence[int], *, reminders: bool = False
 ) -> list[AnyRow]:
@@ -124,6 +141,7 @@ async def load(
             fr.c.attempts,
             fr.c.first_failed_at,
             fr.c.send_at,
+            fr.c.survey_id,
             s.c.code.label("survey_code"),
             s.c.deleted_at.label("survey_deleted_at"),
             a.c.name.label("account_name"),
@@ -137,6 +155,7 @@ async def load(
             logos.c.content_type.label("logo_type"),
             t.c.subject.label("template_subject"),
             t.c.body.label("template_body"),
+            language_of(fr.c.id).label("language"),
             # The reminder's days in force now: the survey's own setting, else the account's.
             func.coalesce(s.c.reminder_after_days, a.c.reminder_after_days).label("reminder_days"),
         )
@@ -150,6 +169,32 @@ async def load(
         .order_by(fr.c.send_at, fr.c.id)
     )
     return list((await conn.execute(stmt)).all())
+
+
+async def first_questions(conn: AsyncConnection, survey_ids: Collection[int]) -> dict[int, AnyRow]:
+    """Each survey's first current question (by position, then id), by survey id: one query for
+    a batch's surveys, whose Rating questions its e-mails show (one click)."""
+    if not survey_ids:
+        return {}
+    q = Question.__table__
+    ranked = (
+        select(
+            q.c.id,
+            q.c.survey_id,
+            q.c.type,
+            q.c.text,
+            q.c.nps,
+            q.c.scale_min,
+            q.c.scale_max,
+            func.row_number()
+            .over(partition_by=q.c.survey_id, order_by=(q.c.position, q.c.id))
+            .label("place"),
+        )
+        .where(q.c.survey_id.in_(set(survey_ids)), q.c.removed_at.is_(None))
+        .subquery()
+    )
+    stmt = select(ranked).where(ranked.c.place == 1)
+    return {row.survey_id: row for row in await conn.execute(stmt)}
 
 
 async def query_params(

@@ -14,11 +14,17 @@ from jinja2 import Template, TemplateError, TemplateSyntaxError, Undefined, node
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import escape
 
+from opensure.core.languages import DEFAULT
+from opensure.core.translations import N_, translator
+
 DEFAULT_SUBJECT = "{% if first_name %}{{ first_name }}, how{% else %}How{% endif %} did we do?"
-# The one reminder's subject (docs/reminders.md); with an account's template, the
-# reminder's subject is REMINDER_PREFIX before the template's own subject.
-DEFAULT_REMINDER_SUBJECT = "A reminder: how did we do?"
-REMINDER_PREFIX = "Reminder: "
+# The one reminder's subject (docs/reminders.md); with an account's template, the reminder's
+# subject is REMINDER_SUBJECT around the template's own (both translated: ``reminder_subject``).
+DEFAULT_REMINDER_SUBJECT = N_("A reminder: how did we do?")
+REMINDER_SUBJECT = N_("Reminder: %(subject)s")
+REMINDER_SENTENCE = N_(
+    "We wrote to you a few days ago. In case that e-mail got buried, here is the link once more."
+)
 DEFAULT_BODY = """\
 {% if first_name %}Hi {{ first_name }},{% else %}Hello,{% endif %}
 
@@ -29,7 +35,9 @@ We wrote to you a few days ago. In case that e-mail got buried, here is the link
 Thank you for choosing {{ company }}{% if reference %} (your reference {{ reference }}){% endif %}.
 We'd love to hear how it went. It takes about a minute:
 
-{{ survey_link }}
+{% if rating_scale %}{{ rating_scale }}
+
+Or open the survey: {{ survey_link }}{% else %}{{ survey_link }}{% endif %}
 
 Your answers go straight to the team that helped you.
 
@@ -39,6 +47,71 @@ Thanks,
 --
 Don't want emails like this? Unsubscribe: {{ unsubscribe_link }}
 """
+
+
+@lru_cache(maxsize=16)
+def default_template(lang: str) -> tuple[str, str]:
+    """The built-in default (subject, body) in a built-in language (SPEC §10), built once per
+    language from the catalog's sentences. English is :data:`DEFAULT_SUBJECT` and
+    :data:`DEFAULT_BODY` as written. Only placeholders and ifs, so it takes the fast path.
+
+    The one-click rating scale is placed as in DEFAULT_BODY; its end words come from the same
+    catalog (``core.ratings.end_words`` through ``translator(lang).gettext``).
+    """
+    if lang == DEFAULT:
+        return DEFAULT_SUBJECT, DEFAULT_BODY
+    _ = translator(lang).gettext
+
+    def fill(text: str) -> str:
+        # A placeholder of the sentence becomes the template's own; braces a translation
+        # might hold are kept as text.
+        text = text.replace("{", "{{ '{' }}")
+        for name in PLACEHOLDERS:
+            text = text.replace(f"%({name})s", "{{ " + name + " }}")
+        return text
+
+    subject = (
+        "{% if first_name %}"
+        + fill(_("%(first_name)s, how did we do?"))
+        + "{% else %}"
+        + fill(_("How did we do?"))
+        + "{% endif %}"
+    )
+    body = (
+        "{% if first_name %}"
+        + fill(_("Hi %(first_name)s,"))
+        + "{% else %}"
+        + fill(_("Hello,"))
+        + "{% endif %}\n\n{% if reminder %}"
+        + fill(_(REMINDER_SENTENCE))
+        + "\n\n{% endif %}{% if reference %}"
+        + fill(_("Thank you for choosing %(company)s (your reference %(reference)s)."))
+        + "{% else %}"
+        + fill(_("Thank you for choosing %(company)s."))
+        + "{% endif %}\n"
+        + fill(_("We'd love to hear how it went. It takes about a minute:"))
+        + "\n\n{% if rating_scale %}{{ rating_scale }}\n\n"
+        + fill(_("Or open the survey: %(survey_link)s"))
+        + "{% else %}{{ survey_link }}{% endif %}\n\n"
+        + fill(_("Your answers go straight to the team that helped you."))
+        + "\n\n"
+        + fill(_("Thanks,"))
+        + "\n{{ company }}\n\n--\n"
+        + fill(_("Don't want emails like this? Unsubscribe: %(unsubscribe_link)s"))
+        + "\n"
+    )
+    return subject, body
+
+
+@lru_cache(maxsize=64)
+def reminder_subject(template_subject: str | None, lang: str) -> str:
+    """The reminder's subject template: the built-in one in ``lang``, or an account template's
+    own subject inside the translated ``Reminder: …`` (docs/reminders.md)."""
+    _ = translator(lang).gettext
+    if not template_subject:
+        return _(DEFAULT_REMINDER_SUBJECT).replace("{", "{{ '{' }}")
+    return _(REMINDER_SUBJECT).replace("{", "{{ '{' }}").replace("%(subject)s", template_subject)
+
 
 # Every placeholder a template may use, with what it holds (the console's editor lists these).
 PLACEHOLDER_NOTES = {
@@ -50,6 +123,11 @@ PLACEHOLDER_NOTES = {
     "reference": "The request's reference, e.g. your ticket number (otherwise empty).",
     "survey_link": "The link to this customer's survey; without it they cannot answer.",
     "unsubscribe_link": "The link where the customer stops all survey e-mails.",
+    "rating_scale": (
+        "When the survey's first question is a Rating: that question with its scale, each value"
+        " a link that opens the survey with it chosen (one click). Place it on a line of its"
+        " own. Empty for other surveys."
+    ),
     "reminder": "Set (true in {% if reminder %}) in the one reminder e-mail, empty in the first.",
 }
 PLACEHOLDERS = tuple(PLACEHOLDER_NOTES)
@@ -100,7 +178,9 @@ _SAMPLES = (
     {name: f"sample {name}" for name in PLACEHOLDERS},
     {
         **{name: f"sample {name}" for name in PLACEHOLDERS},
-        **dict.fromkeys(("first_name", "surname", "name", "reference", "reminder"), ""),
+        **dict.fromkeys(
+            ("first_name", "surname", "name", "reference", "rating_scale", "reminder"), ""
+        ),
     },
 )
 

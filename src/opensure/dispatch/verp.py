@@ -6,8 +6,9 @@ hex digits (64 bits). The tag proves the bounce is about that request (nobody wi
 can make one) and reveals nothing of the token: HMAC is one-way, and the survey link needs the
 whole token. Nothing is stored: the tag is computed again from the token when a bounce arrives.
 
-A bounce can also name its request by the e-mail's Message-ID
-(``render.message_id``: the request id and the token's first 12 characters).
+A bounce can also name its request by the e-mail's Message-ID (``render.message_id``: the
+request id and the same tag). E-mails sent before 2026-12 carried the token's first 12
+characters there instead; bounces quoting those are still recognised.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ TAG_LENGTH = 16
 _LABEL = b"opensure-return-path-v1"
 
 _RETURN_PATH = re.compile(r"[A-Za-z0-9._%=-]+\+(\d{1,19})-([0-9a-f]{16})@", re.IGNORECASE)
-_MESSAGE_ID = re.compile(r"feedback-request-(\d{1,19})\.([A-Za-z0-9_-]{12})@")
+_MESSAGE_ID = re.compile(
+    r"feedback-(?:request|reminder)-(\d{1,19})\.([0-9a-f]{16}|[A-Za-z0-9_-]{12})@"
+)
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,7 @@ class Ref:
 
     request_id: int
     check: str
-    kind: str  # "return_path" or "message_id"
+    kind: str  # "return_path" or "message_id" (a tag), "message_id_v0" (a token prefix)
 
 
 def tag(token: str) -> str:
@@ -70,7 +73,9 @@ def refs_in(texts: Iterable[str]) -> list[Ref]:
         for m in _RETURN_PATH.finditer(text):
             found[Ref(int(m.group(1)), m.group(2).lower(), "return_path")] = None
         for m in _MESSAGE_ID.finditer(text):
-            found[Ref(int(m.group(1)), m.group(2), "message_id")] = None
+            check = m.group(2)
+            kind = "message_id" if len(check) == TAG_LENGTH else "message_id_v0"
+            found[Ref(int(m.group(1)), check, kind)] = None
     return list(found)
 
 
@@ -78,5 +83,5 @@ def matches(ref: Ref, token: str | None) -> bool:
     """Whether ``ref`` was made from this token (constant time)."""
     if not token:
         return False
-    expected = tag(token) if ref.kind == "return_path" else token[:12]
+    expected = token[:12] if ref.kind == "message_id_v0" else tag(token)
     return hmac.compare_digest(expected.encode(), ref.check.encode())

@@ -36,6 +36,7 @@ from opensure.core import netcheck
 from opensure.core import webhooks as rules
 from opensure.core.clock import utcnow
 from opensure.db.fast import SaSession
+from opensure.db.notify import EVENTS_CHANNEL, DueListener, local_events
 from opensure.stores import webhooks as outbox
 
 log = logging.getLogger("opensure.dispatch.webhooks")
@@ -68,6 +69,8 @@ class WebhookSender:
         self.clock = clock
         self.resolve = resolve
         self.transport = transport
+        self.database_url = engine.url.render_as_string(hide_password=False)
+        self.wakeup = asyncio.Event()
         self.delivered = 0
         self.failed = 0
 
@@ -90,59 +93,138 @@ class WebhookSender:
         )
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until ``stop`` is set; an idle sender looks again every ``interval``."""
-        async with self._client() as client:
-            while not stop.is_set():
-                try:
-                    count = await self.run_once(client)
-                except Exception:
-                    log.exception("webhook round failed; retrying after the interval")
-                    count = 0
-                if not count:
-                    with suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), self.interval)
+        """Deliver until ``stop`` is set. An idle sender looks again every ``interval``, or at
+        once when an event is written (``NOTIFY`` on PostgreSQL, in-process on SQLite)."""
+        listener = DueListener(self.database_url, self.wakeup.set, channel=EVENTS_CHANNEL)
+        unsubscribe = local_events.subscribe(self.wakeup.set)
+        try:
+            async with self._client() as client:
+                await self._deliver(client, stop, listener)
+        finally:
+            unsubscribe()
+            await listener.close()
 
     async def drain(self) -> int:
         """Attempt everything due now, once; how many attempts were made (for tests)."""
-        total = 0
         async with self._client() as client:
-            while count := await self.run_once(client):
-                total += count
-        return total
+            return await self._deliver(client, None, None)
 
-    async def run_once(self, client: httpx.AsyncClient) -> int:
-        """Claim a batch of due events and attempt each; how many were claimed."""
+    async def _deliver(
+        self, client: httpx.AsyncClient, stop: asyncio.Event | None, listener: DueListener | None
+    ) -> int:
+        """The pipeline: ``concurrency`` posters take claimed events from a queue, a recorder
+        writes finished attempts in one transaction each time it gets the chance (a group
+        commit), and this loop claims more whenever fewer than two events per poster are in
+        hand, so no poster waits for the slowest attempt of a round. Without ``stop``, returns
+        once nothing due is left (``drain``). How many events were claimed."""
+        todo: asyncio.Queue[outbox.Due | None] = asyncio.Queue()
+        done: asyncio.Queue[tuple[outbox.Due, outbox.Attempt] | None] = asyncio.Queue()
+        room = asyncio.Event()  # set whenever attempts have been recorded
+        in_hand = 0  # claimed and not yet recorded
+        claimed = 0
+
+        async def post() -> None:
+            while (event := await todo.get()) is not None:
+                done.put_nowait((event, await self.attempt(client, event)))
+
+        async def record() -> None:
+            nonlocal in_hand
+            while (first := await done.get()) is not None:
+                batch = [first]
+                closing = False
+                while not done.empty():
+                    item = done.get_nowait()
+                    if item is None:
+                        closing = True
+                        break
+                    batch.append(item)
+                try:
+                    await self._record(batch)
+                except Exception:
+                    # Left claimed: another look after the lease delivers them again.
+                    log.exception("recording %d webhook attempts failed", len(batch))
+                in_hand -= len(batch)
+                room.set()
+                if closing:
+                    return
+
+        posters = [asyncio.create_task(post()) for _ in range(self.concurrency)]
+        recorder = asyncio.create_task(record())
+        low, high = 2 * self.concurrency, 4 * self.concurrency
+        try:
+            while stop is None or not stop.is_set():
+                if listener is not None:
+                    await listener.ensure()
+                # Cleared before the claim: an event written during it wakes the next one.
+                self.wakeup.clear()
+                room.clear()
+                want = high - in_hand
+                try:
+                    due = await self._claim(want)
+                except Exception:
+                    log.exception("claiming webhook events failed; retrying after the interval")
+                    due = []
+                for event in due:
+                    todo.put_nowait(event)
+                in_hand += len(due)
+                claimed += len(due)
+                if len(due) == want:
+                    # More may be due: claim again once the posters have room.
+                    while in_hand > low and not (stop is not None and stop.is_set()):
+                        await _first(room.wait(), stop.wait() if stop else None)
+                        room.clear()
+                    continue
+                if stop is None:
+                    if in_hand == 0:
+                        break
+                    await room.wait()
+                    continue
+                await _first(stop.wait(), self.wakeup.wait(), asyncio.sleep(self.interval))
+        finally:
+            await self._wind_down(todo, done, posters, recorder)
+        return claimed
+
+    async def _wind_down(
+        self,
+        todo: asyncio.Queue[outbox.Due | None],
+        done: asyncio.Queue[tuple[outbox.Due, outbox.Attempt] | None],
+        posters: list[asyncio.Task[None]],
+        recorder: asyncio.Task[None],
+    ) -> None:
+        """Give back events not yet started, let attempts under way finish and be recorded."""
+        waiting = [e for e in _drain(todo) if e is not None]
+        if waiting:
+            with suppress(Exception):
+                async with self.engine.begin() as conn:
+                    await outbox.release(SaSession(conn), self.owner, [e.id for e in waiting])
+        for _ in posters:
+            todo.put_nowait(None)
+        await asyncio.gather(*posters, return_exceptions=True)
+        done.put_nowait(None)
+        await asyncio.gather(recorder, return_exceptions=True)
+
+    async def _claim(self, limit: int) -> list[outbox.Due]:
         now = self.clock()
         until = now + dt.timedelta(seconds=self.lease_seconds)
         async with self.engine.begin() as conn:
-            due = await outbox.claim(
-                SaSession(conn), owner=self.owner, now=now, until=until, limit=self.concurrency * 4
+            return await outbox.claim(
+                SaSession(conn), owner=self.owner, now=now, until=until, limit=limit
             )
-        if due:
-            gate = asyncio.Semaphore(self.concurrency)
-
-            async def one(event: outbox.Due) -> tuple[outbox.Due, outbox.Attempt]:
-                async with gate:
-                    return event, await self.attempt(client, event)
-
-            await self._record(await asyncio.gather(*(one(event) for event in due)))
-        return len(due)
 
     async def _record(self, attempts: list[tuple[outbox.Due, outbox.Attempt]]) -> None:
-        """The round's attempts in one transaction (a commit per event cost more than the
-        POST itself). A crash before it re-sends the round's events with their webhook-ids:
-        at least once, as promised."""
+        """Attempts in one transaction (a commit per event cost more than the POST itself). A
+        crash before it re-sends these events with their webhook-ids: at least once, as
+        promised."""
+        outcomes = [
+            (event, attempt, None if attempt.delivered else self._next(event, attempt.at))
+            for event, attempt in attempts
+        ]
         async with self.engine.begin() as conn:
-            session = SaSession(conn)
-            outcomes = []
-            for event, attempt in attempts:
-                next_at = None if attempt.delivered else self._next(event, attempt.at)
-                await outbox.record(session, event, attempt, next_at)
-                outcomes.append((event, attempt, next_at))
+            await outbox.record(SaSession(conn), outcomes)
         for event, attempt, next_at in outcomes:
             if attempt.delivered:
                 self.delivered += 1
-                log.info("webhook %s delivered (%s)", event.id, attempt.status_code)
+                log.debug("webhook %s delivered (%s)", event.id, attempt.status_code)
             else:
                 self.failed += 1
                 when = "giving up" if next_at is None else f"retry at {next_at:%H:%M:%S}"
@@ -184,6 +266,23 @@ class WebhookSender:
         except httpx.HTTPError as exc:
             return result(None, f"{type(exc).__name__}: {exc}" if str(exc) else repr(exc), None)
         return result(response.status_code, None, excerpt)
+
+
+async def _first(*waits: Awaitable[Any] | None) -> None:
+    """Wait until the first of ``waits`` is done (None entries are ignored)."""
+    tasks = [asyncio.ensure_future(w) for w in waits if w is not None]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+def _drain(queue: asyncio.Queue[Any]) -> list[Any]:
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items
 
 
 def _pinned(url: str, target: netcheck.Target) -> tuple[str, dict[str, Any], str | None]:

@@ -99,6 +99,8 @@ class Batch:
     now: dt.datetime
     send_until: dt.datetime
     reasons: dict[int, str]
+    # Each survey's first question, by survey id (its e-mails show it when it is a Rating).
+    first_questions: dict[int, Any]
     # Sent requests' reminders rather than first e-mails.
     reminder: bool = False
 
@@ -287,6 +289,7 @@ class Dispatcher:
         async with self.engine.connect() as conn:
             rows = await repo.load(conn, ids, reminders=reminders)
             params = await repo.query_params(conn, ids)
+            first = await repo.first_questions(conn, {r.survey_id for r in rows})
             reasons = rules.no_reminder(rows) if reminders else rules.removed_or_erased(rows)
             pairs = [rules.address(r) for r in rules.to_check(rows, reasons)]
             gone = await repo.unsubscribed(conn, pairs)
@@ -297,7 +300,7 @@ class Dispatcher:
                 failed = await repo.recently_bounced(conn, pairs, since)
                 reasons.update(rules.bounced(rows, reasons, failed))
         deadline = rules.send_deadline(now, self.settings.lease_seconds)
-        return Batch(ids, rows, params, now, deadline, reasons, reminders)
+        return Batch(ids, rows, params, now, deadline, reasons, first, reminders)
 
     async def _abandon(self, task: asyncio.Task[Batch | None]) -> None:
         """A batch claimed ahead that will not be sent now: give it back."""
@@ -391,8 +394,9 @@ class Dispatcher:
                 row = queue.get_nowait()
                 low.check()
                 params = batch.params.get(row.id, [])
+                question = batch.first_questions.get(row.survey_id)
                 outcome, detail = await self._send_one(
-                    session, row, params, committed, reminder=batch.reminder
+                    session, row, params, committed, question, reminder=batch.reminder
                 )
                 note(outcome, self.stats, detail)
                 committed = self.recording.add(outcome)
@@ -401,15 +405,22 @@ class Dispatcher:
                 await asyncio.shield(committed)
 
     def content_for(
-        self, row: Any, params: Sequence[tuple[str, str]], *, reminder: bool = False
+        self,
+        row: Any,
+        params: Sequence[tuple[str, str]],
+        question: Any = None,
+        *,
+        reminder: bool = False,
     ) -> EmailContent:
         """What goes into the email (or with ``reminder``, the reminder) for a loaded request
-        (``repo.load``)."""
+        (``repo.load``); ``question`` is its survey's first question (``repo.first_questions``),
+        shown when it is a Rating."""
         return compose.content_for(
             row,
             params,
             base=self.settings.public_base,
             sender=self.settings.mail_from,
+            question=question,
             reminder=reminder,
         )
 
@@ -431,12 +442,13 @@ class Dispatcher:
         row: Any,
         params: Sequence[tuple[str, str]],
         ready: asyncio.Future[None] | None = None,
+        question: Any = None,
         *,
         reminder: bool = False,
     ) -> tuple[Outcome, str]:
         """Send one request's email (or its reminder) once ``ready`` is done; its outcome and a
         detail for the log (NotReady if ``ready`` failed: nothing was sent)."""
-        content = self.content_for(row, params, reminder=reminder)
+        content = self.content_for(row, params, question, reminder=reminder)
         now = self.clock()
         if reminder:
             return await self._remind_one(session, row, content, now, ready)

@@ -17,8 +17,10 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import RedirectResponse, Response
 
 from opensure.api.deps import installation_secret, read, transaction
-from opensure.core import branding, signing
+from opensure.core import branding, ratings, signing
+from opensure.core.languages import negotiate
 from opensure.core.links import SURVEY_PATH, TOKEN_PARAM, UNSUBSCRIBE_PATH
+from opensure.core.translations import N_, translator
 from opensure.db.fast import SaSession
 from opensure.feedback_responses import repository as responses_repo
 from opensure.feedback_responses import service as responses
@@ -28,10 +30,12 @@ from opensure.surveys import repository as repo
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-templates.env.globals["scale"] = forms.scale
+templates.env.globals["scale"] = ratings.scale
 
 FORM_TOKEN_SECONDS = 7 * 24 * 3600
 MAX_FORM_BYTES = 256 * 1024
+# ``/s/{code}/thanks?lang=de``: the thank-you page in the language of the request just answered.
+LANG_PARAM = "lang"
 # ``/s/{code}?preview=1``: the survey as a customer from an e-mail sees it, for the console's
 # preview. Its answers are checked as usual and never recorded; the archived survey shows too.
 PREVIEW_PARAM = "preview"
@@ -43,9 +47,28 @@ class _SampleCustomer:
 
     first_name: str = "Sam"
     id: int = 0
+    # The built-in texts' language of the preview: like a request without a language item,
+    # English (the console's language).
+    language: str | None = None
 
 
-def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+def _language(request: Request, feedback_request: Any = None) -> str:
+    """The language of a page (SPEC §10): a request's ``language`` data item (missing or
+    unknown → English, as its e-mail), else the browser's ``Accept-Language``."""
+    if feedback_request is not None:
+        return negotiate(feedback_request.language)
+    return negotiate(request.headers.get("accept-language"))
+
+
+def _page(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    status_code: int = 200,
+    lang: str | None = None,
+) -> Response:
+    tr = translator(lang or _language(request))
+    context = {**context, "lang": tr.lang, "dir": tr.dir, "_": tr.gettext}
     response = templates.TemplateResponse(request, name, context, status_code=status_code)
     response.headers.update(PREVIEW_HEADERS if context.get("preview") else SECURITY_HEADERS)
     return response
@@ -57,29 +80,38 @@ async def _preview(
     """The preview's form (``form`` None) or what submitting it would show; nothing saved."""
     found = await repo.survey_by_code(conn, code)
     if found is None:
-        return _message(request, "Survey not found", "We couldn't find this survey.", 404)
+        return _message(request, N_("Survey not found"), N_("We couldn't find this survey."), 404)
     survey, questions = found
     secret = await installation_secret(request)
+    sample = _SampleCustomer()
+    lang = _language(request, sample)
     if form is not None:
-        submission = forms.check(questions, form, anonymous=False)
+        submission = forms.check(questions, form, anonymous=False, gettext=translator(lang).gettext)
         if not submission.errors:
             context = {"title": "Thank you", "company": survey.account_name, "preview": True}
-            return _page(request, "thanks.html", context)
+            return _page(request, "thanks.html", context, lang=lang)
     context = _context(
         request,
         secret,
         survey,
         questions,
-        _SampleCustomer(),
+        sample,
         "",
         entered=form,
         errors=submission.errors if form is not None else None,
     )
-    return _page(request, "survey.html", {**context, "preview": True}, 200 if form is None else 422)
+    status = 200 if form is None else 422
+    return _page(request, "survey.html", {**context, "preview": True}, status, lang)
 
 
-def _message(request: Request, title: str, message: str, status_code: int) -> Response:
-    return _page(request, "message.html", {"title": title, "message": message}, status_code)
+def _message(
+    request: Request, title: str, message: str, status_code: int, lang: str | None = None
+) -> Response:
+    """A friendly page with a title and a message (English texts marked with ``N_``), in
+    ``lang`` or the browser's language."""
+    tr = translator(lang or _language(request))
+    context = {"title": tr.gettext(title), "message": tr.gettext(message)}
+    return _page(request, "message.html", context, status_code, tr.lang)
 
 
 def _branded(row: Any, **context: Any) -> dict[str, Any]:
@@ -101,16 +133,16 @@ async def _load(request: Request, conn: Any, code: str, token: str) -> tuple[Any
     if found is None:
         return _message(
             request,
-            "Survey not found",
-            "We couldn't find this survey. Please check the link you followed.",
+            N_("Survey not found"),
+            N_("We couldn't find this survey. Please check the link you followed."),
             404,
         )
     survey, questions = found
     if survey.deleted_at is not None:
         return _message(
             request,
-            "This survey is closed",
-            "Thank you for your interest: this survey no longer takes answers.",
+            N_("This survey is closed"),
+            N_("Thank you for your interest: this survey no longer takes answers."),
             410,
         )
     feedback_request = None
@@ -119,14 +151,20 @@ async def _load(request: Request, conn: Any, code: str, token: str) -> tuple[Any
         if feedback_request is None or feedback_request.survey_id != survey.id:
             return _message(
                 request,
-                "This link isn't valid",
-                "The link you followed is not "
-                "valid any more. Please check you copied the whole link.",
+                N_("This link isn't valid"),
+                N_(
+                    "The link you followed is not valid any more. "
+                    "Please check you copied the whole link."
+                ),
                 404,
             )
         if feedback_request.deletion_requested_at is not None:
             return _message(
-                request, "This link has expired", "This survey link is no longer active.", 410
+                request,
+                N_("This link has expired"),
+                N_("This survey link is no longer active."),
+                410,
+                _language(request, feedback_request),
             )
     return survey, questions, feedback_request
 
@@ -144,9 +182,9 @@ def _context(
 ) -> dict[str, Any]:
     greeting = None
     if feedback_request is not None and feedback_request.first_name:
-        greeting = (
-            f"Hi {feedback_request.first_name}, thank you for taking a minute "
-            "to tell us how we did."
+        greeting = translator(_language(request, feedback_request)).gettext(
+            "Hi %(first_name)s, thank you for taking a minute to tell us how we did.",
+            first_name=feedback_request.first_name,
         )
     return _branded(
         survey,
@@ -182,6 +220,8 @@ async def survey_page(
         entered: dict[str, list[str]] = {}
         if feedback_request is not None:
             entered = await _previous_answers(conn, feedback_request.id, questions)
+    # A value chosen in the e-mail (one click) is shown chosen; a GET never records it.
+    entered.update(forms.chosen_in_link(request.query_params.multi_items(), questions))
     return _page(
         request,
         "survey.html",
@@ -194,6 +234,7 @@ async def survey_page(
             t,
             entered=entered,
         ),
+        lang=_language(request, feedback_request),
     )
 
 
@@ -219,8 +260,8 @@ async def submit_survey(code: str, request: Request) -> Response:
     if len(body) > MAX_FORM_BYTES:
         return _message(
             request,
-            "Too much text",
-            "Your answers were too long to send. Please shorten them and try again.",
+            N_("Too much text"),
+            N_("Your answers were too long to send. Please shorten them and try again."),
             413,
         )
     try:
@@ -228,8 +269,8 @@ async def submit_survey(code: str, request: Request) -> Response:
     except (UnicodeDecodeError, ValueError):
         return _message(
             request,
-            "Something went wrong",
-            "We couldn't read your answers. Please go back and try again.",
+            N_("Something went wrong"),
+            N_("We couldn't read your answers. Please go back and try again."),
             400,
         )
     token = (form.get(TOKEN_PARAM) or [""])[0]
@@ -237,9 +278,11 @@ async def submit_survey(code: str, request: Request) -> Response:
     if not form_token_ok(await installation_secret(request), code, token, form_token):
         return _message(
             request,
-            "Please try again",
-            "This form has expired or didn't come "
-            "from this site. Please open the survey link again.",
+            N_("Please try again"),
+            N_(
+                "This form has expired or didn't come from this site. "
+                "Please open the survey link again."
+            ),
             403,
         )
     if form.get(PREVIEW_PARAM) and not token:
@@ -250,7 +293,13 @@ async def submit_survey(code: str, request: Request) -> Response:
         if isinstance(loaded, Response):
             return loaded
         survey, questions, feedback_request = loaded
-        submission = forms.check(questions, form, anonymous=feedback_request is None)
+        lang = _language(request, feedback_request)
+        submission = forms.check(
+            questions,
+            form,
+            anonymous=feedback_request is None,
+            gettext=translator(lang).gettext,
+        )
         if submission.errors:
             context = _context(
                 request,
@@ -262,7 +311,7 @@ async def submit_survey(code: str, request: Request) -> Response:
                 entered=form,
                 errors=submission.errors,
             )
-            return _page(request, "survey.html", context, 422)
+            return _page(request, "survey.html", context, 422, lang)
         await responses.save_submission(
             conn,
             survey=survey,
@@ -270,18 +319,27 @@ async def submit_survey(code: str, request: Request) -> Response:
             contact=submission.contact,
             answers=submission.answers,
         )
-    response = RedirectResponse(SURVEY_PATH.format(code=code) + "/thanks", status_code=303)
+    thanks = SURVEY_PATH.format(code=code) + "/thanks"
+    if feedback_request is not None and feedback_request.language:
+        thanks += f"?{LANG_PARAM}={lang}"  # a built-in tag: nothing to escape
+    response = RedirectResponse(thanks, status_code=303)
     response.headers.update(SECURITY_HEADERS)
     return response
 
 
 @router.get(SURVEY_PATH + "/thanks")
-async def thanks_page(code: str, request: Request) -> Response:
+async def thanks_page(
+    code: str, request: Request, lang: str = Query("", alias=LANG_PARAM)
+) -> Response:
+    language = negotiate(lang) if lang else _language(request)
     async with read(request) as conn:
         found = await repo.survey_by_code(conn, code)
     if found is None:
-        return _message(request, "Survey not found", "We couldn't find this survey.", 404)
-    return _page(request, "thanks.html", _branded(found[0], title="Thank you"))
+        return _message(
+            request, N_("Survey not found"), N_("We couldn't find this survey."), 404, language
+        )
+    title = translator(language).gettext("Thank you")
+    return _page(request, "thanks.html", _branded(found[0], title=title), lang=language)
 
 
 async def _unsubscribe_target(request: Request, conn: Any, token: str) -> Any:
@@ -289,9 +347,11 @@ async def _unsubscribe_target(request: Request, conn: Any, token: str) -> Any:
     if found is None or not found.email:
         return _message(
             request,
-            "This link isn't valid",
-            "The unsubscribe link you followed "
-            "is not valid. Please check you copied the whole link.",
+            N_("This link isn't valid"),
+            N_(
+                "The unsubscribe link you followed is not valid. "
+                "Please check you copied the whole link."
+            ),
             404,
         )
     return found
@@ -303,8 +363,10 @@ async def unsubscribe_page(token: str, request: Request) -> Response:
         target = await _unsubscribe_target(request, conn, token)
     if isinstance(target, Response):
         return target
-    context = _branded(target, title="Unsubscribe", email=target.email)
-    return _page(request, "unsubscribe.html", {**context, "done": False})
+    lang = _language(request, target)
+    title = translator(lang).gettext("Unsubscribe")
+    context = _branded(target, title=title, email=target.email)
+    return _page(request, "unsubscribe.html", {**context, "done": False}, lang=lang)
 
 
 @router.post(UNSUBSCRIBE_PATH)
@@ -315,8 +377,10 @@ async def unsubscribe(token: str, request: Request) -> Response:
         if isinstance(target, Response):
             return target
         await repo.unsubscribe(conn, target.account_id, target.email)
-    context = _branded(target, title="Unsubscribed", email=target.email)
-    return _page(request, "unsubscribe.html", {**context, "done": True})
+    lang = _language(request, target)
+    title = translator(lang).gettext("Unsubscribed")
+    context = _branded(target, title=title, email=target.email)
+    return _page(request, "unsubscribe.html", {**context, "done": True}, lang=lang)
 
 
 @router.api_route("/s/{rest:path}", methods=["GET", "POST"])
@@ -325,7 +389,7 @@ async def unknown_page(rest: str, request: Request) -> Response:
     """A mangled link under the survey pages: the friendly page, not the API's JSON 404."""
     return _message(
         request,
-        "Page not found",
-        "We couldn't find this page. Please check you copied the whole link.",
+        N_("Page not found"),
+        N_("We couldn't find this page. Please check you copied the whole link."),
         404,
     )

@@ -7,6 +7,9 @@ from html import escape
 
 from starlette.responses import HTMLResponse
 
+from opensure.core.languages import negotiate
+from opensure.core.translations import translator
+
 PAGE_PREFIXES = ("/s/", "/u/")
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -36,11 +39,18 @@ def is_page(path: str) -> bool:
 
 
 def bare_page(
-    status_code: int, title: str, message: str, headers: Mapping[str, str] | None = None
+    status_code: int,
+    title: str,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    accept_language: str | None = None,
 ) -> HTMLResponse:
-    """A self-contained page for when the templates or the database cannot be relied on."""
+    """A self-contained page for when the templates or the database cannot be relied on, in
+    the browser's language (the catalogs are in memory: no database needed)."""
+    tr = translator(negotiate(accept_language))
+    title, message = tr.gettext(title), tr.gettext(message)
     body = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<!doctype html><html lang="{tr.lang}" dir="{tr.dir}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<title>{escape(title)}</title><link rel="stylesheet" href="/static/survey.css"></head>'
         f'<body><main class="page"><h1>{escape(title)}</h1>'

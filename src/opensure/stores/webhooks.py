@@ -19,6 +19,7 @@ from typing import Any
 from opensure.core import webhooks as rules
 from opensure.core.clock import utcnow
 from opensure.db.fast import Query, Session, in_list, list_param
+from opensure.db.notify import announce_events
 
 _LIVE = "removed_at IS NULL AND disabled_at IS NULL"
 
@@ -77,6 +78,7 @@ async def insert(
     ]
     if rows:
         await session.executemany(_INSERT, [(*r, session.ts(now)) for r in rows])
+        await announce_events(session)
     return [r[0] for r in rows]
 
 
@@ -208,23 +210,39 @@ class Attempt:
         return self.error or f"HTTP {self.status_code}"
 
 
-async def record(session: Session, due: Due, attempt: Attempt, next_at: dt.datetime | None) -> None:
-    """Log an attempt and its consequence (run inside a transaction): delivered; due again at
-    ``next_at``; or, with neither, given up and the endpoint marked failing."""
-    ts = session.ts(attempt.at)
-    error = None if attempt.error is None else attempt.error[:500]
-    await session.execute(
-        _LOG, due.id, ts, attempt.status_code, error, attempt.latency_ms, attempt.excerpt
-    )
-    if attempt.delivered:
-        await session.execute(_DELIVERED, due.id, ts)
-        await session.execute(_HEALTHY, due.endpoint_id)
-    elif next_at is not None:
-        await session.execute(_RETRY, due.id, session.ts(next_at))
-    else:
-        await session.execute(_GIVEN_UP, due.id, ts)
-        reason = f"Gave up on event {due.id} after {due.attempts + 1} attempts: {attempt.reason()}"
-        await session.execute(_FAILING, due.endpoint_id, ts, reason[:500])
+async def record(
+    session: Session, attempts: Sequence[tuple[Due, Attempt, dt.datetime | None]]
+) -> None:
+    """Log attempts and their consequences (run inside a transaction): each is delivered; due
+    again at its ``next_at``; or, with neither, given up and its endpoint marked failing. One
+    ``executemany`` per statement, whatever the number of attempts."""
+    logged, delivered, retried = [], [], []
+    healthy: set[int] = set()
+    for due, attempt, next_at in attempts:
+        ts = session.ts(attempt.at)
+        error = None if attempt.error is None else attempt.error[:500]
+        logged.append((due.id, ts, attempt.status_code, error, attempt.latency_ms, attempt.excerpt))
+        if attempt.delivered:
+            delivered.append((due.id, ts))
+            healthy.add(due.endpoint_id)
+        elif next_at is not None:
+            retried.append((due.id, session.ts(next_at)))
+    for query, rows in (
+        (_LOG, logged),
+        (_DELIVERED, delivered),
+        (_HEALTHY, [(e,) for e in sorted(healthy)]),
+        (_RETRY, retried),
+    ):
+        if rows:
+            await session.executemany(query, rows)
+    for due, attempt, next_at in attempts:
+        if not attempt.delivered and next_at is None:
+            ts = session.ts(attempt.at)
+            await session.execute(_GIVEN_UP, due.id, ts)
+            reason = (
+                f"Gave up on event {due.id} after {due.attempts + 1} attempts: {attempt.reason()}"
+            )
+            await session.execute(_FAILING, due.endpoint_id, ts, reason[:500])
 
 
 _RELEASE = _with_list(
