@@ -23,6 +23,7 @@ from opensure.db.fast import SaSession
 from opensure.feedback_responses import repository as responses_repo
 from opensure.feedback_responses import service as responses
 from opensure.pages import forms
+from opensure.pages.language import shown
 from opensure.pages.security import PREVIEW_HEADERS, SECURITY_HEADERS
 from opensure.surveys import repository as repo
 
@@ -148,11 +149,14 @@ def _context(
             f"Hi {feedback_request.first_name}, thank you for taking a minute "
             "to tell us how we did."
         )
+    texts = shown(request, feedback_request, survey, questions)
     return _branded(
         survey,
-        title=survey.name,
+        title=texts.name,
         survey=survey,
-        questions=questions,
+        survey_name=texts.name,
+        lang=texts.language,
+        questions=texts.questions,
         token=token,
         token_param=TOKEN_PARAM,
         anonymous=feedback_request is None,

@@ -18,6 +18,7 @@ from opensure.models import (
     Account,
     AccountLogo,
     FeedbackRequest,
+    FeedbackRequestItem,
     Question,
     QuestionRevision,
     Staff,
@@ -66,7 +67,19 @@ async def survey_by_code(conn: AsyncConnection, code: str) -> tuple[AnyRow, list
 
 
 async def request_by_token(conn: AsyncConnection, token: str) -> AnyRow | None:
-    st = Staff.__table__
+    st, items = Staff.__table__, FeedbackRequestItem.__table__
+    # The request's data item ``language`` (SPEC §10): the language of its page.
+    language = (
+        select(items.c.value)
+        .where(
+            items.c.feedback_request_id == fr.c.id,
+            items.c.kind == "data",
+            items.c.key == "language",
+        )
+        .order_by(items.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
     stmt = (
         select(
             fr.c.id,
@@ -81,6 +94,7 @@ async def request_by_token(conn: AsyncConnection, token: str) -> AnyRow | None:
             fr.c.site_id,
             fr.c.deletion_requested_at,
             st.c.team_id,
+            language.label("language"),
             *_ACCOUNT_COLUMNS,
         )
         .select_from(_with_account(fr, fr.c.account_id).outerjoin(st, st.c.id == fr.c.staff_id))
