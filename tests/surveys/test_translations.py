@@ -261,3 +261,39 @@ async def test_an_untranslated_survey_shows_its_own_texts(
     page, _ = await open_form(client, survey.code, token)
     assert page.find("h1").text == EVERYTHING["name"]
     assert texts(page)[0].startswith("How likely")
+
+
+async def test_a_question_added_later_reads_in_the_original_until_translated(
+    app: FastAPI, client: httpx.AsyncClient, translated: Survey
+) -> None:
+    survey = await shown(app, translated)
+    doc = admin.as_file(survey)
+    del doc["translations"]  # as the builder saves: questions only
+    doc["questions"].append({"type": "text", "text": "Any last words?", "required": False})
+    doc["questions"][3]["options"] = ["Yes", "No", "Partly"]
+    result = await edit(app, translated, doc)
+    assert result["changed"]
+    r = await client.get(f"/s/{translated.code}", headers={"Accept-Language": "fr"})
+    page = parse(r.text)
+    assert texts(page)[-1].startswith("Any last words?")
+    assert texts(page)[4].startswith("Votre problème est-il résolu ?")  # after "About you"
+    radio = page.find("fieldset", id=f"q{translated.radio}").find_all("span")
+    assert [s.text for s in radio if s.text in ("Yes", "No", "Partly", "Oui")] == [
+        "Yes",
+        "No",
+        "Partly",
+    ]
+    # The export shows what is missing; giving it back asks for it by path.
+    exported = admin.as_file(await shown(app, translated))
+    assert exported["translations"]["fr"]["questions"][6] == {"text": ""}
+    with pytest.raises(SurveyInvalid) as refused:
+        await edit(app, translated, exported)
+    assert "translations.fr.questions[3].options: 3 options expected, 2 given" in str(refused.value)
+    assert "translations.fr.questions[6].text: required" in str(refused.value)
+
+    # A copy of the survey keeps its translations under the copy's question ids.
+    async with app.state.engine.begin() as conn:
+        copy = await admin.duplicate(conn, translated.account.id, translated.account.survey_id)
+    r = await client.get(f"/s/{copy['code']}", headers={"Accept-Language": "de"})
+    assert parse(r.text).find("h1").text == GERMAN["name"]
+    assert texts(parse(r.text))[1].startswith("Wie wahrscheinlich")

@@ -73,8 +73,8 @@ async def show_survey(conn: AsyncConnection, account_id: int, survey_id: int) ->
 def translations_file(survey: dict[str, Any]) -> dict[str, Any]:
     """The survey's stored translations (keyed by question id) in the survey-file shape: per
     language its name and a list in the order of the questions. A question added since a
-    translation was saved shows an empty text (and a question whose number of options changed,
-    no options), which ``surveys update`` then refuses by path until it is translated."""
+    translation was saved shows an empty text, and one whose number of options changed its old
+    translated options, which ``surveys update`` then refuses by path until they are fixed."""
     out: dict[str, Any] = {}
     for language, stored in sorted((survey.get("translations") or {}).items()):
         items = []
@@ -206,6 +206,26 @@ async def duplicate(
     original = await show_survey(conn, account_id, survey_id)
     doc = as_file(original)
     doc["name"] = name or f"Copy of {original['name']}"[: importer.NAME_MAX]
+    doc.pop("translations", None)
     for q in doc["questions"]:
         q.pop("id")
-    return await importer.import_survey(conn, account_id, doc)
+    copy = await importer.import_survey(conn, account_id, doc)
+    if original["translations"]:
+        # As stored (one missing a question added since stays so), under the copy's ids.
+        new_ids = {
+            str(old["id"]): str(new["id"])
+            for old, new in zip(original["questions"], copy["questions"], strict=True)
+        }
+        translations = {
+            language: {
+                **t,
+                "questions": {
+                    new_ids[qid]: item
+                    for qid, item in t.get("questions", {}).items()
+                    if qid in new_ids
+                },
+            }
+            for language, t in original["translations"].items()
+        }
+        await repo.update_survey(conn, copy["id"], {"translations": translations})
+    return copy
