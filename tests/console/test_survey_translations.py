@@ -65,6 +65,7 @@ async def test_an_admin_adds_edits_and_removes_a_translation(
     shown = await admin.get(saved.headers["location"])
     assert "Translations saved" in shown.text and "version 2" in shown.text
     assert parse(shown.text).find(id="t-fr-name").get("value") == "Satisfaction du support"
+    assert f'href="/s/{account.survey["code"]}?preview=1&amp;lang=fr"' in shown.text
     [event] = [e for e in await events(app, account) if e["action"] == "survey.updated"]
     assert event["before"] == {"version": 1, "translations": {}}
     assert event["after"]["version"] == 2

@@ -297,3 +297,18 @@ async def test_a_question_added_later_reads_in_the_original_until_translated(
     r = await client.get(f"/s/{copy['code']}", headers={"Accept-Language": "de"})
     assert parse(r.text).find("h1").text == GERMAN["name"]
     assert texts(parse(r.text))[1].startswith("Wie wahrscheinlich")
+
+
+async def test_the_console_preview_shows_a_translation_and_keeps_it_on_errors(
+    client: httpx.AsyncClient, translated: Survey
+) -> None:
+    r = await client.get(f"/s/{translated.code}", params={"preview": "1", "lang": "de"})
+    page = parse(r.text)
+    assert page.find("h1").text == GERMAN["name"]
+    hidden = {
+        n.get("name"): n.get("value") for n in page.find("form").find_all("input", type="hidden")
+    }
+    assert hidden["lang"] == "de"
+    r = await post_form(client, translated.code, hidden)
+    assert r.status_code == 422
+    assert parse(r.text).find("h1").text == GERMAN["name"]

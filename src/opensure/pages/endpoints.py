@@ -36,6 +36,7 @@ MAX_FORM_BYTES = 256 * 1024
 # ``/s/{code}?preview=1``: the survey as a customer from an e-mail sees it, for the console's
 # preview. Its answers are checked as usual and never recorded; the archived survey shows too.
 PREVIEW_PARAM = "preview"
+PREVIEW_LANGUAGE = "lang"
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class _SampleCustomer:
 
     first_name: str = "Sam"
     id: int = 0
+    # ``lang`` of the preview's link: the console previews a translation.
+    language: str | None = None
 
 
 def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
@@ -61,6 +64,8 @@ async def _preview(
         return _message(request, "Survey not found", "We couldn't find this survey.", 404)
     survey, questions = found
     secret = await installation_secret(request)
+    chosen = (form or {}).get(PREVIEW_LANGUAGE) or [request.query_params.get(PREVIEW_LANGUAGE, "")]
+    customer = _SampleCustomer(language=chosen[0][:35] or None)
     if form is not None:
         submission = forms.check(questions, form, anonymous=False)
         if not submission.errors:
@@ -71,12 +76,13 @@ async def _preview(
         secret,
         survey,
         questions,
-        _SampleCustomer(),
+        customer,
         "",
         entered=form,
         errors=submission.errors if form is not None else None,
     )
-    return _page(request, "survey.html", {**context, "preview": True}, 200 if form is None else 422)
+    context = {**context, "preview": True, "preview_language": customer.language}
+    return _page(request, "survey.html", context, 200 if form is None else 422)
 
 
 def _message(request: Request, title: str, message: str, status_code: int) -> Response:
