@@ -43,6 +43,10 @@ class Survey(Base):
     # 1 when created, one more with each saved change of its questions or name.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The survey's own texts in other languages (issue 16 §2), keyed by normalised BCP 47 tag:
+    # ``{"fr": {"name": ..., "questions": {"<question id>": {"text": ..., "options": [...]}}}}``.
+    # Keyed by question id so answers keep the original ids; null when there are none.
+    translations: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class Question(Base):
