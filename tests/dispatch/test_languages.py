@@ -3,15 +3,18 @@ default template); unknown or missing → English; an account's own template sta
 
 from __future__ import annotations
 
+import copy
+import html
 import re
 from email.message import EmailMessage
 
+import httpx
 from fastapi import FastAPI
 from sqlalchemy import event
 
 from opensure.accounts import service as admin
 from opensure.dispatch import repository as dispatch_repo
-from tests.conftest import Account
+from tests.conftest import Account, make_account
 from tests.dispatch.support import (
     SmtpServer,
     address,
@@ -22,6 +25,8 @@ from tests.dispatch.support import (
     parts,
     survey_link,
 )
+from tests.surveys.conftest import EVERYTHING
+from tests.surveys.test_translations import FRENCH, GERMAN, TRANSLATED
 
 ENGLISH_SUBJECT = "Kate, how did we do?"
 ENGLISH_LINE = "Thank you for choosing"
@@ -160,3 +165,25 @@ async def test_no_query_per_email_for_the_language(
             event.remove(engine, "before_cursor_execute", note)
         counts.append(len(seen))
     assert counts[0] == counts[1] <= 2, counts
+
+
+async def test_the_scale_question_reads_in_the_surveys_own_translation(
+    app: FastAPI, client: httpx.AsyncClient, smtp: SmtpServer
+) -> None:
+    """One click: the first question shown in the e-mail is the survey's own translation for
+    the request's language (its end words the built-in catalog's); without one, the original."""
+    account = await make_account(app, client, survey=copy.deepcopy(TRANSLATED))
+    original = EVERYTHING["questions"][0]["text"]
+    got = await send(app, account, smtp, fr="fr-CA", de="de", en=None, nl="nl")
+
+    fr_text, fr_html = parts(got["fr"])
+    assert FRENCH["questions"][0]["text"] in fr_text and original not in fr_text
+    assert "0 (Peu probable)" in fr_text and "Peu probable" in fr_html
+    assert html.escape(FRENCH["questions"][0]["text"]) in fr_html
+    de_text, _ = parts(got["de"])
+    assert GERMAN["questions"][0]["text"] in de_text and "0 (Unwahrscheinlich)" in de_text
+    en_text, _ = parts(got["en"])
+    assert original in en_text and "0 (Not likely)" in en_text
+    # No Dutch translation of the survey: its question as written, Dutch around it.
+    nl_text, _ = parts(got["nl"])
+    assert original in nl_text and "0 (Niet waarschijnlijk)" in nl_text

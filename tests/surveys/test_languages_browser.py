@@ -22,6 +22,7 @@ from tests.fixtures.browser import (
 )
 from tests.fixtures.server import OpenSureServer, opensure_server
 from tests.surveys.conftest import EVERYTHING
+from tests.surveys.test_accessibility_browser import accessible
 from tests.surveys.test_browser import label_for, wait_for_link
 
 __all__ = ["driver", "opensure_server"]  # fixtures: Chromium; a real `opensure serve`
@@ -68,6 +69,8 @@ async def test_survey_page_in_three_languages_one_right_to_left(
         driver.get(links[lang])
         html = driver.find_element(By.TAG_NAME, "html")
         assert (html.get_attribute("lang"), html.get_attribute("dir")) == expected
+        # WCAG 2.2 AA in every language, right to left included (axe-core).
+        accessible(driver, f"the survey page in {lang}")
         no_horizontal_scroll(driver)
         zero, ten = (label_for(driver, f"q{nps}-{n}").rect for n in (0, 10))
         assert zero["y"] == ten["y"], "the scale is one row"

@@ -22,6 +22,26 @@ RTL = frozenset({"ar", "he", "fa", "ur", "yi", "ps", "ckb", "dv", "sd", "ug"})
 # One entry of an Accept-Language header: a language range and its optional weight.
 _ENTRY = re.compile(r"^\s*([A-Za-z]{1,8}(?:[-_][A-Za-z0-9]{1,8})*|\*)\s*(?:;\s*q\s*=\s*([0-9.]+))?")
 _MAX_HEADER = 1000
+# A BCP 47 tag as people write them: a 2-3 letter language, then subtags of 1-8 letters/digits.
+_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
+
+
+def normalise(tag: str) -> str | None:
+    """``FR_ca`` → ``fr-CA``: lower-case language, upper-case region, title-case script;
+    None when ``tag`` is not a language tag."""
+    tag = tag.strip().replace("_", "-")
+    if not _TAG.fullmatch(tag):
+        return None
+    language, *rest = tag.split("-")
+    parts = [language.lower()]
+    for sub in rest:
+        if len(sub) == 2 and sub.isalpha():
+            parts.append(sub.upper())
+        elif len(sub) == 4 and sub.isalpha():
+            parts.append(sub.title())
+        else:
+            parts.append(sub.lower())
+    return "-".join(parts)
 
 
 def _preferences(value: str) -> list[str]:

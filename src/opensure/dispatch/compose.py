@@ -47,7 +47,13 @@ def content_for(
         colour=brand.colour,
         logo=brand.logo,
         rating=rating_scale(
-            question, base=base, code=row.survey_code, token=row.token, params=params, lang=lang
+            question,
+            base=base,
+            code=row.survey_code,
+            token=row.token,
+            params=params,
+            lang=lang,
+            requested=row.language,
         ),
         language=lang,
         reminder=reminder,

@@ -193,7 +193,14 @@ async def first_questions(conn: AsyncConnection, survey_ids: Collection[int]) ->
         .where(q.c.survey_id.in_(set(survey_ids)), q.c.removed_at.is_(None))
         .subquery()
     )
-    stmt = select(ranked).where(ranked.c.place == 1)
+    # With the survey's own translations (SPEC §10), so the question is shown in the
+    # customer's language when the survey has it.
+    sv = Survey.__table__
+    stmt = (
+        select(ranked, sv.c.translations)
+        .join(sv, sv.c.id == ranked.c.survey_id)
+        .where(ranked.c.place == 1)
+    )
     return {row.survey_id: row for row in await conn.execute(stmt)}
 
 

@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 from opensure.core import branding, ratings
-from opensure.core.languages import DEFAULT, direction
+from opensure.core.languages import DEFAULT, direction, negotiate
 from opensure.core.links import answer_links
 from opensure.core.translations import translator
 
@@ -61,16 +61,33 @@ def rating_scale(
     token: str,
     params: Sequence[tuple[str, str]],
     lang: str = DEFAULT,
+    requested: str | None = None,
 ) -> RatingScale | None:
     """The scale of ``question`` with this request's links, or None if it is not a Rating;
-    its end words in the built-in language ``lang``."""
+    its end words in the built-in language ``lang``, its text in the survey's translation for
+    ``requested`` (the request's ``language``) when the survey has one."""
     if first_rating(question) is None:
         return None
     low, high = ratings.scale(question)
     links = answer_links(base, code, token, question.id, range(low, high + 1), params)
     nps = bool(question.nps)
     ends = ratings.end_words(nps, translator(lang).gettext)
-    return RatingScale(question.text, nps, tuple(links), ends, direction(lang) == "rtl")
+    text = _translated(question, requested) or question.text
+    return RatingScale(text, nps, tuple(links), ends, direction(lang) == "rtl")
+
+
+def _translated(question: Any, requested: str | None) -> str | None:
+    """The question's text in the survey's own translation for the language the request asked
+    for (``surveys.translations``: by language, then question id), if it has one."""
+    translations = getattr(question, "translations", None)
+    if not requested or not isinstance(translations, dict) or not translations:
+        return None
+    chosen = translations.get(negotiate(requested, tuple(translations)))
+    if not isinstance(chosen, dict):
+        return None
+    found = (chosen.get("questions") or {}).get(str(question.id))
+    text = found.get("text") if isinstance(found, dict) else None
+    return text if isinstance(text, str) and text.strip() else None
 
 
 def as_text(scale: RatingScale | None) -> str:

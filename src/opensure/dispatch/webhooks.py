@@ -45,6 +45,10 @@ Clock = Callable[[], dt.datetime]
 Sleep = Callable[[float], Awaitable[Any]]
 
 
+# How many claimed events per poster may wait for the recorder's commit before claiming stops.
+UNRECORDED_PER_POSTER = 16
+
+
 class WebhookSender:
     def __init__(
         self,
@@ -114,21 +118,28 @@ class WebhookSender:
     ) -> int:
         """The pipeline: ``concurrency`` posters take claimed events from a queue, a recorder
         writes finished attempts in one transaction each time it gets the chance (a group
-        commit), and this loop claims more whenever fewer than two events per poster are in
-        hand, so no poster waits for the slowest attempt of a round. Without ``stop``, returns
+        commit), and this loop claims more whenever fewer than two events per poster wait to be
+        posted, so no poster waits for the slowest attempt of a round nor for the recorder's
+        commit. Claimed events not yet recorded are capped (``UNRECORDED_PER_POSTER`` per
+        poster): a recorder that falls behind holds the claims back. Without ``stop``, returns
         once nothing due is left (``drain``). How many events were claimed."""
         todo: asyncio.Queue[outbox.Due | None] = asyncio.Queue()
         done: asyncio.Queue[tuple[outbox.Due, outbox.Attempt] | None] = asyncio.Queue()
-        room = asyncio.Event()  # set whenever attempts have been recorded
-        in_hand = 0  # claimed and not yet recorded
+        room = asyncio.Event()  # set whenever an attempt ends or attempts are recorded
+        to_post = 0  # claimed and not yet attempted
+        unrecorded = 0  # claimed and not yet recorded
         claimed = 0
 
         async def post() -> None:
+            nonlocal to_post
             while (event := await todo.get()) is not None:
-                done.put_nowait((event, await self.attempt(client, event)))
+                attempt = await self.attempt(client, event)
+                to_post -= 1
+                done.put_nowait((event, attempt))
+                room.set()
 
         async def record() -> None:
-            nonlocal in_hand
+            nonlocal unrecorded
             while (first := await done.get()) is not None:
                 batch = [first]
                 closing = False
@@ -143,14 +154,15 @@ class WebhookSender:
                 except Exception:
                     # Left claimed: another look after the lease delivers them again.
                     log.exception("recording %d webhook attempts failed", len(batch))
-                in_hand -= len(batch)
+                unrecorded -= len(batch)
                 room.set()
                 if closing:
                     return
 
         posters = [asyncio.create_task(post()) for _ in range(self.concurrency)]
         recorder = asyncio.create_task(record())
-        low, high = 2 * self.concurrency, 4 * self.concurrency
+        low, high = 2 * self.concurrency, 8 * self.concurrency
+        cap = UNRECORDED_PER_POSTER * self.concurrency
         try:
             while stop is None or not stop.is_set():
                 if listener is not None:
@@ -158,24 +170,28 @@ class WebhookSender:
                 # Cleared before the claim: an event written during it wakes the next one.
                 self.wakeup.clear()
                 room.clear()
-                want = high - in_hand
-                try:
-                    due = await self._claim(want)
-                except Exception:
-                    log.exception("claiming webhook events failed; retrying after the interval")
-                    due = []
+                want = min(high - to_post, cap - unrecorded)
+                due: list[outbox.Due] = []
+                if want > 0:
+                    try:
+                        due = await self._claim(want)
+                    except Exception:
+                        log.exception("claiming webhook events failed; retrying after a while")
+                        want = -1  # wait for the interval, as when nothing is due
                 for event in due:
                     todo.put_nowait(event)
-                in_hand += len(due)
+                to_post += len(due)
+                unrecorded += len(due)
                 claimed += len(due)
-                if len(due) == want:
-                    # More may be due: claim again once the posters have room.
-                    while in_hand > low and not (stop is not None and stop.is_set()):
+                if want <= 0 or len(due) == want:
+                    # More may be due: claim again once the posters (or the recorder) have room.
+                    while (to_post > low or unrecorded >= cap) and not (stop and stop.is_set()):
                         await _first(room.wait(), stop.wait() if stop else None)
                         room.clear()
-                    continue
+                    if want >= 0:
+                        continue
                 if stop is None:
-                    if in_hand == 0:
+                    if unrecorded == 0:
                         break
                     await room.wait()
                     continue

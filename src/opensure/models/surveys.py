@@ -45,6 +45,10 @@ class Survey(Base):
     updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # None: the account's reminder_after_days; 0: no reminders for this survey; N: after N days.
     reminder_after_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The survey's own texts in other languages (issue 16 §2), keyed by normalised BCP 47 tag:
+    # ``{"fr": {"name": ..., "questions": {"<question id>": {"text": ..., "options": [...]}}}}``.
+    # Keyed by question id so answers keep the original ids; null when there are none.
+    translations: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class Question(Base):

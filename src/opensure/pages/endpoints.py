@@ -18,13 +18,14 @@ from starlette.responses import RedirectResponse, Response
 
 from opensure.api.deps import installation_secret, read, transaction
 from opensure.core import branding, ratings, signing
-from opensure.core.languages import negotiate
+from opensure.core.languages import DEFAULT, direction, negotiate
 from opensure.core.links import SURVEY_PATH, TOKEN_PARAM, UNSUBSCRIBE_PATH
 from opensure.core.translations import N_, translator
 from opensure.db.fast import SaSession
 from opensure.feedback_responses import repository as responses_repo
 from opensure.feedback_responses import service as responses
 from opensure.pages import forms
+from opensure.pages.language import shown
 from opensure.pages.security import PREVIEW_HEADERS, SECURITY_HEADERS
 from opensure.surveys import repository as repo
 
@@ -39,6 +40,7 @@ LANG_PARAM = "lang"
 # ``/s/{code}?preview=1``: the survey as a customer from an e-mail sees it, for the console's
 # preview. Its answers are checked as usual and never recorded; the archived survey shows too.
 PREVIEW_PARAM = "preview"
+PREVIEW_LANGUAGE = "lang"
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,8 @@ class _SampleCustomer:
 
     first_name: str = "Sam"
     id: int = 0
-    # The built-in texts' language of the preview: like a request without a language item,
-    # English (the console's language).
+    # ``lang`` of the preview's link: the console previews a translation (and the built-in
+    # texts in that language); without it, English, as a request without a language item.
     language: str | None = None
 
 
@@ -68,7 +70,10 @@ def _page(
     lang: str | None = None,
 ) -> Response:
     tr = translator(lang or _language(request))
-    context = {**context, "lang": tr.lang, "dir": tr.dir, "_": tr.gettext}
+    # ``<html lang>`` names the language most of the page is in: the survey's own translation
+    # when it is shown (``texts_lang``), else the built-in texts'.
+    shown_lang = context.get("texts_lang") or tr.lang
+    context = {**context, "lang": shown_lang, "dir": direction(shown_lang), "_": tr.gettext}
     response = templates.TemplateResponse(request, name, context, status_code=status_code)
     response.headers.update(PREVIEW_HEADERS if context.get("preview") else SECURITY_HEADERS)
     return response
@@ -83,7 +88,8 @@ async def _preview(
         return _message(request, N_("Survey not found"), N_("We couldn't find this survey."), 404)
     survey, questions = found
     secret = await installation_secret(request)
-    sample = _SampleCustomer()
+    chosen = (form or {}).get(PREVIEW_LANGUAGE) or [request.query_params.get(PREVIEW_LANGUAGE, "")]
+    sample = _SampleCustomer(language=chosen[0][:35] or None)
     lang = _language(request, sample)
     if form is not None:
         submission = forms.check(questions, form, anonymous=False, gettext=translator(lang).gettext)
@@ -100,8 +106,8 @@ async def _preview(
         entered=form,
         errors=submission.errors if form is not None else None,
     )
-    status = 200 if form is None else 422
-    return _page(request, "survey.html", {**context, "preview": True}, status, lang)
+    context = {**context, "preview": True, "preview_language": sample.language}
+    return _page(request, "survey.html", context, 200 if form is None else 422, lang)
 
 
 def _message(
@@ -186,11 +192,14 @@ def _context(
             "Hi %(first_name)s, thank you for taking a minute to tell us how we did.",
             first_name=feedback_request.first_name,
         )
+    texts = shown(request, feedback_request, survey, questions)
     return _branded(
         survey,
-        title=survey.name,
+        title=texts.name,
         survey=survey,
-        questions=questions,
+        survey_name=texts.name,
+        texts_lang=None if texts.language == DEFAULT else texts.language,
+        questions=texts.questions,
         token=token,
         token_param=TOKEN_PARAM,
         anonymous=feedback_request is None,

@@ -5,6 +5,10 @@ new version of the survey; a question whose shown text, options, scale, required
 position changed gets a new revision (its id stays); a question left out is marked removed
 (never deleted); earlier answers keep pointing to the revision they were given under. A
 question's type and NPS flag are fixed once it exists: the metrics read its ratings by id.
+
+Translations (ARCHITECTURE.md "Survey translations") are stored per question id and are not
+revisions: a file that gives ``translations:`` replaces them all (a change makes a new version);
+a file without it keeps them as they are.
 """
 
 from __future__ import annotations
@@ -61,7 +65,30 @@ async def _found(
 
 async def show_survey(conn: AsyncConnection, account_id: int, survey_id: int) -> dict[str, Any]:
     survey, questions = await _found(conn, account_id, survey_id)
-    return {**_survey_json(survey), "questions": [question_json(q) for q in questions]}
+    return {
+        **_survey_json(survey),
+        "questions": [question_json(q) for q in questions],
+        "translations": survey["translations"] or {},
+    }
+
+
+def translations_file(survey: dict[str, Any]) -> dict[str, Any]:
+    """The survey's stored translations (keyed by question id) in the survey-file shape: per
+    language its name and a list in the order of the questions. A question added since a
+    translation was saved shows an empty text, and one whose number of options changed its old
+    translated options, which ``surveys update`` then refuses by path until they are fixed."""
+    out: dict[str, Any] = {}
+    for language, stored in sorted((survey.get("translations") or {}).items()):
+        items = []
+        for q in survey["questions"]:
+            found = stored.get("questions", {}).get(str(q["id"]), {})
+            item: dict[str, Any] = {"text": found.get("text", "")}
+            if q["options"] is not None:
+                options = found.get("options")
+                item["options"] = list(options) if options else []
+            items.append(item)
+        out[language] = {"name": stored.get("name", ""), "questions": items}
+    return out
 
 
 def as_file(survey: dict[str, Any]) -> dict[str, Any]:
@@ -82,6 +109,8 @@ def as_file(survey: dict[str, Any]) -> dict[str, Any]:
     doc: dict[str, Any] = {"name": survey["name"], "questions": questions}
     if survey.get("reminder_after_days") is not None:
         doc["reminder_after_days"] = survey["reminder_after_days"]
+    if survey.get("translations"):
+        doc["translations"] = translations_file(survey)
     return doc
 
 
@@ -98,7 +127,7 @@ async def update_survey(
     survey, current = await _found(conn, account_id, survey_id)
     if survey["deleted_at"] is not None:
         raise AdminError(f"survey {survey_id} is archived: restore it before changing it")
-    name, questions = importer.validate(doc, with_ids=True)
+    name, questions, translations = importer.validate_file(doc, with_ids=True)
     by_id = {q["id"]: q for q in current}
     problems: list[tuple[str, str, str]] = []
     seen: set[int] = set()
@@ -137,13 +166,20 @@ async def update_survey(
         q for q in questions if q.get("id") is None or _shown(q) != _shown(by_id[q["id"]])
     ]
     removed = [q for q in current if q["id"] not in seen]
+    same_translations = translations is None or (
+        not changed_questions
+        and importer.stored_translations(translations, [q["id"] for q in questions])
+        == (survey["translations"] or None)
+    )
+    unchanged = name == survey["name"] and not changed_questions and not removed
+    unchanged = unchanged and same_translations
     # A setting, not a question: changing it alone makes no new version.
     reminder = importer.reminder_after_days(doc)
     if reminder != survey.get("reminder_after_days"):
         await repo.update_survey(conn, survey_id, {"reminder_after_days": reminder})
-        if name == survey["name"] and not changed_questions and not removed:
+        if unchanged:
             return {**await show_survey(conn, account_id, survey_id), "changed": True}
-    if name == survey["name"] and not changed_questions and not removed:
+    if unchanged:
         return {**await show_survey(conn, account_id, survey_id), "changed": False}
 
     now = utcnow()
@@ -155,7 +191,12 @@ async def update_survey(
             await repo.insert_question(conn, survey_id, q, version=version, now=now)
         else:
             await repo.add_revision(conn, q["id"], q, version=version, now=now)
-    await repo.update_survey(conn, survey_id, {"name": name, "version": version, "updated_at": now})
+    values: dict[str, Any] = {"name": name, "version": version, "updated_at": now}
+    if translations is not None:
+        # Given: replaced as a whole, each question's under its id (new ones now have one).
+        ids = [q["id"] for q in (await show_survey(conn, account_id, survey_id))["questions"]]
+        values["translations"] = importer.stored_translations(translations, ids)
+    await repo.update_survey(conn, survey_id, values)
     return {**await show_survey(conn, account_id, survey_id), "changed": True}
 
 
@@ -177,6 +218,26 @@ async def duplicate(
     original = await show_survey(conn, account_id, survey_id)
     doc = as_file(original)
     doc["name"] = name or f"Copy of {original['name']}"[: importer.NAME_MAX]
+    doc.pop("translations", None)
     for q in doc["questions"]:
         q.pop("id")
-    return await importer.import_survey(conn, account_id, doc)
+    copy = await importer.import_survey(conn, account_id, doc)
+    if original["translations"]:
+        # As stored (one missing a question added since stays so), under the copy's ids.
+        new_ids = {
+            str(old["id"]): str(new["id"])
+            for old, new in zip(original["questions"], copy["questions"], strict=True)
+        }
+        translations = {
+            language: {
+                **t,
+                "questions": {
+                    new_ids[qid]: item
+                    for qid, item in t.get("questions", {}).items()
+                    if qid in new_ids
+                },
+            }
+            for language, t in original["translations"].items()
+        }
+        await repo.update_survey(conn, copy["id"], {"translations": translations})
+    return copy

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opensure.core.clock import utcnow
 from opensure.core.errors import AdminError
+from opensure.core.languages import normalise
 from opensure.db.ids import chosen_id
 from opensure.models.feedback import max_length
 from opensure.models.surveys import QUESTION_TYPES, Survey
@@ -64,17 +65,30 @@ def validate(doc: Any, *, with_ids: bool = False) -> tuple[str, list[dict[str, A
 
     ``with_ids``: a question may carry the ``id`` of the question it keeps (survey updates);
     the ids are checked against the survey by the caller."""
+    name, questions, _translations = validate_file(doc, with_ids=with_ids)
+    return name, questions
+
+
+# One language's translation as validated: its name and, in the order of ``questions:``, each
+# question's text and options (None for a question without options).
+Translations = dict[str, dict[str, Any]]
+
+
+def validate_file(
+    doc: Any, *, with_ids: bool = False
+) -> tuple[str, list[dict[str, Any]], Translations | None]:
+    """:func:`validate`, plus the file's ``translations`` (None when the file has none)."""
     problems: list[tuple[str, str, str]] = []
     if not isinstance(doc, dict):
         raise SurveyInvalid([("survey", "", "must be a mapping with 'name' and 'questions'")])
-    unknown = set(doc) - {"name", "questions", "reminder_after_days"}
+    unknown = set(doc) - {"name", "questions", "reminder_after_days", "translations"}
     if unknown:
         problems.append(
             (
                 "survey",
                 "",
                 f"{', '.join(sorted(unknown))}: unknown field "
-                "(expected name, questions, reminder_after_days)",
+                "(expected name, questions, reminder_after_days, translations)",
             )
         )
     if reminder_problem(doc.get("reminder_after_days")):
@@ -176,10 +190,118 @@ def validate(doc: Any, *, with_ids: bool = False) -> tuple[str, list[dict[str, A
                 "options": options if qtype in WITH_OPTIONS else None,
             }
         )
+    translations = None  # not given: a survey update keeps the survey's translations
+    if "translations" in doc:
+        given = doc["translations"]
+        translations = validate_translations({} if given is None else given, out, problems)
     if problems:
         raise SurveyInvalid(problems)
     assert isinstance(name, str)
-    return name.strip(), out
+    return name.strip(), out, translations
+
+
+def _text(value: Any, limit: int) -> str | None:
+    if isinstance(value, str | int | float) and not isinstance(value, bool) and str(value).strip():
+        text = str(value).strip()
+        return text if len(text) <= limit else None
+    return None
+
+
+def validate_translations(
+    given: Any, questions: list[dict[str, Any]], problems: list[tuple[str, str, str]]
+) -> Translations:
+    """``translations:`` of a survey file against its (validated) ``questions``: each language
+    a BCP 47 tag (normalised: ``FR-ca`` → ``fr-CA``) with the name and every question's text
+    and options, as many options as the original. Problems are added by path
+    (``translations.fr.questions[2]``, ``options``, ``3 options expected, 2 given``)."""
+    out: Translations = {}
+    if not isinstance(given, dict):
+        problems.append(("translations", "", "must be a mapping of languages (fr: {name: ...})"))
+        return out
+    for key, value in given.items():
+        where = f"translations.{key}"
+        language = normalise(str(key))
+        if language is None:
+            problems.append((where, "", "not a language tag (BCP 47, such as fr or fr-CA)"))
+            continue
+        if language in out:
+            problems.append((where, "", f"{language} is given twice"))
+            continue
+        if not isinstance(value, dict):
+            problems.append((where, "", "must be a mapping with name and questions"))
+            continue
+        for extra in sorted(set(value) - {"name", "questions"}, key=str):
+            problems.append((where, str(extra), "unknown field (expected name, questions)"))
+        name = _text(value.get("name"), NAME_MAX)
+        if name is None:
+            problems.append(
+                (where, "name", f"required, a non-empty text of at most {NAME_MAX} characters")
+            )
+        items = value.get("questions")
+        if not isinstance(items, list):
+            problems.append((where, "questions", "required, a list in the order of questions"))
+            items = []
+        elif len(items) != len(questions):
+            problems.append(
+                (
+                    where,
+                    "questions",
+                    f"{len(questions)} questions expected, {len(items)} given",
+                )
+            )
+        translated: list[dict[str, Any]] = []
+        for i, (item, original) in enumerate(zip(items, questions, strict=False)):
+            at = f"{where}.questions[{i}]"
+            if not isinstance(item, dict):
+                problems.append((at, "", "must be a mapping with text (and options)"))
+                continue
+            for extra in sorted(set(item) - {"text", "options"}, key=str):
+                problems.append((at, str(extra), "unknown field (expected text, options)"))
+            text = _text(item.get("text"), TEXT_MAX)
+            if text is None:
+                problems.append(
+                    (at, "text", f"required, a non-empty text of at most {TEXT_MAX} characters")
+                )
+            expected = original["options"]
+            options = item.get("options")
+            labels: list[str] | None = None
+            if expected is None:
+                if options is not None:
+                    problems.append((at, "options", f"a {original['type']} question has none"))
+            elif not isinstance(options, list):
+                problems.append((at, "options", f"{len(expected)} options expected, none given"))
+            elif len(options) != len(expected):
+                problems.append(
+                    (at, "options", f"{len(expected)} options expected, {len(options)} given")
+                )
+            else:
+                labels = [_text(o, TEXT_MAX) or "" for o in options]
+                if not all(labels):
+                    problems.append((at, "options", "each option a non-empty text"))
+                elif len(set(labels)) != len(labels):
+                    problems.append((at, "options", "each option must appear once"))
+            translated.append({"text": text or "", "options": labels})
+        out[language] = {"name": name or "", "questions": translated}
+    return out
+
+
+def stored_translations(
+    translations: Translations | None, question_ids: list[int]
+) -> dict[str, Any] | None:
+    """Validated translations as the survey stores them: each question's under its id (so a
+    response keeps the original ids whatever the language); None when there are none."""
+    if not translations:
+        return None
+    return {
+        language: {
+            "name": t["name"],
+            "questions": {
+                str(qid): {k: v for k, v in item.items() if v is not None}
+                for qid, item in zip(question_ids, t["questions"], strict=True)
+            },
+        }
+        for language, t in sorted(translations.items())
+    }
 
 
 REMINDER_MAX = 365
@@ -210,7 +332,7 @@ async def import_survey(
     (CustomerSure's): a taken one is refused and nothing is created."""
     if survey_id is not None:
         chosen_id(survey_id, "survey")
-    name, questions = validate(doc)
+    name, questions, translations = validate_file(doc)
     if survey_id is not None and await repo.survey_id_taken(conn, survey_id):
         raise AdminError(f"survey id {survey_id} is already taken")
     code = new_code()
@@ -230,4 +352,7 @@ async def import_survey(
         created.append(
             {"id": qid, "text": question["text"], "type": question["type"], "nps": question["nps"]}
         )
+    stored = stored_translations(translations, [q["id"] for q in created])
+    if stored is not None:
+        await repo.update_survey(conn, survey_id, {"translations": stored})
     return {"id": survey_id, "code": code, "name": name, "questions": created}
