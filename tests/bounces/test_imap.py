@@ -1,7 +1,8 @@
-"""The bounce mailbox over IMAP with STARTTLS, against a real IMAP server started by the test
-on 127.0.0.1: pymap (PyPI; its in-memory backend with demo data), with a certificate made here.
-A DSN appended to the folder sets delivery_failure; every handled message, bounce or not, is
-flagged deleted and expunged, so none is read twice."""
+"""The bounce mailbox over IMAP with STARTTLS, and over ``imaps://`` (implicit TLS, through a
+TLS front), against a real IMAP server started by the test on 127.0.0.1: pymap (PyPI; its
+in-memory backend with demo data), with a certificate made here. A DSN appended to the folder
+sets delivery_failure; every handled message, bounce or not, is flagged deleted and expunged,
+so none is read twice."""
 
 from __future__ import annotations
 
@@ -168,3 +169,116 @@ async def test_a_wrong_password_or_certificate_fails_the_pass(
     with pytest.raises(ssl.SSLError):
         await BounceReader(app.state.engine, mailbox_from_url(untrusted)).read_once()
     assert imap.count() == 4  # nothing was taken
+
+
+class TlsFront:
+    """A TLS-terminating front on 127.0.0.1 (as stunnel or a load balancer puts before an IMAP
+    server): implicit TLS from the first byte, the plain stream passed to ``upstream``. Its own
+    event loop in a thread, so the reader's blocking imaplib can talk to it."""
+
+    def __init__(self, cert: Path, key: Path, upstream: int) -> None:
+        import asyncio
+        import threading
+
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(cert, key)
+        self.upstream = upstream
+        self.loop = asyncio.new_event_loop()
+        self.started = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        assert self.started.wait(10)
+
+    def _run(self) -> None:
+        import asyncio
+
+        async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+            except (OSError, ssl.SSLError):
+                pass
+            finally:
+                writer.close()
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream)
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+        async def serve() -> None:
+            server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=self.context)
+            self.port = server.sockets[0].getsockname()[1]
+            self.server = server
+            self.started.set()
+
+        self.loop.run_until_complete(serve())
+        self.loop.run_forever()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.server.close)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@dataclass
+class ImapsServer:
+    port: int  # the TLS front's
+    plain_port: int  # pymap's own, in the clear (for the test to append with)
+    cafile: Path
+
+
+@pytest.fixture
+def imaps(tmp_path: Path) -> Iterator[ImapsServer]:
+    """pymap in the clear (``--no-tls``) behind a TLS front: an ``imaps://`` server."""
+    executable = shutil.which("pymap", path=str(Path(sys.executable).parent))
+    assert executable, "pymap (the dev extra) is not installed"
+    cert, key = _certificate(tmp_path)
+    port = free_port()
+    options = ["--host", "127.0.0.1", "--port", str(port), "--no-tls"]
+    options += ["--no-service", "admin", "--no-service", "managesieve"]
+    backend = ["dict", "--demo-data", "--demo-password", PASSWORD]
+    process = subprocess.Popen([executable, *options, *backend], stdout=subprocess.DEVNULL)
+    front = None
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, "pymap"
+                time.sleep(0.1)
+        front = TlsFront(cert, key, port)
+        yield ImapsServer(front.port, port, cert)
+    finally:
+        if front is not None:
+            front.close()
+        process.terminate()
+        process.wait(10)
+
+
+async def test_an_imaps_mailbox_reads_bounces_over_implicit_tls(
+    app: FastAPI, account: Account, tmp_path: Path, imaps: ImapsServer
+) -> None:
+    """``imaps://``: TLS from the first byte (port 993's way), not STARTTLS. pymap serves the
+    folder in the clear behind a TLS front with a certificate made here."""
+    to = address("imaps")
+    created = await create_request(account, email=to)
+    await dispatch(app, f"maildir:{tmp_path / 'out'}", bounce_address=BOUNCES)
+    raw = sent_to(tmp_path / "out", to)
+    return_path = str(parse(raw)["Return-Path"]).strip("<>")
+    plain = imaplib.IMAP4("127.0.0.1", imaps.plain_port, timeout=10)
+    plain.login("demouser", PASSWORD)
+    assert plain.append("INBOX", None, None, dsn(to=return_path, recipient=to, original=raw))[0]
+    plain.logout()
+
+    url = f"imaps://demouser:{PASSWORD}@127.0.0.1:{imaps.port}/INBOX"
+    # The front's certificate is not in the system's CAs: refused before any login.
+    with pytest.raises(ssl.SSLError):
+        await BounceReader(app.state.engine, mailbox_from_url(url)).read_once()
+    reader = BounceReader(app.state.engine, mailbox_from_url(f"{url}?cafile={imaps.cafile}"))
+    stats = await reader.read_once()
+    assert (stats.messages, stats.recorded) == (5, 1)
+    after = await fetch_request(account, created["id"])
+    assert after["delivery_failure"].startswith("bounced: 5.1.1")
