@@ -8,8 +8,9 @@ translations all choose through :func:`negotiate`, so a tag means the same every
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
+from typing import Any
 
 from babel.core import negotiate_locale
 
@@ -88,3 +89,15 @@ def negotiate(tag_or_accept_language: str | None, available: Iterable[str] = BUI
 def direction(lang: str) -> str:
     """``rtl`` for languages written right to left (Arabic, Hebrew, …), else ``ltr``."""
     return "rtl" if lang.split("-")[0].lower() in RTL else "ltr"
+
+
+def survey_translation(
+    translations: Mapping[str, Any] | None, requested: str | None
+) -> tuple[str, dict[str, Any]] | None:
+    """A survey's own translation (``surveys.translations``: by language tag) for a BCP 47 tag
+    or an ``Accept-Language`` header, with its tag; None when it has none for it."""
+    if not requested or not isinstance(translations, Mapping) or not translations:
+        return None
+    language = negotiate(requested, tuple(translations))
+    chosen = translations.get(language)
+    return (language, chosen) if isinstance(chosen, dict) else None

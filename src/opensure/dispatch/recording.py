@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from opensure.dispatch.outcomes import Outcome
 
@@ -86,3 +87,11 @@ class GroupCommit:
 def _retrieve(future: asyncio.Future[None]) -> None:
     if not future.cancelled():
         future.exception()
+
+
+def drain_queue(queue: asyncio.Queue[Any]) -> list[Any]:
+    """Everything in ``queue`` now, taken without waiting."""
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items

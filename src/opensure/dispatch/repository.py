@@ -31,6 +31,7 @@ from opensure.models import (
     Survey,
     Unsubscribe,
 )
+from opensure.stores.request_items import language_of
 
 fr = FeedbackRequest.__table__
 item = FeedbackRequestItem.__table__
@@ -89,22 +90,6 @@ async def claim(
         .returning(fr.c.id)
     )
     return list((await conn.execute(stmt)).scalars())
-
-
-def language_of(request_id: Any) -> Any:
-    """The request's ``language`` data item (SPEC §10), as a column of the query that loads the
-    request: no statement of its own per e-mail. The first one if several were given."""
-    return (
-        select(item.c.value)
-        .where(
-            item.c.feedback_request_id == request_id,
-            item.c.kind == "data",
-            item.c.key == "language",
-        )
-        .order_by(item.c.id)
-        .limit(1)
-        .scalar_subquery()
-    )
 
 
 async def load(

@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 from opensure.core import branding, ratings
-from opensure.core.languages import DEFAULT, direction, negotiate
+from opensure.core.languages import DEFAULT, direction, survey_translation
 from opensure.core.links import answer_links
 from opensure.core.translations import translator
 
@@ -79,14 +79,11 @@ def rating_scale(
 def _translated(question: Any, requested: str | None) -> str | None:
     """The question's text in the survey's own translation for the language the request asked
     for (``surveys.translations``: by language, then question id), if it has one."""
-    translations = getattr(question, "translations", None)
-    if not requested or not isinstance(translations, dict) or not translations:
+    found = survey_translation(getattr(question, "translations", None), requested)
+    if found is None:
         return None
-    chosen = translations.get(negotiate(requested, tuple(translations)))
-    if not isinstance(chosen, dict):
-        return None
-    found = (chosen.get("questions") or {}).get(str(question.id))
-    text = found.get("text") if isinstance(found, dict) else None
+    translated = (found[1].get("questions") or {}).get(str(question.id))
+    text = translated.get("text") if isinstance(translated, dict) else None
     return text if isinstance(text, str) and text.strip() else None
 
 

@@ -37,6 +37,7 @@ from opensure.core import webhooks as rules
 from opensure.core.clock import utcnow
 from opensure.db.fast import SaSession
 from opensure.db.notify import EVENTS_CHANNEL, DueListener, local_events
+from opensure.dispatch.recording import drain_queue
 from opensure.stores import webhooks as outbox
 
 log = logging.getLogger("opensure.dispatch.webhooks")
@@ -208,7 +209,7 @@ class WebhookSender:
         recorder: asyncio.Task[None],
     ) -> None:
         """Give back events not yet started, let attempts under way finish and be recorded."""
-        waiting = [e for e in _drain(todo) if e is not None]
+        waiting = [e for e in drain_queue(todo) if e is not None]
         if waiting:
             with suppress(Exception):
                 async with self.engine.begin() as conn:
@@ -292,13 +293,6 @@ async def _first(*waits: Awaitable[Any] | None) -> None:
     finally:
         for task in tasks:
             task.cancel()
-
-
-def _drain(queue: asyncio.Queue[Any]) -> list[Any]:
-    items = []
-    while not queue.empty():
-        items.append(queue.get_nowait())
-    return items
 
 
 def _pinned(url: str, target: netcheck.Target) -> tuple[str, dict[str, Any], str | None]:

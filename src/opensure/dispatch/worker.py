@@ -67,7 +67,7 @@ from opensure.dispatch.outcomes import (
     Stats,
     note,
 )
-from opensure.dispatch.recording import GroupCommit
+from opensure.dispatch.recording import GroupCommit, drain_queue
 from opensure.dispatch.render import EmailContent, RenderedEmail, TemplateProblem
 
 log = logging.getLogger("opensure.dispatch")
@@ -367,7 +367,7 @@ class Dispatcher:
             for task in workers:
                 if task.done() and not task.cancelled() and task.exception() is not None:
                     log.error("send worker failed: %r", task.exception())
-            await self._release([row.id for row in _drain_queue(queue)])
+            await self._release([row.id for row in drain_queue(queue)])
 
     async def _send_worker(
         self,
@@ -563,13 +563,6 @@ class _LowWater:
         if self.callback is not None and self.queue.qsize() <= self.level:
             callback, self.callback = self.callback, None
             callback()
-
-
-def _drain_queue(queue: asyncio.Queue[Any]) -> list[Any]:
-    rows = []
-    while not queue.empty():
-        rows.append(queue.get_nowait())
-    return rows
 
 
 @asynccontextmanager

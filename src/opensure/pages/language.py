@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from opensure.core.languages import DEFAULT, negotiate
+from opensure.core.languages import DEFAULT, survey_translation
 
 
 def requested_language(request: Request, feedback_request: Any | None) -> str:
@@ -38,11 +38,12 @@ def shown(
     request: Request, feedback_request: Any | None, survey: Any, questions: list[Any]
 ) -> Shown:
     """The survey's texts in the page's language, or the original's when it has none."""
-    translations: dict[str, Any] = getattr(survey, "translations", None) or {}
-    language = negotiate(requested_language(request, feedback_request), translations)
-    translation = translations.get(language)
-    if translation is None:
+    found = survey_translation(
+        getattr(survey, "translations", None), requested_language(request, feedback_request)
+    )
+    if found is None:
         return Shown(DEFAULT, survey.name, [_view(q, None) for q in questions])
+    language, translation = found
     by_id = translation.get("questions") or {}
     return Shown(
         language,

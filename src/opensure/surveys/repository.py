@@ -18,13 +18,13 @@ from opensure.models import (
     Account,
     AccountLogo,
     FeedbackRequest,
-    FeedbackRequestItem,
     Question,
     QuestionRevision,
     Staff,
     Survey,
     Unsubscribe,
 )
+from opensure.stores.request_items import language_of
 
 fr = FeedbackRequest.__table__
 _accounts, _logos = Account.__table__, AccountLogo.__table__
@@ -66,23 +66,6 @@ async def survey_by_code(conn: AsyncConnection, code: str) -> tuple[AnyRow, list
     return survey, list(questions)
 
 
-def _language_of(request_id: Any) -> Any:
-    """The request's ``language`` data item (SPEC §10; the first if several), read with the
-    request itself."""
-    item = FeedbackRequestItem.__table__
-    return (
-        select(item.c.value)
-        .where(
-            item.c.feedback_request_id == request_id,
-            item.c.kind == "data",
-            item.c.key == "language",
-        )
-        .order_by(item.c.id)
-        .limit(1)
-        .scalar_subquery()
-    )
-
-
 async def request_by_token(conn: AsyncConnection, token: str) -> AnyRow | None:
     st = Staff.__table__
     stmt = (
@@ -99,7 +82,7 @@ async def request_by_token(conn: AsyncConnection, token: str) -> AnyRow | None:
             fr.c.site_id,
             fr.c.deletion_requested_at,
             st.c.team_id,
-            _language_of(fr.c.id).label("language"),
+            language_of(fr.c.id).label("language"),
             *_ACCOUNT_COLUMNS,
         )
         .select_from(_with_account(fr, fr.c.account_id).outerjoin(st, st.c.id == fr.c.staff_id))
