@@ -17,20 +17,16 @@ Saves screenshots to docs/screenshots/.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import mailbox
-import re
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.dispatch.support import is_answer_link
+from tests.dispatch.support import links, parts, survey_link
 from tests.fixtures.browser import DESKTOP, SCREENSHOTS, driver, new_page_loaded
 from tests.fixtures.images import png
-from tests.fixtures.server import ApiAccount, OpenSureServer, opensure_server
+from tests.fixtures.server import ApiAccount, OpenSureServer, opensure_server, wait_for_email
 from tests.surveys.conftest import EVERYTHING
 
 __all__ = ["driver", "opensure_server"]  # fixtures: Chromium; a real `opensure serve`
@@ -267,21 +263,10 @@ def right_to_left(driver: Any) -> None:
 
 async def emailed_links(outbox: Path, address: str, deadline: float = 15.0) -> tuple[str, str]:
     """The survey and unsubscribe links of the email to ``address`` in the outbox."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if (outbox / "new").is_dir():
-            for message in mailbox.Maildir(outbox, create=False):
-                if address not in str(message["To"]):
-                    continue
-                body = message.get_payload(0).get_payload(decode=True).decode()
-                # The survey's own link, not one of the one-click scale's answer links.
-                surveys = re.findall(r"https?://\S+/s/\S+", body)
-                survey = next((u for u in surveys if not is_answer_link(u)), None)
-                unsubscribe = re.search(r"https?://\S+/u/\S+", body)
-                assert survey and unsubscribe, body
-                return survey, unsubscribe[0]
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"no email to {address} in {outbox} within {deadline} s")
+    message = await wait_for_email(outbox, address, deadline)
+    text, _ = parts(message)
+    unsubscribe = next(u for u in links(text) if "/u/" in u)
+    return survey_link(message), unsubscribe
 
 
 async def ask(server: OpenSureServer, account: ApiAccount, email: str) -> tuple[str, str]:

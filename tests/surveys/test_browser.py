@@ -6,17 +6,14 @@ them unless OPENSURE_TEST_REQUIRE_ALL=1. Saves screenshots to docs/screenshots/.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import mailbox
-import re
 import secrets
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.dispatch.support import survey_link
 from tests.fixtures.browser import (
     DESKTOP,
     PHONE,
@@ -26,7 +23,7 @@ from tests.fixtures.browser import (
     submit,
     viewport,
 )
-from tests.fixtures.server import OpenSureServer, opensure_server
+from tests.fixtures.server import OpenSureServer, opensure_server, wait_for_email
 from tests.surveys.conftest import EVERYTHING
 
 __all__ = ["driver", "opensure_server"]  # fixtures: Chromium; a real `opensure serve`
@@ -51,17 +48,7 @@ def outline_of(driver: Any, element: Any) -> tuple[str, str]:
 async def wait_for_link(outbox: Path, address: str, deadline: float = 15.0) -> str:
     """The survey link in the email to ``address`` that the dispatcher wrote to the outbox
     (not one of its scale's answer links, ``&q{id}=``)."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if (outbox / "new").is_dir():
-            for message in mailbox.Maildir(outbox, create=False):
-                if address not in str(message["To"]):
-                    continue
-                body = message.get_payload(0).get_payload(decode=True).decode()
-                found = re.findall(r"https?://\S+/s/\S+", body)
-                return next(u for u in found if not re.search(r"&q\d+=", u))
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"no email to {address} in {outbox} within {deadline} s")
+    return survey_link(await wait_for_email(outbox, address, deadline))
 
 
 @pytest.mark.parametrize("opensure_server", ["sqlite"], indirect=True)

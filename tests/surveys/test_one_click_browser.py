@@ -7,14 +7,8 @@ Saves docs/screenshots/email-one-click-desktop.png and -phone.png.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import email
-import email.policy
-import mailbox
 import secrets
-import time
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -29,26 +23,12 @@ from tests.fixtures.browser import (
     submit,
     viewport,
 )
-from tests.fixtures.server import OpenSureServer, opensure_server
+from tests.fixtures.server import OpenSureServer, opensure_server, wait_for_email
 from tests.surveys.conftest import EVERYTHING
 
 __all__ = ["driver", "opensure_server"]  # fixtures: Chromium; a real `opensure serve`
 
 pytestmark = pytest.mark.e2e
-
-
-async def wait_for_email(outbox: Path, address: str, deadline: float = 15.0) -> EmailMessage:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if (outbox / "new").is_dir():
-            box = mailbox.Maildir(outbox, create=False)
-            for key in box.iterkeys():
-                message = email.message_from_bytes(box.get_bytes(key), policy=email.policy.default)
-                assert isinstance(message, EmailMessage)
-                if address in str(message["To"]):
-                    return message
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"no email to {address} in {outbox} within {deadline} s")
 
 
 @pytest.mark.parametrize("opensure_server", ["sqlite"], indirect=True)
