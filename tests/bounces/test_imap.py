@@ -6,6 +6,7 @@ so none is read twice."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import imaplib
 import ipaddress
@@ -105,20 +106,17 @@ class ImapServer:
             conn.logout()
 
 
-@pytest.fixture
-def imap(tmp_path: Path) -> Iterator[ImapServer]:
+@contextlib.contextmanager
+def pymap(port: int, *tls: str) -> Iterator[None]:
+    """pymap on 127.0.0.1:``port`` with its in-memory backend and demo data (a user, an INBOX
+    of four ordinary messages); ``tls``: its certificate options, or ``--no-tls``."""
     executable = shutil.which("pymap", path=str(Path(sys.executable).parent))
     assert executable, "pymap (the dev extra) is not installed"
-    cert, key = _certificate(tmp_path)
-    port = free_port()
-    # The in-memory backend with its demo data (a user, an INBOX of four ordinary messages).
-    options = ["--host", "127.0.0.1", "--port", str(port), "--cert", str(cert), "--key", str(key)]
+    options = ["--host", "127.0.0.1", "--port", str(port), *tls]
     options += ["--no-service", "admin", "--no-service", "managesieve"]
     backend = ["dict", "--demo-data", "--demo-password", PASSWORD]
     process = subprocess.Popen(
-        [executable, *options, *backend],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        [executable, *options, *backend], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
         deadline = time.monotonic() + 20
@@ -131,10 +129,18 @@ def imap(tmp_path: Path) -> Iterator[ImapServer]:
                     stderr = process.stderr.read() if process.stderr else b""
                     raise AssertionError(stderr) from None
                 time.sleep(0.1)
-        yield ImapServer(port, cert)
+        yield
     finally:
         process.terminate()
         process.wait(10)
+
+
+@pytest.fixture
+def imap(tmp_path: Path) -> Iterator[ImapServer]:
+    cert, key = _certificate(tmp_path)
+    port = free_port()
+    with pymap(port, "--cert", str(cert), "--key", str(key)):
+        yield ImapServer(port, cert)
 
 
 async def test_a_dsn_in_the_imap_folder_sets_delivery_failure(
@@ -231,31 +237,14 @@ class ImapsServer:
 @pytest.fixture
 def imaps(tmp_path: Path) -> Iterator[ImapsServer]:
     """pymap in the clear (``--no-tls``) behind a TLS front: an ``imaps://`` server."""
-    executable = shutil.which("pymap", path=str(Path(sys.executable).parent))
-    assert executable, "pymap (the dev extra) is not installed"
     cert, key = _certificate(tmp_path)
     port = free_port()
-    options = ["--host", "127.0.0.1", "--port", str(port), "--no-tls"]
-    options += ["--no-service", "admin", "--no-service", "managesieve"]
-    backend = ["dict", "--demo-data", "--demo-password", PASSWORD]
-    process = subprocess.Popen([executable, *options, *backend], stdout=subprocess.DEVNULL)
-    front = None
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert process.poll() is None and time.monotonic() < deadline, "pymap"
-                time.sleep(0.1)
+    with pymap(port, "--no-tls"):
         front = TlsFront(cert, key, port)
-        yield ImapsServer(front.port, port, cert)
-    finally:
-        if front is not None:
+        try:
+            yield ImapsServer(front.port, port, cert)
+        finally:
             front.close()
-        process.terminate()
-        process.wait(10)
 
 
 async def test_an_imaps_mailbox_reads_bounces_over_implicit_tls(
