@@ -7,23 +7,15 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from sqlalchemy import text
 
-from tests.dispatch.support import SmtpServer
+from tests.dispatch.conftest import smtp
 from tests.webhooks.support import Receiver
+
+__all__ = ["smtp"]  # the dispatch tests' real SMTP server, per test
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     server = Receiver()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
     server.start()
     try:
         yield server
