@@ -15,9 +15,13 @@ $(STAMP): pyproject.toml client/pyproject.toml
 serve: $(STAMP)
 	$(BIN)/opensure serve
 
-## Run the whole test suite (set OPENSURE_TEST_POSTGRES_URL to include PostgreSQL).
+## Run the whole test suite (set OPENSURE_TEST_POSTGRES_URL to include PostgreSQL): in parallel,
+## one worker per core up to four (TEST_WORKERS=1 for one), then tests/production on its own,
+## because its outage test restarts the PostgreSQL server the other tests use.
+TEST_WORKERS ?= auto
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --maxprocesses 4 --ignore=tests/production
+	$(BIN)/pytest tests/production
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -10,6 +10,7 @@ it again, but other test runs using the same server at that moment see it go awa
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -26,6 +27,18 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "production: the production shape on PostgreSQL (real processes, real SMTP)"
     )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _alone() -> None:
+    """Refuse to run beside other tests in parallel (pytest-xdist): the outage test restarts
+    the PostgreSQL server they use, and the SIGKILL tests count duplicates at full speed."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        pytest.fail(
+            "tests/production must run on its own, not under pytest -n: "
+            "`make test` runs it after the rest (or: pytest tests/production)",
+            pytrace=False,
+        )
 
 
 @pytest.fixture
