@@ -212,6 +212,38 @@ def needs_custom_plan(offset: int, *, window: bool = False) -> bool:
 BROKEN = (asyncpg.InterfaceError, asyncpg.InternalClientError, ConnectionError)
 
 
+class DirectConnection(asyncpg.Connection):
+    """A connection of the fast path's pool, which knows what it changed in its session.
+
+    asyncpg resets every connection released to a pool with ``SELECT pg_advisory_unlock_all();
+    CLOSE ALL; UNLISTEN *; RESET ALL``: one round trip more on every request, about a tenth of
+    a GET by id's CPU (py-spy, bench/profile.py). The fast path takes no advisory lock, opens no
+    cursor outside a transaction and listens on no channel of this pool (the dispatchers'
+    LISTEN has a connection of its own, ``db.notify``); the one session setting it changes is
+    ``plan_cache_mode`` in ``read_planned``, marked here and undone by :func:`_reset_session`.
+    An open transaction is still rolled back on release (asyncpg does that before the reset).
+    """
+
+    __slots__ = ("_custom_plans",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._custom_plans = False
+
+    async def plan_for_values(self) -> None:
+        """Plan every statement for its parameters until release (``read_planned``)."""
+        self._custom_plans = True
+        await self.execute("SET plan_cache_mode = force_custom_plan")
+
+
+async def _reset_session(connection: asyncpg.Connection) -> None:
+    """The pool's reset on release: undo what this connection changed, nothing more."""
+    conn = cast(DirectConnection, connection)
+    if conn._custom_plans:
+        await conn.execute("RESET plan_cache_mode")
+        conn._custom_plans = False
+
+
 class PgDirect:
     dialect = "postgresql"
 
@@ -234,15 +266,15 @@ class PgDirect:
         The statements stay prepared (asyncpg's cache), but after five runs PostgreSQL may
         switch a prepared statement to a generic plan that ignores the values: for an OFFSET
         deep into a million rows that plan can be a sequential scan (about 200 ms instead of
-        10 ms). The setting lasts until the pool's reset on release (asyncpg's ``RESET ALL``,
-        sent on every release anyway): one round trip more, and PostgreSQL plans every run.
+        10 ms). The setting lasts until the connection goes back to the pool, whose reset
+        undoes it (``DirectConnection``): two round trips more, and PostgreSQL plans every run.
         So list pages ask for it only where a generic plan can go wrong (``needs_custom_plan``):
         the first pages walk the index the same way under either plan.
         """
         async with self.pool.acquire() as conn:
             try:
                 if custom:
-                    await conn.execute("SET plan_cache_mode = force_custom_plan")
+                    await cast(DirectConnection, conn).plan_for_values()
                 yield PgSession(conn)
             except BROKEN:
                 conn.terminate()
@@ -340,6 +372,8 @@ async def open_direct(database_url: str) -> Direct:
         min_size=0,
         max_size=PG_POOL_SIZE,
         max_inactive_connection_lifetime=1800,
+        connection_class=DirectConnection,
+        reset=_reset_session,
     )
     return PgDirect(pool)
 
