@@ -7,7 +7,7 @@ For each backend (a fresh SQLite file in a temporary directory; a fresh PostgreS
 that is dropped afterwards) it migrates with ``opensure migrate``, creates two accounts with a
 token and a survey through the CLI, then for each worker count starts ``opensure serve`` and
 the baseline app (``bench/baseline_app.py``: Starlette + asyncpg/aiosqlite, under uvicorn with
-the same worker count) side by side on 127.0.0.1, seeds ~1,000 feedback requests with two data
+the same worker count and the same supervisor, a listening socket per worker) side by side on 127.0.0.1, seeds ~1,000 feedback requests with two data
 items each through the API, checks that both apps answer with the same JSON, and measures:
 
 * ``GET /feedback_requests/:id``       random ids among the seeded requests
@@ -356,20 +356,13 @@ def start_baseline(url: str, workers: int, tmp: Path, sqlite_driver: str) -> Ser
     cmd = [
         sys.executable,
         "-m",
-        "uvicorn",
-        "bench.baseline_app:create_app",
-        "--factory",
-        "--app-dir",
-        str(REPO),
+        "bench.baseline_app",
         "--host",
         "127.0.0.1",
         "--port",
         str(port),
         "--workers",
         str(workers),
-        "--no-access-log",
-        "--log-level",
-        "info",
     ]
     env = dict(os.environ)
     env.update(

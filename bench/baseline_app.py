@@ -16,7 +16,8 @@ SQLAlchemy and OpenSure's own checks cost. Per request it does:
   Unlike OpenSure it does not check that the survey belongs to the account, does not link
   staff, sites or segments and does not read the request back.
 
-Run by ``bench.api`` under uvicorn (``--factory bench.baseline_app:create_app``), configured by
+Run by ``bench.api`` as ``python -m bench.baseline_app`` (uvicorn under ``opensure serve``'s
+supervisor: ``main`` below), configured by
 the environment: ``BENCH_BASELINE_DATABASE_URL`` (``sqlite:///PATH`` or ``postgresql://…``),
 ``BENCH_BASELINE_SQLITE_DRIVER`` (``aiosqlite``, the default, or ``sqlite3``: blocking calls on
 the event loop over one connection) and ``BENCH_BASELINE_PUBLIC_URL``.
@@ -713,3 +714,35 @@ def create_app() -> Starlette:
         ],
         lifespan=lifespan,
     )
+
+
+def main() -> None:
+    """``python -m bench.baseline_app --host H --port P --workers N``: under the supervisor that
+    ``opensure serve`` uses (``opensure.ops.workers``: a listening socket per worker), so both
+    sides of ``bench.api`` spread their connections over their workers the same way."""
+    import argparse
+
+    import uvicorn
+
+    from opensure.ops import workers
+
+    p = argparse.ArgumentParser(description=main.__doc__)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1)
+    opts = p.parse_args()
+    workers.run(
+        uvicorn.Config(
+            "bench.baseline_app:create_app",
+            factory=True,
+            host=opts.host,
+            port=opts.port,
+            workers=opts.workers,
+            access_log=False,
+            log_level="info",
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

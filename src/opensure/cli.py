@@ -1276,9 +1276,10 @@ def serve(
     typer.echo(
         f"OpenSure serving on {'https' if ssl_certfile else 'http'}://{host}:{port}", err=True
     )
+    from opensure.ops import workers as supervisor
     from opensure.ops.slowclients import HeaderTimeoutProtocol
 
-    uvicorn.run(
+    config = uvicorn.Config(
         "opensure.app:create_app",
         factory=True,
         # uvicorn's httptools protocol plus a deadline for request headers.
@@ -1297,6 +1298,8 @@ def serve(
         timeout_graceful_shutdown=30,
         log_config=log_config(settings.log_format),
     )
+    # Several workers: a listening socket each, so connections spread evenly over them.
+    supervisor.run(config)
 
 
 WebhookArg = Annotated[int, typer.Argument(metavar="ID", help="The endpoint's id.")]
