@@ -7,8 +7,9 @@ For each backend (a fresh SQLite file in a temporary directory; a fresh PostgreS
 that is dropped afterwards) it migrates with ``opensure migrate``, creates two accounts with a
 token and a survey through the CLI, then for each worker count starts ``opensure serve`` and
 the baseline app (``bench/baseline_app.py``: Starlette + asyncpg/aiosqlite, under uvicorn with
-the same worker count and the same supervisor, a listening socket per worker) side by side on 127.0.0.1, seeds ~1,000 feedback requests with two data
-items each through the API, checks that both apps answer with the same JSON, and measures:
+the same worker count and the same supervisor, a listening socket per worker) side by side on
+127.0.0.1, seeds ~1,000 feedback requests with two data items each through the API, checks
+that both apps answer with the same JSON, and measures:
 
 * ``GET /feedback_requests/:id``       random ids among the seeded requests
 * ``POST /feedback_requests``          a new request with two data items, send_at in the future
