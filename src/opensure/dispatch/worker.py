@@ -138,6 +138,7 @@ class Dispatcher:
         self._recording: GroupCommit | None = None
         self._recorder_conn: AsyncConnection | None = None
         self._recorder_raw: Any = None
+        self._recorder_lite: fast.SqliteDirect | None = None
 
     @property
     def recording(self) -> GroupCommit:
@@ -510,6 +511,24 @@ class Dispatcher:
         )
 
     async def _write(self, outcomes: Sequence[Outcome]) -> None:
+        # A group commit is on every SMTP connection's way to its next email, so its latency
+        # counts: both engines record over a connection kept for it, on the bare driver.
+        path = self.engine.url.database
+        if self.engine.dialect.name == "sqlite" and path and path != ":memory:":
+            # Its own aiosqlite connection, in the process's write turn (db.engine.write_turn):
+            # BEGIN IMMEDIATE, the statements and COMMIT, each one hop to its thread, instead of
+            # SQLAlchemy's greenlet, compiled cache and result processing around each.
+            if self._recorder_lite is None:
+                self._recorder_lite = fast.SqliteDirect(path, readers=0)
+            try:
+                async with self._recorder_lite.transaction() as own:
+                    await repo.record(own, outcomes)
+                    if self.events is not None and await self.events.wanted(own):
+                        await self.events.write(own, outcomes)
+            except BaseException:
+                await self._close_recorder_conn()
+                raise
+            return
         if self.engine.dialect.name != "postgresql":
             async with self.engine.begin() as conn:
                 lite = SaSession(conn)
@@ -517,8 +536,7 @@ class Dispatcher:
                 if self.events is not None and await self.events.wanted(lite):
                     await self.events.write(lite, outcomes)
             return
-        # On PostgreSQL, over a connection kept for recording, on the bare driver: a group
-        # commit is on every SMTP connection's way to its next email, so its latency counts.
+        # PostgreSQL: a connection of the engine's pool, kept, used on the bare driver (asyncpg).
         if self._recorder_conn is None:
             conn = await self.engine.connect()
             try:
@@ -548,6 +566,10 @@ class Dispatcher:
         if conn is not None:
             with suppress(Exception):
                 await conn.close()
+        lite, self._recorder_lite = self._recorder_lite, None
+        if lite is not None:
+            with suppress(Exception):
+                await lite.close()
 
 
 class _LowWater:
