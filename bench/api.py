@@ -1054,7 +1054,8 @@ count: `bench/baseline_app.py`, bare Starlette (no FastAPI, no SQLAlchemy) with 
 PostgreSQL (a pool of up to 30 connections per worker, more than OpenSure's 20 of which its
 hot paths use 10, that closes idle ones after a second so that both apps fit in PostgreSQL's
 connection limit) and {driver} on SQLite,
-under uvicorn. The baseline reads OpenSure's own tables with
+under uvicorn and the supervisor `opensure serve` uses (a listening socket per worker, so
+both spread connections over their workers alike). The baseline reads OpenSure's own tables with
 hand-written SQL and answers with the same JSON (checked before measuring): one SELECT for GET
 by id; COUNT + page + items for the list; COUNT + page + answers + requests with their items
 for the responses list; for POST one transaction inserting the request and
