@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from opensure.ops.workers import bind_sockets
-from tests.fixtures.databases import fresh_database
-from tests.fixtures.server import OpenSureServer, start_server, stop_server
+from tests.fixtures.server import OpenSureServer, serving
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="reads the sockets of processes in /proc"
@@ -27,18 +26,8 @@ CONNECTIONS = 40
 
 @pytest.fixture
 async def two_workers(tmp_path: Path) -> AsyncIterator[OpenSureServer]:
-    databases = fresh_database("sqlite", tmp_path)
-    url = await databases.__anext__()
-    try:
-        server = await start_server(
-            "sqlite", url, tmp_path, extra_args=["--workers", "2", "--no-dispatcher"]
-        )
-        try:
-            yield server
-        finally:
-            stop_server(server)
-    finally:
-        await databases.aclose()
+    async with serving("sqlite", tmp_path, ["--workers", "2", "--no-dispatcher"]) as server:
+        yield server
 
 
 def _children(pid: int) -> set[int]:
@@ -56,15 +45,18 @@ def _children(pid: int) -> set[int]:
     return found
 
 
-def _established_inodes(port: int) -> set[str]:
-    """Inodes of the server side of established TCP connections on ``port``."""
+ESTABLISHED, LISTEN = "01", "0A"
+
+
+def _inodes(port: int, state: str) -> set[str]:
+    """Inodes of the TCP sockets on local ``port`` in ``state`` (/proc/net/tcp)."""
     inodes = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with open(table) as f:
             next(f)
             for line in f:
                 fields = line.split()
-                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == state:
                     inodes.add(fields[9])
     return inodes
 
@@ -82,14 +74,18 @@ def _held(pid: int, inodes: set[str]) -> int:
 
 
 async def _workers(server: OpenSureServer, n: int, not_in: set[int] = frozenset()) -> set[int]:
-    """The server's ``n`` worker processes, none of them in ``not_in``, once they serve."""
+    """The server's ``n`` worker processes, none of them in ``not_in``, once each listens on a
+    socket of its own (a worker still starting is not listening yet: every connection would go
+    to the others)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         found = _children(server.process.pid)
         if len(found) == n and not found & not_in:
-            return found
+            listening = _inodes(server.port, LISTEN)
+            if len(listening) == n and all(_held(pid, listening) == 1 for pid in found):
+                return found
         await asyncio.sleep(0.1)
-    raise AssertionError(f"expected {n} workers besides {not_in}, found {found}")
+    raise AssertionError(f"expected {n} listening workers besides {not_in}, found {found}")
 
 
 async def _connect_all(port: int) -> list[asyncio.StreamWriter]:
@@ -109,7 +105,7 @@ async def _spread(server: OpenSureServer, workers: set[int]) -> dict[int, int]:
     """How many of CONNECTIONS new connections each worker holds."""
     writers = await _connect_all(server.port)
     try:
-        inodes = _established_inodes(server.port)
+        inodes = _inodes(server.port, ESTABLISHED)
         return {pid: _held(pid, inodes) for pid in workers}
     finally:
         for writer in writers:
