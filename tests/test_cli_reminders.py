@@ -57,6 +57,22 @@ async def test_reminder_after_days_of_accounts_and_survey_files(
         "surveys", "update", with_own, *a, cli.write("back.yaml", yaml.safe_dump(exported))
     )
     assert (back["version"], back["reminder_after_days"]) == (1, None)
+    exported["reminder_after_days"] = 5
+    said = ok(
+        await cli(
+            "surveys", "update", with_own, *a, cli.write("five.yaml", yaml.safe_dump(exported))
+        )
+    )
+    assert said.strip() == (
+        f"survey {with_own}: settings saved (still version 1: the questions did not change)"
+    )
+    exported.pop("reminder_after_days")
+    said = ok(
+        await cli(
+            "surveys", "update", with_own, *a, cli.write("none.yaml", yaml.safe_dump(exported))
+        )
+    )
+    assert "settings saved" in said
     assert set(await cli.rows("SELECT id, reminder_after_days FROM surveys")) == {
         (int(with_own), None),
         (int(plain), None),
@@ -66,4 +82,4 @@ async def test_reminder_after_days_of_accounts_and_survey_files(
         "SELECT action FROM audit_events WHERE account_id = :a ORDER BY id", a=acme["id"]
     )
     assert logged.count(("account.updated",)) == 1
-    assert logged.count(("survey.updated",)) == 2
+    assert logged.count(("survey.updated",)) == 4

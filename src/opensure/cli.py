@@ -578,11 +578,12 @@ def surveys_update(
         show=lambda conn, a: surveys_admin.show_survey(conn, a, survey_id),
         logged=lambda r: {k: v for k, v in r.items() if k != "changed"},
     )
-    line = (
-        f"survey {survey_id} is now version {result['version']}"
-        if result.pop("changed")
-        else f"survey {survey_id} unchanged (version {result['version']})"
-    )
+    version = result["version"]
+    line = {
+        "version": f"survey {survey_id} is now version {version}",
+        "settings": f"survey {survey_id}: settings saved (still version {version}: the "
+        "questions did not change)",
+    }.get(result.pop("changed"), f"survey {survey_id} unchanged (version {version})")
     report(result, as_json, line)
 
 

@@ -122,8 +122,9 @@ async def update_survey(
     conn: AsyncConnection, account_id: int, survey_id: int, doc: Any
 ) -> dict[str, Any]:
     """Apply ``doc`` (a survey file whose kept questions carry their ``id``): a new version
-    when anything changed. Returns the survey as :func:`show_survey` gives it, plus
-    ``changed`` (whether a version was made)."""
+    when anything shown to customers changed. Returns the survey as :func:`show_survey` gives
+    it, plus ``changed``: ``"version"`` (a new version was made), ``"settings"`` (only a setting
+    changed, e.g. ``reminder_after_days``: no new version) or ``False`` (nothing changed)."""
     survey, current = await _found(conn, account_id, survey_id)
     if survey["deleted_at"] is not None:
         raise AdminError(f"survey {survey_id} is archived: restore it before changing it")
@@ -178,7 +179,7 @@ async def update_survey(
     if reminder != survey.get("reminder_after_days"):
         await repo.update_survey(conn, survey_id, {"reminder_after_days": reminder})
         if unchanged:
-            return {**await show_survey(conn, account_id, survey_id), "changed": True}
+            return {**await show_survey(conn, account_id, survey_id), "changed": "settings"}
     if unchanged:
         return {**await show_survey(conn, account_id, survey_id), "changed": False}
 
@@ -197,7 +198,7 @@ async def update_survey(
         ids = [q["id"] for q in (await show_survey(conn, account_id, survey_id))["questions"]]
         values["translations"] = importer.stored_translations(translations, ids)
     await repo.update_survey(conn, survey_id, values)
-    return {**await show_survey(conn, account_id, survey_id), "changed": True}
+    return {**await show_survey(conn, account_id, survey_id), "changed": "version"}
 
 
 async def set_archived(
