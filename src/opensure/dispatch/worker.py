@@ -46,7 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from opensure.config import Settings
 from opensure.core.clock import utcnow
 from opensure.db import fast
-from opensure.db.fast import PgSession, SaSession
+from opensure.db.fast import PgSession
 from opensure.db.notify import DueListener
 from opensure.dispatch import compose, rules, verp
 from opensure.dispatch import repository as repo
@@ -513,13 +513,13 @@ class Dispatcher:
     async def _write(self, outcomes: Sequence[Outcome]) -> None:
         # A group commit is on every SMTP connection's way to its next email, so its latency
         # counts: both engines record over a connection kept for it, on the bare driver.
-        path = self.engine.url.database
-        if self.engine.dialect.name == "sqlite" and path and path != ":memory:":
+        if self.engine.dialect.name == "sqlite":
             # Its own aiosqlite connection, in the process's write turn (db.engine.write_turn):
             # BEGIN IMMEDIATE, the statements and COMMIT, each one hop to its thread, instead of
-            # SQLAlchemy's greenlet, compiled cache and result processing around each.
+            # SQLAlchemy's greenlet, compiled cache and result processing around each. (Like
+            # the API's fast path, it needs a database file: an in-memory one is per connection.)
             if self._recorder_lite is None:
-                self._recorder_lite = fast.SqliteDirect(path, readers=0)
+                self._recorder_lite = fast.SqliteDirect(str(self.engine.url.database), readers=0)
             try:
                 async with self._recorder_lite.transaction() as own:
                     await repo.record(own, outcomes)
@@ -528,13 +528,6 @@ class Dispatcher:
             except BaseException:
                 await self._close_recorder_conn()
                 raise
-            return
-        if self.engine.dialect.name != "postgresql":
-            async with self.engine.begin() as conn:
-                lite = SaSession(conn)
-                await repo.record(lite, outcomes)
-                if self.events is not None and await self.events.wanted(lite):
-                    await self.events.write(lite, outcomes)
             return
         # PostgreSQL: a connection of the engine's pool, kept, used on the bare driver (asyncpg).
         if self._recorder_conn is None:
