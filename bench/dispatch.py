@@ -46,8 +46,8 @@ from bench.harness import (
     wait_port,
 )
 from opensure.accounts import service as admin
-from opensure.cli import run_event_loop
 from opensure.config import Settings
+from opensure.core.runtime import run_event_loop
 from opensure.db import create_engine
 from opensure.db.migrate import upgrade
 from opensure.dispatch import repository as repo
@@ -312,7 +312,7 @@ def main() -> None:
     parser.add_argument("--latency-samples", type=int, default=50)
     args = parser.parse_args()
     args.backend = args.backend or ["sqlite", "postgresql"]
-    # The raw side runs on the dispatcher's event loop (uvloop, opensure.cli.run_event_loop):
+    # The raw side runs on the dispatcher's event loop (uvloop: core.runtime.run_event_loop),
     # like against like.
     results = run_event_loop(run(args))
     print()

@@ -7,7 +7,7 @@ import json
 import os
 import secrets
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -22,6 +22,7 @@ from opensure.accounts import service as admin
 from opensure.api import timestamps
 from opensure.audit import service as audit
 from opensure.config import get_settings
+from opensure.core import runtime
 from opensure.core.branding import LogoRefused
 from opensure.core.clock import utcnow
 from opensure.core.errors import AdminError
@@ -1449,23 +1450,11 @@ def dispatcher(
             await engine.dispose()
 
     try:
-        run_event_loop(go())
+        runtime.run_event_loop(go())
     except (SQLAlchemyError, OSError) as exc:
         fail(f"database error: {str(exc).splitlines()[0]}")
     except ValueError as exc:  # a malformed setting, e.g. an unsupported mail URL
         fail(str(exc))
-
-
-def run_event_loop(main: Coroutine[Any, Any, T]) -> T:
-    """Run a long-lived process's ``main`` on uvloop (the loop uvicorn runs the API on) where
-    it is installed: the dispatcher spends most of its time in socket I/O, and uvloop's
-    transports cost less CPU per SMTP command and per email than asyncio's (docs/benchmarks.md,
-    "Dispatch throughput"). Elsewhere, asyncio's own loop."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(main)
-    return uvloop.run(main)
 
 
 def main() -> None:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def freeze_startup_heap() -> None:
@@ -17,3 +22,15 @@ def freeze_startup_heap() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+def run_event_loop(main: Coroutine[Any, Any, T]) -> T:
+    """Run a long-lived process's ``main`` on uvloop (the loop uvicorn runs the API on) where
+    it is installed: the dispatcher spends most of its time in socket I/O, and uvloop's
+    transports cost less CPU per SMTP command and per email than asyncio's (docs/benchmarks.md,
+    "Dispatch throughput"). Elsewhere, asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
