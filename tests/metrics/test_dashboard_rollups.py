@@ -10,6 +10,7 @@ import datetime as dt
 import importlib
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
@@ -180,3 +181,44 @@ async def test_counters_follow_every_change(app: FastAPI, account: Account) -> N
         await execute(app, sql, a=a, **params)
         await assert_counters_match(app, account, sql)
     assert await one(app, "SELECT count(*) FROM staff WHERE account_id = :a", a=a) == 2
+
+
+# PostgreSQL only: on SQLite the counters are not kept by triggers.
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_a_lease_or_an_uncounted_column_runs_no_counter(
+    app: FastAPI, account: Account
+) -> None:
+    """A dispatcher's claim and release (``lease_owner``, ``lease_until``) and an edit of a
+    column no counter reads run none of the counters' PL/pgSQL (migration 0019); a counted
+    column does. Read from PostgreSQL's own count of function calls in the transaction."""
+    await build(app, account)
+    calls = (
+        "SELECT coalesce(sum(calls), 0) FROM pg_stat_xact_user_functions "
+        "WHERE funcname IN ('opensure_requests_by', 'opensure_responses_by')"
+    )
+    lease = (
+        "UPDATE feedback_requests SET lease_owner = 'test', "
+        "lease_until = now() + interval '5 minutes' WHERE account_id = :a"
+    )
+    release = (
+        "UPDATE feedback_requests SET lease_owner = NULL, lease_until = NULL WHERE account_id = :a"
+    )
+    uncounted = [
+        lease,
+        release,
+        "UPDATE feedback_requests SET reference = 'edited' WHERE account_id = :a",
+        "UPDATE feedback_responses SET reference = 'edited' WHERE account_id = :a",
+    ]
+    async with app.state.engine.begin() as conn:
+        await conn.execute(text("SET LOCAL track_functions = 'pl'"))
+        touched = 0
+        for sql in uncounted:
+            touched += (await conn.execute(text(sql), {"a": account.id})).rowcount
+        assert touched > 0
+        assert (await conn.execute(text(calls))).scalar() == 0
+        await conn.execute(
+            text("UPDATE feedback_requests SET site_id = site_id WHERE account_id = :a"),
+            {"a": account.id},
+        )
+        assert (await conn.execute(text(calls))).scalar() > 0
+    await assert_counters_match(app, account)
