@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import mailbox
+import re
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,6 +25,8 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
+from aiosmtplib import SMTPStatus
+from aiosmtplib.typing import Default
 
 
 class TemporaryFailure(Exception):
@@ -136,14 +139,64 @@ class SmtpTransport:
 
 
 class _Client(aiosmtplib.SMTP):
-    """``sendmail()`` that waits for ``ready`` after the envelope, before DATA."""
+    """``sendmail()`` whose message is only completed once ``ready`` is done: the envelope
+    (MAIL, RCPT), DATA and the content go out meanwhile, and the final dot waits. A message
+    without its final dot is not delivered (RFC 5321 §4.1.1.4): when ``ready`` fails, or the
+    process dies while waiting, the connection closes and the server discards it."""
 
     ready: asyncio.Future[None] | None = None
 
-    async def data(self, message: str | bytes, /, **kwargs: Any) -> aiosmtplib.SMTPResponse:
+    async def data(
+        self,
+        message: str | bytes,
+        /,
+        *,
+        timeout: Any = Default.token,  # noqa: ASYNC109 (aiosmtplib's signature, overridden)
+    ) -> aiosmtplib.SMTPResponse:
         ready, self.ready = self.ready, None
-        await _wait_ready(ready)
-        return await super().data(message, **kwargs)
+        if self.protocol is None:
+            raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+        if timeout is Default.token:
+            timeout = self.timeout
+        content = data_content(message.encode("ascii") if isinstance(message, str) else message)
+        start = await self.execute_command(b"DATA", timeout=timeout)
+        if start.code != SMTPStatus.start_input:
+            raise aiosmtplib.SMTPDataError(start.code, start.message)
+        protocol = self.protocol
+        try:
+            protocol.write(content)
+            try:
+                await _wait_ready(ready)
+            except NotReady:
+                self.close()  # mid-message: closing the connection is how it is abandoned
+                raise
+            protocol.write(b".\r\n")
+            # No await between the write and this call: the reply cannot arrive unawaited.
+            response = await protocol.read_response(timeout=timeout)
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+            self.close()
+            raise
+        if response.code != SMTPStatus.completed:
+            raise aiosmtplib.SMTPDataError(response.code, response.message)
+        return response
+
+
+_LINE_ENDINGS = re.compile(rb"\r\n|\r|\n")
+
+
+def data_content(message: bytes) -> bytes:
+    """A message as DATA carries it, without the final dot: every line ending CRLF (lone CR
+    and LF become CRLF, as aiosmtplib does) and a line starting with a dot given another
+    one (RFC 5321 §4.5.2). The composer's messages end every line with CRLF already: that is
+    checked by counting, which costs far less than rewriting every line ending."""
+    crlf = message.count(b"\r\n")
+    if crlf != message.count(b"\n") or crlf != message.count(b"\r"):
+        message = _LINE_ENDINGS.sub(b"\r\n", message)
+    if not message.endswith(b"\r\n"):
+        message += b"\r\n"
+    if message.startswith(b"."):
+        message = b"." + message
+    return message.replace(b"\r\n.", b"\r\n..")
 
 
 async def _wait_ready(ready: asyncio.Future[None] | None) -> None:
