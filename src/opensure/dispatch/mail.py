@@ -59,7 +59,8 @@ class Session(Protocol):
         ready: asyncio.Future[None] | None = None,
     ) -> None:
         """Send one email. ``ready``, when given, is waited for before the message is handed
-        over (NotReady if it failed); an SMTP session sends the envelope (MAIL, RCPT) first,
+        over (NotReady if it failed, and nothing is delivered); an SMTP session sends the
+        envelope (MAIL, RCPT), DATA and the content first and holds back only the final dot,
         so those round trips overlap the wait."""
 
 

@@ -4,10 +4,10 @@ Runs inside ``opensure serve`` (embedded shape) or as ``opensure dispatcher`` (p
 One bad request never stops it: the problem is recorded on that request and it goes on.
 
 Work goes through a pipeline: while the SMTP connections send one batch, the next batch is
-claimed and loaded. A connection hands an email over (SMTP DATA) only once the outcome of its
-previous one is committed; it sends the next envelope (MAIL, RCPT) meanwhile. The outcomes of
-all connections are committed together (``recording``): one transaction per round of sends,
-not one per email.
+claimed and loaded. A connection completes an email (the final dot of SMTP DATA) only once the
+outcome of its previous one is committed; it sends the next envelope and content meanwhile.
+The outcomes of all connections are committed together (``recording``): one transaction per
+round of sends, not one per email.
 
 Delivery guarantee: a request is claimed with a lease before its email is sent, and its
 outcome is committed before that connection sends anything else. A process that dies after the
@@ -378,9 +378,9 @@ class Dispatcher:
         stop: asyncio.Event,
         low: _LowWater,
     ) -> None:
-        # The previous email's outcome, being committed. The next email is not handed over
-        # before it is (its envelope goes out meanwhile): a crash re-sends at most the one
-        # email each connection had in flight.
+        # The previous email's outcome, being committed. The next email is not completed
+        # before it is (its envelope and content go out meanwhile): a crash re-sends at most
+        # the one email each connection had in flight.
         committed: asyncio.Future[None] | None = None
         try:
             while not queue.empty():
