@@ -35,6 +35,7 @@ from opensure.feedback_requests.endpoints import router as feedback_requests_rou
 from opensure.feedback_requests.events import DispatchEvents
 from opensure.feedback_responses.endpoints import router as feedback_responses_router
 from opensure.hooks.endpoints import router as bounce_hooks
+from opensure.hooks.service import complain
 from opensure.metrics.endpoints import router as metrics_router
 from opensure.ops.endpoints import router as ops_router
 from opensure.pages import security as page_security
@@ -90,7 +91,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             background.append(asyncio.create_task(app.state.housekeeping.run(stop)))
             # The bounce mailbox (OPENSURE_BOUNCE_MAILBOX), when there is one.
             app.state.bounce_reader = bouncebox.reader_for(
-                engine, settings, on_failed=request_events.delivery_failed
+                engine,
+                settings,
+                on_failed=request_events.delivery_failed,
+                on_complaint=complain,
             )
             if app.state.bounce_reader is not None:
                 background.append(asyncio.create_task(app.state.bounce_reader.run(stop)))

@@ -1411,6 +1411,7 @@ def dispatcher(
     from opensure.dispatch.webhooks import WebhookSender
     from opensure.dispatch.worker import Dispatcher
     from opensure.feedback_requests.events import DispatchEvents, delivery_failed
+    from opensure.hooks.service import complain
 
     settings = get_settings()
     logging.config.dictConfig(log_config(settings.log_format))
@@ -1433,8 +1434,11 @@ def dispatcher(
                 # dispatcher runs.
                 job = users.housekeeping_job(settings)
                 housekeeping = asyncio.create_task(Housekeeping(engine, also=[job]).run(stop))
-                # OPENSURE_BOUNCE_MAILBOX; a recorded bounce writes its webhook event.
-                reader = bouncebox.reader_for(engine, settings, on_failed=delivery_failed)
+                # OPENSURE_BOUNCE_MAILBOX; a recorded bounce writes its webhook event, a
+                # complaint (a feedback report) unsubscribes the address.
+                reader = bouncebox.reader_for(
+                    engine, settings, on_failed=delivery_failed, on_complaint=complain
+                )
                 bounces = asyncio.create_task(reader.run(stop)) if reader else None
                 # Webhook events are delivered beside the e-mails.
                 hooks = asyncio.create_task(WebhookSender.from_settings(engine, settings).run(stop))

@@ -65,6 +65,43 @@ def dsn(
     ).encode()
 
 
+def arf(*, to: str, recipient: str, original: bytes, feedback_type: str = "abuse") -> bytes:
+    """An RFC 5965 feedback report (a mailbox provider's "this is spam" report, as in the RFC's
+    own example): to ``to``, about the e-mail ``original`` sent to ``recipient``, attached whole."""
+    return (
+        (
+            "From: <feedback-loop@mailbox.example>\r\n"
+            f"To: <{to}>\r\n"
+            "Subject: FW: Your survey\r\n"
+            "Date: Sun, 6 Dec 2026 10:20:00 +0000\r\n"
+            "MIME-Version: 1.0\r\n"
+            "Message-ID: <433689.81121.example@mailbox.example>\r\n"
+            'Content-Type: multipart/report; report-type=feedback-report; boundary="part1"\r\n'
+            "\r\n"
+            "--part1\r\n"
+            'Content-Type: text/plain; charset="US-ASCII"\r\n'
+            "\r\n"
+            "This is an email abuse report for an email message received from IP 192.0.2.1.\r\n"
+            "\r\n"
+            "--part1\r\n"
+            "Content-Type: message/feedback-report\r\n"
+            "\r\n"
+            f"Feedback-Type: {feedback_type}\r\n"
+            "User-Agent: SomeGenerator/1.0\r\n"
+            "Version: 1\r\n"
+            f"Original-Rcpt-To: <{recipient}>\r\n"
+            "Arrival-Date: Sun, 6 Dec 2026 10:10:09 +0000\r\n"
+            "\r\n"
+            "--part1\r\n"
+            "Content-Type: message/rfc822\r\n"
+            "Content-Disposition: inline\r\n"
+            "\r\n"
+        ).encode()
+        + original
+        + b"\r\n--part1--\r\n"
+    )
+
+
 def qmail(*, to: str, recipient: str) -> bytes:
     """A non-standard bounce (qmail's), which only the heuristics of flufl.bounce read."""
     return (

@@ -3,22 +3,33 @@ return path or its Message-ID), move /response_rate as SPEC §4 defines, and are
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from opensure.app import create_app
+from opensure.config import Settings
 from opensure.dispatch import verp
-from opensure.dispatch.bouncebox import BounceReader, ImapBox, MaildirBox, mailbox_from_url
+from opensure.dispatch.bouncebox import (
+    BounceReader,
+    ImapBox,
+    MaildirBox,
+    ReadStats,
+    mailbox_from_url,
+)
 from opensure.feedback_requests.events import delivery_failed
+from opensure.hooks.service import complain
 from opensure.models import FeedbackRequest, WebhookEndpoint, WebhookEvent
 from opensure.webhooks import service as webhooks
-from tests.bounces.samples import drop, dsn, qmail, sent_to
-from tests.conftest import Account
+from tests.bounces.samples import arf, drop, dsn, qmail, sent_to
+from tests.conftest import BASE, Account
 from tests.dispatch.support import (
     address,
     answer,
@@ -298,3 +309,98 @@ async def test_a_bounce_writes_the_delivery_failed_webhook_event(
     # Nothing left due for later tests of this database (the endpoint goes, its events too).
     async with app.state.engine.begin() as conn:
         await webhooks.remove_endpoint(conn, account.id, int(endpoint["id"]))
+
+
+# ---- feedback reports (RFC 5965): complaints ----
+
+
+async def read_with_complaints(app: FastAPI, box: Path) -> ReadStats:
+    """One pass of the reader as the wiring sets it up: complaints unsubscribe."""
+    return await BounceReader(
+        app.state.engine, MaildirBox(str(box)), on_complaint=complain
+    ).read_once()
+
+
+async def test_a_feedback_report_unsubscribes_the_address(
+    app: FastAPI, account: Account, tmp_path: Path
+) -> None:
+    to = address()
+    (request_id,) = await send(app, account, tmp_path, to)
+    raw = sent_to(tmp_path / "outbox", to)
+    box = tmp_path / "bounces"
+    # Sent to the plain bounce address, as a feedback loop does: the e-mail complained about,
+    # attached, names the request by its Message-ID and return path.
+    drop(box, arf(to=BOUNCES, recipient=to, original=raw))
+    stats = await read_with_complaints(app, box)
+    assert (stats.messages, stats.recorded, stats.unsubscribed) == (1, 0, 1)
+    sent = await fetch_request(account, request_id)
+    assert sent["state"] == "sent" and sent["delivery_failure"] is None  # delivered after all
+    # The next survey to that address is not sent: the customer said it was spam.
+    again = await create_request(account, email=to)
+    await dispatch(app, f"maildir:{tmp_path / 'outbox'}", bounce_address=BOUNCES)
+    after = await fetch_request(account, int(again["id"]))
+    assert after["state"] == "not_sent"
+    assert "unsubscribed" in after["not_sent_reason"]
+    assert [n.endswith(":2,S") for n in os.listdir(box / "cur")] == [True]
+
+
+async def test_a_feedback_report_that_is_not_a_complaint_changes_nothing(
+    app: FastAPI, account: Account, tmp_path: Path
+) -> None:
+    to, other = address(), address()
+    _, other_id = await send(app, account, tmp_path, to, other)
+    box = tmp_path / "bounces"
+    # "Not spam" about a real e-mail; a complaint about a forged one (the right request id
+    # with a made-up tag); a complaint about someone else's e-mail.
+    real = sent_to(tmp_path / "outbox", to)
+    drop(box, arf(to=BOUNCES, recipient=to, original=real, feedback_type="not-spam"))
+    forged = f"Return-Path: <bounces+{other_id}-0123456789abcdef@bounce.opensure.test>\r\n"
+    drop(box, arf(to=BOUNCES, recipient=other, original=forged.encode() + b"\r\nhi\r\n"))
+    drop(box, arf(to=BOUNCES, recipient=other, original=b"Subject: hi\r\n\r\nhi\r\n"))
+    stats = await read_with_complaints(app, box)
+    assert (stats.messages, stats.recorded, stats.unsubscribed) == (3, 0, 0)
+    for addr in (to, other):
+        again = await create_request(account, email=addr)
+        await dispatch(app, f"maildir:{tmp_path / 'outbox'}", bounce_address=BOUNCES)
+        assert (await fetch_request(account, int(again["id"])))["state"] == "sent"
+
+
+async def test_serve_reads_feedback_reports_with_its_embedded_dispatcher(
+    db_url: str, account: Account, tmp_path: Path
+) -> None:
+    """The wiring: `opensure serve`'s app (an embedded dispatcher and the bounce mailbox)
+    unsubscribes an address a feedback report complains about, as `opensure dispatcher` does."""
+    box, outbox = tmp_path / "bounces", tmp_path / "outbox"
+    served = create_app(
+        Settings(
+            database_url=db_url,
+            public_url=BASE,
+            run_dispatcher=True,
+            mail_url=f"maildir:{outbox}",
+            bounce_address=BOUNCES,
+            bounce_mailbox=f"maildir:{box}",
+            bounce_poll_seconds=0.05,
+            dispatch_interval=0.05,
+        )
+    )
+    to = address()
+    async with served.router.lifespan_context(served):
+        first = await create_request(account, email=to)
+        await until_state(account, int(first["id"]), "sent")
+        drop(box, arf(to=BOUNCES, recipient=to, original=sent_to(outbox, to)))
+        for _ in range(200):
+            if not os.listdir(box / "new"):
+                break
+            await asyncio.sleep(0.05)
+        again = await create_request(account, email=to)
+        after = await until_state(account, int(again["id"]), "not_sent")
+    assert "unsubscribed" in after["not_sent_reason"]
+
+
+async def until_state(account: Account, request_id: int, state: str) -> dict[str, Any]:
+    for _ in range(200):
+        found = await fetch_request(account, request_id)
+        if found["state"] == state:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"request {request_id} is {found['state']}, not {state}")

@@ -199,6 +199,7 @@ def mailbox_from_url(url: str) -> MaildirBox | ImapBox:
 class ReadStats:
     messages: int = 0
     recorded: int = 0  # requests that took a delivery failure
+    unsubscribed: int = 0  # addresses unsubscribed by a complaint (a feedback report)
 
 
 class BounceReader:
@@ -212,12 +213,14 @@ class BounceReader:
         interval: float = 60.0,
         clock: Callable[[], dt.datetime] = utcnow,
         on_failed: bounces.OnFailed | None = None,
+        on_complaint: bounces.OnComplaint | None = None,
     ) -> None:
         self.engine = engine
         self.box = box
         self.interval = interval
         self.clock = clock
         self.on_failed = on_failed
+        self.on_complaint = on_complaint
 
     async def read_once(self) -> ReadStats:
         """Handle everything waiting in the mailbox now."""
@@ -229,7 +232,9 @@ class BounceReader:
             handled = []
             try:
                 for key, raw in messages:
-                    stats.recorded += await self._handle(raw)
+                    done = await self._handle(raw)
+                    stats.recorded += done.recorded
+                    stats.unsubscribed += done.unsubscribed
                     stats.messages += 1
                     handled.append(key)
             finally:
@@ -237,21 +242,19 @@ class BounceReader:
             if len(messages) < BATCH:
                 return stats
 
-    async def _handle(self, raw: bytes) -> int:
+    async def _handle(self, raw: bytes) -> bounces.Handled:
         reports = bounces.parse(raw)
         if not reports:
             log.info("bounce mailbox: a message that reports no delivery failure, moved aside")
-            return 0
-        recorded = 0
-        now = self.clock()
+            return bounces.Handled()
         async with self.engine.begin() as conn:
-            for report in reports:
-                row = await bounces.target(conn, report.refs)
-                if row is None:
-                    log.info("bounce mailbox: a bounce for no request of ours (%s)", report.detail)
-                    continue
-                recorded += await bounces.apply(conn, report, row, now, self.on_failed)
-        return recorded
+            return await bounces.handle(
+                conn,
+                reports,
+                self.clock(),
+                on_failed=self.on_failed,
+                on_complaint=self.on_complaint,
+            )
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -259,9 +262,11 @@ class BounceReader:
                 stats = await self.read_once()
                 if stats.messages:
                     log.info(
-                        "bounce mailbox: %d messages, %d delivery failures recorded",
+                        "bounce mailbox: %d messages, %d delivery failures recorded,"
+                        " %d addresses unsubscribed by complaints",
                         stats.messages,
                         stats.recorded,
+                        stats.unsubscribed,
                     )
             except Exception:  # the mailbox or the database away: next interval
                 log.warning("reading the bounce mailbox failed", exc_info=True)
@@ -270,11 +275,20 @@ class BounceReader:
 
 
 def reader_for(
-    engine: AsyncEngine, settings: Settings, on_failed: bounces.OnFailed | None = None
+    engine: AsyncEngine,
+    settings: Settings,
+    on_failed: bounces.OnFailed | None = None,
+    on_complaint: bounces.OnComplaint | None = None,
 ) -> BounceReader | None:
     """The reader of OPENSURE_BOUNCE_MAILBOX, None when it is not set (ValueError if it is
     malformed)."""
     if not settings.bounce_mailbox:
         return None
     box = mailbox_from_url(settings.bounce_mailbox)
-    return BounceReader(engine, box, interval=settings.bounce_poll_seconds, on_failed=on_failed)
+    return BounceReader(
+        engine,
+        box,
+        interval=settings.bounce_poll_seconds,
+        on_failed=on_failed,
+        on_complaint=on_complaint,
+    )

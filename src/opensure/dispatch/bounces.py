@@ -1,6 +1,7 @@
 """Bounces: what a bounce message says (RFC 3464 delivery status notifications with the
 standard library's ``email``; other shapes through ``flufl.bounce``, the detectors GNU Mailman
-uses), and what happens to the request it names (``apply``).
+uses; RFC 5965 feedback reports, the complaints mailbox providers send), and what happens to the
+request it names (``handle``).
 
 A report names its request by the e-mail's return path (``verp``: the bounce is addressed to
 it) or by the e-mail's Message-ID (quoted in the returned headers); either is checked against
@@ -68,9 +69,13 @@ def _texts(message: Message) -> Iterable[str]:
 
 
 def parse(raw: bytes) -> list[Report]:
-    """The failures a bounce message reports (none: not a bounce, or one we cannot read)."""
+    """The failures (and complaints) a message reports (none: neither, or one we cannot
+    read)."""
     message = email.message_from_bytes(raw, policy=email.policy.compat32)
     refs = tuple(verp.refs_in(_texts(message)))
+    reports = _feedback_report(message, refs)
+    if reports is not None:
+        return reports
     reports = _dsn(message, refs)
     if reports is not None:
         return reports
@@ -101,6 +106,35 @@ def _text(value: bytes | str) -> str:
 def _looks_like_bounce(message: Message) -> bool:
     sender = str(message.get("From", "")).lower()
     return "mailer-daemon" in sender or "postmaster" in sender
+
+
+# RFC 5965 feedback types that are the recipient's complaint about the e-mail ("this is spam");
+# "not-spam", "virus" and "other" are not.
+COMPLAINT_TYPES = ("abuse", "fraud")
+
+
+def _feedback_report(message: Message, refs: tuple[verp.Ref, ...]) -> list[Report] | None:
+    """RFC 5965 (ARF): multipart/report; report-type=feedback-report with a
+    message/feedback-report part of fields, and the e-mail complained about (or its headers)
+    after it, where our Message-ID and return path are read. None if not a feedback report."""
+    if message.get_content_type() != "multipart/report":
+        return None
+    part = next(
+        (p for p in message.walk() if p.get_content_type() == "message/feedback-report"), None
+    )
+    if part is None:
+        return None
+    payload = part.get_payload()
+    if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+        fields: Message = payload[0]  # the parser reads the fields as a message's headers
+    else:
+        fields = email.message_from_string(str(payload), policy=email.policy.compat32)
+    feedback_type = str(fields.get("Feedback-Type", "")).strip().lower()
+    if feedback_type not in COMPLAINT_TYPES:
+        log.info("a feedback report of type %r: not a complaint, nothing done", feedback_type)
+        return []
+    recipient = _address_field(fields.get("Original-Rcpt-To"))
+    return [Report("complaint", recipient, f"complaint: {feedback_type}", refs)]
 
 
 def _dsn(message: Message, refs: tuple[verp.Ref, ...]) -> list[Report] | None:
@@ -176,6 +210,45 @@ async def target(conn: AsyncConnection, refs: Sequence[verp.Ref]) -> Any:
 OnFailed = Callable[[AsyncConnection, int], Awaitable[object]]
 
 
+# What the wiring runs for a complaint about a request's e-mail (the loaded request row): the
+# address goes on the account's unsubscribe list (``hooks.service.complain``, a resource's
+# rule the dispatcher cannot import); True if it did.
+OnComplaint = Callable[[AsyncConnection, Any], Awaitable[bool]]
+
+
+@dataclass
+class Handled:
+    recorded: int = 0  # requests that took a delivery failure
+    unsubscribed: int = 0  # addresses unsubscribed by a complaint
+    ignored: int = 0  # reports naming no request of ours, or complaints that changed nothing
+
+
+async def handle(
+    conn: AsyncConnection,
+    reports: Sequence[Report],
+    now: dt.datetime,
+    *,
+    on_failed: OnFailed | None = None,
+    on_complaint: OnComplaint | None = None,
+) -> Handled:
+    """Every report on the request it names, in the caller's transaction: the one path for a
+    bounce mailbox's messages and a provider's notifications alike."""
+    done = Handled()
+    for report in reports:
+        row = await target(conn, report.refs)
+        if row is None:
+            log.info("a report for no request of ours (%s)", report.detail)
+            done.ignored += 1
+        elif report.kind == "complaint":
+            if on_complaint is not None and await on_complaint(conn, row):
+                done.unsubscribed += 1
+            else:
+                done.ignored += 1
+        else:
+            done.recorded += await apply(conn, report, row, now, on_failed)
+    return done
+
+
 async def apply(
     conn: AsyncConnection,
     report: Report,
@@ -184,8 +257,8 @@ async def apply(
     on_failed: OnFailed | None = None,
 ) -> bool:
     """Record a permanent failure on its request (True if that changed it), then
-    ``on_failed(conn, request id)``; a temporary one is only logged. Complaints are the
-    caller's (they unsubscribe, a resource's service)."""
+    ``on_failed(conn, request id)``; a temporary one is only logged. Complaints go through
+    ``handle``."""
     if report.kind == "permanent":
         changed = await repo.record_bounce(conn, row.id, report.detail, now)
         if changed and on_failed is not None:

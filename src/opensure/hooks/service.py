@@ -9,6 +9,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -17,7 +18,7 @@ from opensure.accounts import service as accounts
 from opensure.config import Settings
 from opensure.core.errors import AdminError
 from opensure.dispatch import bounces
-from opensure.dispatch.bounces import Report
+from opensure.dispatch.bounces import Handled, Report
 from opensure.feedback_requests import events
 from opensure.hooks import providers
 from opensure.hooks.providers import Malformed, NotConfigured, Refused, SnsVerifier
@@ -106,32 +107,33 @@ async def _ses(settings: Settings, body: bytes, clients: Clients) -> list[Report
     return providers.ses_reports(notification)
 
 
-@dataclass
-class Handled:
-    recorded: int = 0
-    unsubscribed: int = 0
-    ignored: int = 0
+async def complain(conn: AsyncConnection, row: Any) -> bool:
+    """A spam complaint about a request's e-mail (a provider's notification or a feedback
+    report in the bounce mailbox): its address goes on the account's unsubscribe list. True if
+    it did (an erased request has no address left to add)."""
+    if not row.email:
+        return False
+    try:
+        await accounts.add_unsubscribe(conn, row.account_id, row.email)
+    except AdminError:
+        return False
+    log.info("request %s: spam complaint, address unsubscribed", row.id)
+    return True
 
 
 async def handle(conn: AsyncConnection, reports: Sequence[Report], now: dt.datetime) -> Handled:
-    done = Handled()
-    for report in reports:
-        row = await bounces.target(conn, report.refs)
-        if row is None:
-            done.ignored += 1
-            continue
-        if report.kind == "complaint":
-            if row.email:
-                try:
-                    await accounts.add_unsubscribe(conn, row.account_id, row.email)
-                except AdminError:
-                    done.ignored += 1
-                    continue
-                log.info("request %s: spam complaint, address unsubscribed", row.id)
-                done.unsubscribed += 1
-            continue
-        done.recorded += await bounces.apply(conn, report, row, now, events.delivery_failed)
-    return done
+    return await bounces.handle(
+        conn, reports, now, on_failed=events.delivery_failed, on_complaint=complain
+    )
 
 
-__all__ = ["Clients", "Handled", "Malformed", "NotConfigured", "Refused", "handle", "reports_for"]
+__all__ = [
+    "Clients",
+    "Handled",
+    "Malformed",
+    "NotConfigured",
+    "Refused",
+    "complain",
+    "handle",
+    "reports_for",
+]
