@@ -108,6 +108,13 @@ def _looks_like_bounce(message: Message) -> bool:
     return "mailer-daemon" in sender or "postmaster" in sender
 
 
+def _report_part(message: Message, content_type: str) -> Message | None:
+    """The machine-readable part of a multipart/report (RFC 6522) of this type, if it is one."""
+    if message.get_content_type() != "multipart/report":
+        return None
+    return next((p for p in message.walk() if p.get_content_type() == content_type), None)
+
+
 # RFC 5965 feedback types that are the recipient's complaint about the e-mail ("this is spam");
 # "not-spam", "virus" and "other" are not.
 COMPLAINT_TYPES = ("abuse", "fraud")
@@ -117,11 +124,7 @@ def _feedback_report(message: Message, refs: tuple[verp.Ref, ...]) -> list[Repor
     """RFC 5965 (ARF): multipart/report; report-type=feedback-report with a
     message/feedback-report part of fields, and the e-mail complained about (or its headers)
     after it, where our Message-ID and return path are read. None if not a feedback report."""
-    if message.get_content_type() != "multipart/report":
-        return None
-    part = next(
-        (p for p in message.walk() if p.get_content_type() == "message/feedback-report"), None
-    )
+    part = _report_part(message, "message/feedback-report")
     if part is None:
         return None
     payload = part.get_payload()
@@ -140,11 +143,7 @@ def _feedback_report(message: Message, refs: tuple[verp.Ref, ...]) -> list[Repor
 def _dsn(message: Message, refs: tuple[verp.Ref, ...]) -> list[Report] | None:
     """RFC 3464: multipart/report; report-type=delivery-status with a message/delivery-status
     part of field groups, the first per message, then one per recipient. None if not a DSN."""
-    if message.get_content_type() != "multipart/report":
-        return None
-    status_part = next(
-        (p for p in message.walk() if p.get_content_type() == "message/delivery-status"), None
-    )
+    status_part = _report_part(message, "message/delivery-status")
     if status_part is None:
         return None
     groups = status_part.get_payload()
