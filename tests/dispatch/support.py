@@ -66,9 +66,10 @@ class Received:
 
 
 class SmtpServer:
-    """aiosmtpd on 127.0.0.1. Accepts everything unless a reply is scripted for a recipient:
-    ``reply_rcpt(addr, "451 ...")`` / ``reply_data(addr, "550 ...")`` answer the next RCPT TO
-    (or DATA) for that address with the given replies, in order, then 250 again."""
+    """aiosmtpd on 127.0.0.1. Accepts everything unless a reply is scripted for an address:
+    ``reply_mail(sender, "452 ...")``, ``reply_rcpt(addr, "451 ...")`` and
+    ``reply_data(addr, "550 ...")`` answer the next MAIL FROM (that sender), RCPT TO or DATA
+    (that recipient) with the given replies, in order, then 250 again."""
 
     def __init__(self, *, smtputf8: bool = False, messages_per_connection: int = 0) -> None:
         self.port = free_port()
@@ -78,6 +79,8 @@ class SmtpServer:
         self.accepted: list[Received] = []
         self.rejected_data: list[Received] = []  # messages transmitted but answered non-250
         self.rcpt_seen: list[str] = []
+        self.mail_seen: list[tuple[str, list[str]]] = []  # MAIL FROM: address and options
+        self._mail: dict[str, list[str]] = {}
         self._rcpt: dict[str, list[str]] = {}
         self._data: dict[str, list[str]] = {}
         self._lock = threading.Lock()
@@ -88,6 +91,9 @@ class SmtpServer:
     @property
     def url(self) -> str:
         return f"smtp://127.0.0.1:{self.port}?timeout=5"
+
+    def reply_mail(self, addr: str, *replies: str) -> None:
+        self._mail.setdefault(addr.lower(), []).extend(replies)
 
     def reply_rcpt(self, addr: str, *replies: str) -> None:
         self._rcpt.setdefault(addr.lower(), []).extend(replies)
@@ -104,6 +110,18 @@ class SmtpServer:
         got = self.to(addr)
         assert len(got) == 1, f"expected one email to {addr}, got {len(got)}"
         return got[0].message
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, addr: str, mail_options: list[str]
+    ) -> str:
+        with self._lock:
+            self.mail_seen.append((addr, list(mail_options)))
+            queued = self._mail.get(addr.lower())
+            if queued:
+                return queued.pop(0)
+        envelope.mail_from = addr
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, addr: str, rcpt_options: list[str]

@@ -21,12 +21,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
 from aiosmtplib import SMTPStatus
-from aiosmtplib.typing import Default
+from aiosmtplib.email import quote_address
 
 
 class TemporaryFailure(Exception):
@@ -140,27 +140,61 @@ class SmtpTransport:
 
 
 class _Client(aiosmtplib.SMTP):
-    """``sendmail()`` whose message is only completed once ``ready`` is done: the envelope
-    (MAIL, RCPT), DATA and the content go out meanwhile, and the final dot waits. A message
-    without its final dot is not delivered (RFC 5321 §4.1.1.4): when ``ready`` fails, or the
-    process dies while waiting, the connection closes and the server discards it."""
+    """aiosmtplib's client with ``transmit``: one message whose final dot waits for ``ready``."""
 
-    ready: asyncio.Future[None] | None = None
-
-    async def data(
+    async def transmit(
         self,
-        message: str | bytes,
-        /,
-        *,
-        timeout: Any = Default.token,  # noqa: ASYNC109 (aiosmtplib's signature, overridden)
-    ) -> aiosmtplib.SMTPResponse:
-        ready, self.ready = self.ready, None
+        sender: str,
+        recipient: str,
+        message: bytes,
+        ready: asyncio.Future[None] | None = None,
+    ) -> None:
+        """Send one message to one recipient (MAIL, RCPT, DATA), completing it only once
+        ``ready`` is done: the envelope, DATA and the content go out meanwhile, and the final
+        dot waits. A message without its final dot is not delivered (RFC 5321 §4.1.1.4): when
+        ``ready`` fails, or the process dies while waiting, the connection closes and the server
+        discards it.
+
+        Raises as ``sendmail()`` does (SMTPSenderRefused, SMTPRecipientsRefused, SMTPDataError,
+        SMTPNotSupported, ValueError for an address that cannot go on a command line), but
+        costs less a message: the content is made ready for DATA once (``data_content``), and
+        a plain address is not parsed again for every command."""
+        utf8 = not (sender + recipient).isascii()
+        encoding = "utf-8" if utf8 else "ascii"
+        mail_from = _mailbox(sender).encode(encoding)
+        rcpt_to = _mailbox(recipient).encode(encoding)
+        content = data_content(message)
+        if self.is_ehlo_or_helo_needed:
+            await self._hello()
+        if utf8 and not self.supports_extension("smtputf8"):
+            raise aiosmtplib.SMTPNotSupported("SMTPUTF8 is not supported by this server")
+        options = []
+        if self.supports_extension("size"):
+            options.append(b"SIZE=%d" % len(content))  # RFC 1870: as DATA carries it
+        if utf8:
+            options.append(b"SMTPUTF8")
+        response = await self.execute_command(b"MAIL", b"FROM:" + mail_from, *options)
+        if response.code != SMTPStatus.completed:
+            raise aiosmtplib.SMTPSenderRefused(response.code, response.message, sender)
+        response = await self.execute_command(b"RCPT", b"TO:" + rcpt_to)
+        if response.code not in (SMTPStatus.completed, SMTPStatus.will_forward):
+            refused = aiosmtplib.SMTPRecipientRefused(response.code, response.message, recipient)
+            raise aiosmtplib.SMTPRecipientsRefused([refused])
+        await self._data(content, ready)
+
+    async def _hello(self) -> None:
+        # EHLO, or HELO for a server that does not know EHLO (as sendmail() does).
+        try:
+            await self.ehlo()
+        except aiosmtplib.SMTPHeloError:
+            if not self.is_connected:
+                raise
+            await self.helo()
+
+    async def _data(self, content: bytes, ready: asyncio.Future[None] | None) -> None:
         if self.protocol is None:
             raise aiosmtplib.SMTPServerDisconnected("Connection lost")
-        if timeout is Default.token:
-            timeout = self.timeout
-        content = data_content(message.encode("ascii") if isinstance(message, str) else message)
-        start = await self.execute_command(b"DATA", timeout=timeout)
+        start = await self.execute_command(b"DATA")
         if start.code != SMTPStatus.start_input:
             raise aiosmtplib.SMTPDataError(start.code, start.message)
         protocol = self.protocol
@@ -173,13 +207,25 @@ class _Client(aiosmtplib.SMTP):
                 raise
             protocol.write(b".\r\n")
             # No await between the write and this call: the reply cannot arrive unawaited.
-            response = await protocol.read_response(timeout=timeout)
+            response = await protocol.read_response(timeout=self.timeout)
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
             self.close()
             raise
         if response.code != SMTPStatus.completed:
             raise aiosmtplib.SMTPDataError(response.code, response.message)
-        return response
+
+
+# An address made only of these characters is its own SMTP path: aiosmtplib's quote_address
+# gives "<address>" for every one (checked in tests/dispatch/test_smtp_session.py). Anything
+# else (a display name, quotes, non-ASCII) goes through quote_address itself.
+_PLAIN_MAILBOX = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+")
+
+
+def _mailbox(address: str) -> str:
+    """The address as MAIL FROM and RCPT TO carry it: ``<local@domain>``."""
+    if _PLAIN_MAILBOX.fullmatch(address):
+        return f"<{address}>"
+    return quote_address(address)
 
 
 _LINE_ENDINGS = re.compile(rb"\r\n|\r|\n")
@@ -260,13 +306,9 @@ class SmtpSession:
         ready: asyncio.Future[None] | None,
     ) -> None:
         client = await self._connected()
-        client.ready = ready
         try:
-            # A non-ASCII address needs SMTPUTF8; without it, sendmail() refuses before MAIL.
-            utf8 = not (sender + recipient).isascii()
-            await client.sendmail(
-                sender, [recipient], message.as_bytes(), mail_options=["SMTPUTF8"] if utf8 else []
-            )
+            # A non-ASCII address needs SMTPUTF8; without it, transmit() refuses before MAIL.
+            await client.transmit(sender, recipient, message.as_bytes(), ready)
         except NotReady:
             await self._reset()  # the envelope is open: close it
             raise
@@ -290,9 +332,6 @@ class SmtpSession:
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             await self._drop()
             raise TemporaryFailure(f"SMTP connection failed: {exc}") from exc
-        finally:
-            if self.client is not None:
-                self.client.ready = None
 
     async def _reset(self) -> None:
         # After a rejection the server may still be mid-transaction; start clean or reconnect.
