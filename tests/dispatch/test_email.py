@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -345,3 +346,57 @@ async def test_sender_with_a_display_name(app: FastAPI, account: Account, smtp: 
     assert message["From"].addresses[0].display_name == "Acme Feedback"
     assert message["From"].addresses[0].addr_spec == "feedback@acme.example"
     assert message["Message-ID"].endswith("@acme.example>")
+
+
+def _encodings(message: EmailMessage) -> dict[str, str]:
+    return {
+        part.get_content_type(): str(part["Content-Transfer-Encoding"])
+        for part in message.walk()
+        if not part.is_multipart()
+    }
+
+
+async def test_parts_go_as_they_are_when_ascii_and_quoted_printable_otherwise(
+    app: FastAPI, account: Account, smtp: SmtpServer
+) -> None:
+    plain, accented = address(), address()
+    await create_request(account, email=plain, first_name="Kate")
+    await create_request(account, email=accented, first_name="Zoë")
+    long_line = "Thanks " + "very " * 250 + "much."  # 1,263 characters: too long for 7bit
+    dotted = await _template(
+        app,
+        account,
+        "Hello {{ first_name }}",
+        "Dear {{ first_name }},\n.A line that starts with a dot\n..and two\n"
+        + long_line
+        + "\n{{ survey_link }}\n",
+    )
+    templated = address()
+    await create_request(account, email=templated, first_name="Kate", email_template_id=dotted)
+    await dispatch(app, smtp.url)
+
+    # ASCII parts with short lines need no encoding: the link is there as it is, whole.
+    [got] = smtp.to(plain)
+    assert _encodings(got.message) == {"text/plain": "7bit", "text/html": "7bit"}
+    link = survey_link(got.message)
+    assert link.encode() in got.raw
+    assert "Kate" in parts(got.message)[0]
+    # Non-ASCII text is quoted-printable, and decodes to what was written.
+    message = smtp.one_to(accented)
+    assert _encodings(message) == {
+        "text/plain": "quoted-printable",
+        "text/html": "quoted-printable",
+    }
+    assert "Zoë" in parts(message)[0] and "Zoë" in parts(message)[1]
+    # A line over 998 characters makes its part quoted-printable; lines that start with a dot
+    # arrive as written (DATA stuffs them, the server takes the stuffing off).
+    message = smtp.one_to(templated)
+    text, html = parts(message)
+    assert _encodings(message) == {
+        "text/plain": "quoted-printable",
+        "text/html": "quoted-printable",
+    }
+    assert text.replace("\r\n", "\n").startswith(
+        "Dear Kate,\n.A line that starts with a dot\n..and two\n" + long_line
+    )
+    assert "\n.A line that starts with a dot<br>" in html.replace("\r\n", "\n")
