@@ -24,11 +24,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import os
 import secrets
 import statistics
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -167,8 +169,15 @@ async def raw_send(
     return time.perf_counter() - start
 
 
-async def opensure_send(values: dict[str, str], n: int, tmp: Path) -> float:
-    """Run `opensure dispatcher` until all n seeded requests are sent; the seconds it took."""
+def cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far (user + system), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def opensure_send(values: dict[str, str], n: int, tmp: Path) -> tuple[float, float]:
+    """Run `opensure dispatcher` until all n seeded requests are sent; the seconds it took and
+    the CPU seconds it used meanwhile."""
     engine = create_engine(values["database_url"])
     fr = FeedbackRequest.__table__
     # Whether any is pending, not how many: a count of 20,000 rows every 50 ms cost PostgreSQL
@@ -187,12 +196,14 @@ async def opensure_send(values: dict[str, str], n: int, tmp: Path) -> float:
                 raise RuntimeError(f"the dispatcher did not start:\n{log.read_text()}")
             await asyncio.sleep(0.002)
         start = time.perf_counter()
+        cpu = cpu_seconds(proc.pid)
         while True:
             await asyncio.sleep(0.05)
             async with engine.connect() as conn:
                 left = await conn.scalar(pending)
             if not left:
                 elapsed = time.perf_counter() - start
+                cpu = cpu_seconds(proc.pid) - cpu
                 break
             if proc.poll() is not None:
                 raise RuntimeError(f"the dispatcher exited:\n{log.read_text()[-3000:]}")
@@ -202,7 +213,7 @@ async def opensure_send(values: dict[str, str], n: int, tmp: Path) -> float:
             )
         if states != {"sent": n}:
             raise RuntimeError(f"not every request was sent: {states}")
-        return elapsed
+        return elapsed, cpu
     finally:
         proc.terminate()
         proc.wait(30)
@@ -264,9 +275,25 @@ def latency(url: str, samples: int, tmp: Path) -> tuple[float, float]:
         sink.stop()
 
 
-async def one_round(backend: str, n: int, connections: int, tmp: Path) -> tuple[float, float]:
+@dataclass
+class Round:
+    """One raw/dispatcher pair: seconds, and CPU seconds of each sender and of the sink."""
+
+    raw_s: float
+    ours_s: float
+    raw_cpu: float
+    ours_cpu: float
+    sink_raw_cpu: float
+    sink_ours_cpu: float
+
+    @property
+    def ratio(self) -> float:
+        return self.raw_s / self.ours_s
+
+
+async def one_round(backend: str, n: int, connections: int, tmp: Path) -> Round:
     """One pair on a freshly seeded database and a fresh sink: the raw side sending the
-    dispatcher's own emails, then the dispatcher; the seconds each took."""
+    dispatcher's own emails, then the dispatcher; the seconds and CPU seconds each took."""
     url = await fresh_db(backend, tmp)
     try:
         await seed(url, n)
@@ -274,13 +301,18 @@ async def one_round(backend: str, n: int, connections: int, tmp: Path) -> tuple[
         try:
             values = dispatcher_settings(url, sink.port, connections)
             same = await dispatcher_messages(values)
+            sink_cpu, cpu = cpu_seconds(sink.pid), time.process_time()
             raw_s = await raw_send(sink.port, same, connections, values["mail_from"])
-            ours_s = await opensure_send(values, n, tmp)
+            raw_cpu = time.process_time() - cpu
+            sink_raw_cpu = cpu_seconds(sink.pid) - sink_cpu
+            sink_cpu = cpu_seconds(sink.pid)
+            ours_s, ours_cpu = await opensure_send(values, n, tmp)
+            sink_ours_cpu = cpu_seconds(sink.pid) - sink_cpu
         finally:
             sink.stop()
     finally:
         await drop_db(url)
-    return raw_s, ours_s
+    return Round(raw_s, ours_s, raw_cpu, ours_cpu, sink_raw_cpu, sink_ours_cpu)
 
 
 async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -291,16 +323,21 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         for backend in args.backend:
             # Raw and dispatcher alternate, a pair per round: on a shared machine both sides of
             # a ratio then see the same load, and the median of the rounds' ratios is reported.
-            pairs = []
+            pairs: list[Round] = []
             for _ in range(args.rounds):
-                raw_s, ours_s = await one_round(backend, args.n, args.connections, tmp)
-                pairs.append((raw_s, ours_s))
+                r = await one_round(backend, args.n, args.connections, tmp)
+                pairs.append(r)
+                # CPU per e-mail: steadier than the rates on a shared machine, and where the
+                # sender's own cost shows.
+                us = 1e6 / args.n
                 print(
-                    f"{backend} round {len(pairs)}: opensure {args.n / ours_s:,.0f}/s, "
-                    f"raw {args.n / raw_s:,.0f}/s, ratio {raw_s / ours_s:.0%}",
+                    f"{backend} round {len(pairs)}: opensure {args.n / r.ours_s:,.0f}/s, "
+                    f"raw {args.n / r.raw_s:,.0f}/s, ratio {r.ratio:.0%}; CPU per e-mail: "
+                    f"dispatcher {r.ours_cpu * us:.0f} µs, raw sender {r.raw_cpu * us:.0f} µs, "
+                    f"sink {r.sink_ours_cpu * us:.0f} / {r.sink_raw_cpu * us:.0f} µs",
                     flush=True,
                 )
-            ratio = statistics.median(raw_s / ours_s for raw_s, ours_s in pairs)
+            ratio = statistics.median(r.ratio for r in pairs)
             sink = Sink()
             try:
                 small_s = await raw_send(sink.port, small, args.connections, SENDER)
@@ -314,8 +351,8 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 p50, p99 = latency(url, args.latency_samples, tmp)
             finally:
                 await drop_db(url)
-            ours = statistics.median(args.n / ours_s for _, ours_s in pairs)
-            raw = statistics.median(args.n / raw_s for raw_s, _ in pairs)
+            ours = statistics.median(args.n / r.ours_s for r in pairs)
+            raw = statistics.median(args.n / r.raw_s for r in pairs)
             size = statistics.mean(len(m) for _, m in small)
             results.append(
                 {
@@ -324,7 +361,9 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                     "small": args.n / small_s,
                     "ours": ours,
                     "ratio": ratio,
-                    "ratios": [raw_s / ours_s for raw_s, ours_s in pairs],
+                    "ratios": [r.ratio for r in pairs],
+                    "cpu": statistics.median(r.ours_cpu for r in pairs) * 1e6 / args.n,
+                    "raw_cpu": statistics.median(r.raw_cpu for r in pairs) * 1e6 / args.n,
                     "small_size": size,
                     "p50": p50,
                     "p99": p99,
@@ -333,7 +372,9 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             print(
                 f"{backend}: opensure {ours:,.0f}/s, raw {raw:,.0f}/s (medians of "
                 f"{len(pairs)} rounds), ratio {ratio:.0%} (median; rounds: "
-                f"{', '.join(f'{r:.0%}' for r in results[-1]['ratios'])}); raw with "
+                f"{', '.join(f'{x:.0%}' for x in results[-1]['ratios'])}); CPU per e-mail "
+                f"(median): dispatcher {results[-1]['cpu']:.0f} µs, raw sender "
+                f"{results[-1]['raw_cpu']:.0f} µs; raw with "
                 f"{size / 1000:.1f} KB messages {args.n / small_s:,.0f}/s; "
                 f"latency p50 {p50 * 1000:.0f} ms p99 {p99 * 1000:.0f} ms",
                 flush=True,
