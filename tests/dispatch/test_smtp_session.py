@@ -76,6 +76,20 @@ async def test_a_failed_ready_delivers_nothing_and_the_session_goes_on(smtp: Smt
     assert [m.raw for m in smtp.to(second)] == [RECEIVED]
 
 
+async def test_a_ready_that_failed_before_the_send_delivers_nothing(smtp: SmtpServer) -> None:
+    first, second = address(), address()
+    failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    failed.set_exception(OSError("database down"))
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    done.set_result(None)
+    async with transport_from_url(smtp.url).session() as session:
+        with pytest.raises(NotReady, match="database down"):
+            await session.send(Raw(BODY), SENDER, first, failed)
+        await session.send(Raw(BODY), SENDER, second, done)  # content and dot in one write
+    assert smtp.to(first) == []
+    assert [m.raw for m in smtp.to(second)] == [RECEIVED]
+
+
 def test_data_content_ends_lines_with_crlf_and_stuffs_dots() -> None:
     assert data_content(b".a\r\n.b\r\nc") == b"..a\r\n..b\r\nc\r\n"
     assert data_content(b"a\nb\rc\r\n") == b"a\r\nb\r\nc\r\n"

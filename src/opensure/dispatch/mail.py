@@ -198,14 +198,18 @@ class _Client(aiosmtplib.SMTP):
         if start.code != SMTPStatus.start_input:
             raise aiosmtplib.SMTPDataError(start.code, start.message)
         protocol = self.protocol
+        # Content and dot go in one write (one segment, one wake-up of the server) unless the
+        # dot has to wait.
+        held = ready is not None and not ready.done()
         try:
-            protocol.write(content)
+            if held:
+                protocol.write(content)
             try:
                 await _wait_ready(ready)
             except NotReady:
                 self.close()  # mid-message: closing the connection is how it is abandoned
                 raise
-            protocol.write(b".\r\n")
+            protocol.write(b".\r\n" if held else content + b".\r\n")
             # No await between the write and this call: the reply cannot arrive unawaited.
             response = await protocol.read_response(timeout=self.timeout)
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
