@@ -7,14 +7,17 @@ Both sides send to the same aiosmtpd sink (a separate process that discards mess
 same number of connections:
 - raw: aiosmtplib sending N pre-rendered messages (bytes), no database at all: the very emails
   the dispatcher sends for the seeded requests, rendered beforehand by its own code, to the same
-  recipients. For comparison, also the small hand-made messages (about 0.6 KB instead of 2 KB)
+  recipients. For comparison, also the small hand-made messages (about 0.6 KB instead of 8 KB)
   this benchmark used to send.
 - opensure: an `opensure dispatcher` process, as in production (its own process, its log on),
   claiming, rendering, sending and recording the N seeded requests; timed from its "started"
   log line until no request is pending any more (looked for every 50 ms).
-Each round seeds a fresh database and starts a fresh sink, then runs the raw side and the
-dispatcher one after the other; the ratio reported is the median of the rounds' ratios (on a
-shared 2-core machine the raw side alone moves by ±20 % from one minute to the next).
+Each round seeds a fresh database and starts a fresh sink, then runs the raw side, the
+dispatcher and the raw side again; a round's ratio is the mean of its two raw times over the
+dispatcher's, and the ratio reported is the median of the rounds' ratios (on a shared 2-core
+machine the raw side alone moves by ±20 % from one minute to the next). Each round also prints
+the CPU per e-mail of the sender, the sink and PostgreSQL (every PostgreSQL process, from
+/proc), and the time the host took from this machine (steal): those move less than the rates.
 Also the latency from POST /feedback_requests (send_at now) to the message's arrival, through a
 real `opensure serve` process with its embedded dispatcher.
 """
@@ -175,6 +178,28 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu() -> float:
+    """CPU time so far of every PostgreSQL process on this machine (background workers such as
+    autovacuum and the checkpointer included), and of those that have ended: a backend's time
+    goes to the postmaster's children's time when it exits."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # gone meanwhile
+        if "(postgres)" in text:
+            fields = text.rsplit(")", 1)[1].split()
+            total += sum(int(f) for f in fields[11:15])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def steal() -> float:
+    """Seconds this machine's CPUs were taken by the host for others so far (/proc/stat)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+
+
 async def opensure_send(values: dict[str, str], n: int, tmp: Path) -> tuple[float, float]:
     """Run `opensure dispatcher` until all n seeded requests are sent; the seconds it took and
     the CPU seconds it used meanwhile."""
@@ -276,24 +301,51 @@ def latency(url: str, samples: int, tmp: Path) -> tuple[float, float]:
 
 
 @dataclass
-class Round:
-    """One raw/dispatcher pair: seconds, and CPU seconds of each sender and of the sink."""
+class Side:
+    """One side of a round: its seconds, and the CPU seconds used meanwhile by its sender,
+    the sink and PostgreSQL, and taken by the host (steal)."""
 
-    raw_s: float
-    ours_s: float
-    raw_cpu: float
-    ours_cpu: float
-    sink_raw_cpu: float
-    sink_ours_cpu: float
+    seconds: float
+    sender_cpu: float
+    sink_cpu: float
+    postgres_cpu: float
+    steal: float
+
+    def per_email(self, n: int) -> str:
+        us = 1e6 / n
+        return (
+            f"sender {self.sender_cpu * us:.0f} µs, sink {self.sink_cpu * us:.0f} µs, "
+            f"PostgreSQL {self.postgres_cpu * us:.0f} µs, steal {self.steal * us:.0f} µs"
+        )
+
+
+@dataclass
+class Round:
+    """The raw side before and after the dispatcher, and the dispatcher."""
+
+    raw: Side
+    ours: Side
+    raw_after: Side
+
+    @property
+    def raw_seconds(self) -> float:
+        # The mean of the raw runs on either side of the dispatcher's: a machine that gets
+        # faster or slower during the round moves both sides of the ratio alike.
+        return (self.raw.seconds + self.raw_after.seconds) / 2
 
     @property
     def ratio(self) -> float:
-        return self.raw_s / self.ours_s
+        return self.raw_seconds / self.ours.seconds
+
+
+def _others(sink: Sink) -> tuple[float, float, float]:
+    return cpu_seconds(sink.pid), postgres_cpu(), steal()
 
 
 async def one_round(backend: str, n: int, connections: int, tmp: Path) -> Round:
-    """One pair on a freshly seeded database and a fresh sink: the raw side sending the
-    dispatcher's own emails, then the dispatcher; the seconds and CPU seconds each took."""
+    """One round on a freshly seeded database and a fresh sink: the raw side sending the
+    dispatcher's own emails, then the dispatcher, then the raw side again; the seconds and CPU
+    seconds each took."""
     url = await fresh_db(backend, tmp)
     try:
         await seed(url, n)
@@ -301,18 +353,24 @@ async def one_round(backend: str, n: int, connections: int, tmp: Path) -> Round:
         try:
             values = dispatcher_settings(url, sink.port, connections)
             same = await dispatcher_messages(values)
-            sink_cpu, cpu = cpu_seconds(sink.pid), time.process_time()
-            raw_s = await raw_send(sink.port, same, connections, values["mail_from"])
-            raw_cpu = time.process_time() - cpu
-            sink_raw_cpu = cpu_seconds(sink.pid) - sink_cpu
-            sink_cpu = cpu_seconds(sink.pid)
-            ours_s, ours_cpu = await opensure_send(values, n, tmp)
-            sink_ours_cpu = cpu_seconds(sink.pid) - sink_cpu
+
+            async def raw_side() -> Side:
+                before, cpu = _others(sink), time.process_time()
+                seconds = await raw_send(sink.port, same, connections, values["mail_from"])
+                after, cpu = _others(sink), time.process_time() - cpu
+                return Side(seconds, cpu, *(a - b for a, b in zip(after, before, strict=True)))
+
+            raw = await raw_side()
+            before = _others(sink)
+            ours_s, cpu = await opensure_send(values, n, tmp)
+            after = _others(sink)
+            ours = Side(ours_s, cpu, *(a - b for a, b in zip(after, before, strict=True)))
+            raw_after = await raw_side()
         finally:
             sink.stop()
     finally:
         await drop_db(url)
-    return Round(raw_s, ours_s, raw_cpu, ours_cpu, sink_raw_cpu, sink_ours_cpu)
+    return Round(raw, ours, raw_after)
 
 
 async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -329,12 +387,12 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 pairs.append(r)
                 # CPU per e-mail: steadier than the rates on a shared machine, and where the
                 # sender's own cost shows.
-                us = 1e6 / args.n
                 print(
-                    f"{backend} round {len(pairs)}: opensure {args.n / r.ours_s:,.0f}/s, "
-                    f"raw {args.n / r.raw_s:,.0f}/s, ratio {r.ratio:.0%}; CPU per e-mail: "
-                    f"dispatcher {r.ours_cpu * us:.0f} µs, raw sender {r.raw_cpu * us:.0f} µs, "
-                    f"sink {r.sink_ours_cpu * us:.0f} / {r.sink_raw_cpu * us:.0f} µs",
+                    f"{backend} round {len(pairs)}: opensure {args.n / r.ours.seconds:,.0f}/s, "
+                    f"raw {args.n / r.raw.seconds:,.0f}/s before and "
+                    f"{args.n / r.raw_after.seconds:,.0f}/s after, ratio {r.ratio:.0%}; CPU per "
+                    f"e-mail, opensure: {r.ours.per_email(args.n)}; raw: "
+                    f"{r.raw.per_email(args.n)}",
                     flush=True,
                 )
             ratio = statistics.median(r.ratio for r in pairs)
@@ -351,8 +409,8 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 p50, p99 = latency(url, args.latency_samples, tmp)
             finally:
                 await drop_db(url)
-            ours = statistics.median(args.n / r.ours_s for r in pairs)
-            raw = statistics.median(args.n / r.raw_s for r in pairs)
+            ours = statistics.median(args.n / r.ours.seconds for r in pairs)
+            raw = statistics.median(args.n / r.raw_seconds for r in pairs)
             size = statistics.mean(len(m) for _, m in small)
             results.append(
                 {
@@ -362,8 +420,8 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                     "ours": ours,
                     "ratio": ratio,
                     "ratios": [r.ratio for r in pairs],
-                    "cpu": statistics.median(r.ours_cpu for r in pairs) * 1e6 / args.n,
-                    "raw_cpu": statistics.median(r.raw_cpu for r in pairs) * 1e6 / args.n,
+                    "cpu": statistics.median(r.ours.sender_cpu for r in pairs) * 1e6 / args.n,
+                    "raw_cpu": statistics.median(r.raw.sender_cpu for r in pairs) * 1e6 / args.n,
                     "small_size": size,
                     "p50": p50,
                     "p99": p99,
