@@ -172,10 +172,16 @@ async def raw_send(
     return time.perf_counter() - start
 
 
+def _seconds(stat: str, *, children: bool = False) -> float:
+    """User and system time in a /proc/PID/stat line (with ``children``, also that of its
+    ended children)."""
+    fields = stat.rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11 : 15 if children else 13]) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int) -> float:
     """A process's CPU time so far (user + system), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return _seconds(Path(f"/proc/{pid}/stat").read_text())
 
 
 def postgres_cpu() -> float:
@@ -189,9 +195,8 @@ def postgres_cpu() -> float:
         except OSError:
             continue  # gone meanwhile
         if "(postgres)" in text:
-            fields = text.rsplit(")", 1)[1].split()
-            total += sum(int(f) for f in fields[11:15])
-    return total / os.sysconf("SC_CLK_TCK")
+            total += _seconds(text, children=True)
+    return total
 
 
 def steal() -> float:
@@ -311,6 +316,13 @@ class Side:
     postgres_cpu: float
     steal: float
 
+    @classmethod
+    def measured(
+        cls, seconds: float, sender_cpu: float, before: tuple[float, ...], after: tuple[float, ...]
+    ) -> Side:
+        """A side from the snapshots (``_others``) taken before and after it."""
+        return cls(seconds, sender_cpu, *(a - b for a, b in zip(after, before, strict=True)))
+
     def per_email(self, n: int) -> str:
         us = 1e6 / n
         return (
@@ -339,6 +351,8 @@ class Round:
 
 
 def _others(sink: Sink) -> tuple[float, float, float]:
+    """What a side measures besides its own sender, so far: the sink's CPU, PostgreSQL's and
+    the host's steal time."""
     return cpu_seconds(sink.pid), postgres_cpu(), steal()
 
 
@@ -358,13 +372,13 @@ async def one_round(backend: str, n: int, connections: int, tmp: Path) -> Round:
                 before, cpu = _others(sink), time.process_time()
                 seconds = await raw_send(sink.port, same, connections, values["mail_from"])
                 after, cpu = _others(sink), time.process_time() - cpu
-                return Side(seconds, cpu, *(a - b for a, b in zip(after, before, strict=True)))
+                return Side.measured(seconds, cpu, before, after)
 
             raw = await raw_side()
             before = _others(sink)
             ours_s, cpu = await opensure_send(values, n, tmp)
             after = _others(sink)
-            ours = Side(ours_s, cpu, *(a - b for a, b in zip(after, before, strict=True)))
+            ours = Side.measured(ours_s, cpu, before, after)
             raw_after = await raw_side()
         finally:
             sink.stop()

@@ -49,6 +49,14 @@ async def send(app: FastAPI, account: Account, tmp_path: Path, *emails: str) -> 
     return ids
 
 
+async def send_one(app: FastAPI, account: Account, tmp_path: Path) -> tuple[str, int, bytes]:
+    """One request sent to a new address: the address, the request's id and its e-mail as
+    it went out."""
+    to = address()
+    (request_id,) = await send(app, account, tmp_path, to)
+    return to, request_id, sent_to(tmp_path / "outbox", to)
+
+
 async def token_of(app: FastAPI, request_id: int) -> str:
     fr = FeedbackRequest.__table__
     async with app.state.engine.connect() as conn:
@@ -155,9 +163,7 @@ async def test_a_dsn_sets_delivery_failure_and_moves_the_response_rate(
 async def test_a_dsn_names_its_request_by_message_id_alone(
     app: FastAPI, account: Account, tmp_path: Path
 ) -> None:
-    to = address()
-    (request_id,) = await send(app, account, tmp_path, to)
-    raw = sent_to(tmp_path / "outbox", to)
+    to, request_id, raw = await send_one(app, account, tmp_path)
     box = tmp_path / "bounces"
     # Addressed to the plain bounce address (a relay that rewrote the return path).
     drop(box, dsn(to=BOUNCES, recipient=to, original=raw))
@@ -197,9 +203,7 @@ async def test_the_message_id_shows_nothing_of_the_token_and_old_ones_still_coun
 async def test_a_temporary_failure_is_only_logged(
     app: FastAPI, account: Account, tmp_path: Path
 ) -> None:
-    to = address()
-    (request_id,) = await send(app, account, tmp_path, to)
-    raw = sent_to(tmp_path / "outbox", to)
+    to, request_id, raw = await send_one(app, account, tmp_path)
     box = tmp_path / "bounces"
     drop(
         box, dsn(to=return_path(raw), recipient=to, original=raw, action="delayed", status="4.4.7")
@@ -213,9 +217,7 @@ async def test_a_temporary_failure_is_only_logged(
 async def test_a_non_standard_bounce_is_read_by_flufl_bounce(
     app: FastAPI, account: Account, tmp_path: Path
 ) -> None:
-    to = address()
-    (request_id,) = await send(app, account, tmp_path, to)
-    raw = sent_to(tmp_path / "outbox", to)
+    to, request_id, raw = await send_one(app, account, tmp_path)
     box = tmp_path / "bounces"
     drop(box, qmail(to=return_path(raw), recipient=to))
     assert await read(app, box) == 1
@@ -242,9 +244,7 @@ async def test_a_forged_or_foreign_bounce_changes_nothing(
 async def test_a_second_bounce_keeps_the_first_failure(
     app: FastAPI, account: Account, tmp_path: Path
 ) -> None:
-    to = address()
-    (request_id,) = await send(app, account, tmp_path, to)
-    raw = sent_to(tmp_path / "outbox", to)
+    to, request_id, raw = await send_one(app, account, tmp_path)
     box = tmp_path / "bounces"
     drop(box, dsn(to=return_path(raw), recipient=to, original=raw, status="5.1.1"))
     drop(box, dsn(to=return_path(raw), recipient=to, original=raw, status="5.2.1"))
@@ -324,9 +324,7 @@ async def read_with_complaints(app: FastAPI, box: Path) -> ReadStats:
 async def test_a_feedback_report_unsubscribes_the_address(
     app: FastAPI, account: Account, tmp_path: Path
 ) -> None:
-    to = address()
-    (request_id,) = await send(app, account, tmp_path, to)
-    raw = sent_to(tmp_path / "outbox", to)
+    to, request_id, raw = await send_one(app, account, tmp_path)
     box = tmp_path / "bounces"
     # Sent to the plain bounce address, as a feedback loop does: the e-mail complained about,
     # attached, names the request by its Message-ID and return path.

@@ -214,7 +214,8 @@ def _body(text: str) -> tuple[str, str]:
 
 
 def _qp(text: str) -> str:
-    encoded = quopri.encodestring(text.replace("\r\n", "\n").encode("utf-8"))
+    """Quoted-printable of text whose line endings are LF (``_body`` makes them so)."""
+    encoded = quopri.encodestring(text.encode("utf-8"))
     return encoded.decode("ascii").replace("\n", "\r\n")
 
 
