@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import secrets
+from collections import Counter
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
+from sqlalchemy import insert, text
 
 from opensure.metrics import service
 from opensure.metrics.service import Nps, Rate
+from opensure.models import FeedbackRequest, RequestSegmentOption
 from tests.conftest import Account
-from tests.metrics.dashboard_data import build
+from tests.metrics.dashboard_data import build, insert_id
 from tests.metrics.data import END, START, iso
 
 MIGRATION = importlib.import_module("opensure.migrations.versions.20261206_0011_dashboard_rollups")
@@ -189,12 +192,12 @@ async def test_a_lease_or_an_uncounted_column_runs_no_counter(
     app: FastAPI, account: Account
 ) -> None:
     """A dispatcher's claim and release (``lease_owner``, ``lease_until``) and an edit of a
-    column no counter reads run none of the counters' PL/pgSQL (migration 0019); a counted
-    column does. Read from PostgreSQL's own count of function calls in the transaction."""
+    column no counter reads run none of the counters' PL/pgSQL (migrations 0019, 0020); a
+    counted column does. Read from PostgreSQL's own count of function calls in the transaction."""
     await build(app, account)
     calls = (
         "SELECT coalesce(sum(calls), 0) FROM pg_stat_xact_user_functions "
-        "WHERE funcname IN ('opensure_requests_by', 'opensure_responses_by')"
+        "WHERE funcname IN ('opensure_request_counted', 'opensure_responses_by')"
     )
     lease = (
         "UPDATE feedback_requests SET lease_owner = 'test', "
@@ -211,14 +214,70 @@ async def test_a_lease_or_an_uncounted_column_runs_no_counter(
     ]
     async with app.state.engine.begin() as conn:
         await conn.execute(text("SET LOCAL track_functions = 'pl'"))
+        # The view may still hold calls of earlier transactions not reported yet: a difference.
+        before = (await conn.execute(text(calls))).scalar()
         touched = 0
         for sql in uncounted:
             touched += (await conn.execute(text(sql), {"a": account.id})).rowcount
         assert touched > 0
-        assert (await conn.execute(text(calls))).scalar() == 0
+        assert (await conn.execute(text(calls))).scalar() == before
         await conn.execute(
             text("UPDATE feedback_requests SET site_id = site_id WHERE account_id = :a"),
             {"a": account.id},
         )
-        assert (await conn.execute(text(calls))).scalar() > 0
+        assert (await conn.execute(text(calls))).scalar() > before
     await assert_counters_match(app, account)
+
+
+# PostgreSQL only: on SQLite the counters are not kept by triggers.
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_a_send_runs_one_counter_call_and_counts_everything(
+    app: FastAPI, account: Account
+) -> None:
+    """Recording an e-mail as sent (the dispatcher's hot path) runs one PL/pgSQL call for all
+    of a request's counters (migration 0020), with a staff member, a site and a segment option
+    to count, and leaves every counter equal to a recount."""
+    data = await build(app, account)
+    now = dt.datetime.now(dt.UTC)
+    staff, _team = data.names.staff[0]
+    async with app.state.engine.begin() as conn:
+        request_id = await insert_id(
+            conn,
+            FeedbackRequest,
+            account_id=account.id,
+            survey_id=data.surveys[0],
+            email="c@example.com",
+            state="pending",
+            send_at=now,
+            token=secrets.token_urlsafe(24),
+            created_at=now,
+            updated_at=now,
+            staff_id=staff,
+            site_id=data.names.site_ids[0],
+        )
+        await conn.execute(
+            insert(RequestSegmentOption.__table__).values(
+                feedback_request_id=request_id,
+                segment_option_id=next(iter(data.names.option_ids.values())),
+            )
+        )
+    await assert_counters_match(app, account, "pending")
+    # PostgreSQL's per-transaction view may still hold calls of earlier transactions on the same
+    # connection that it has not reported yet: what the UPDATE adds is read as a difference.
+    calls = text(
+        "SELECT funcname, calls FROM pg_stat_xact_user_functions WHERE funcname LIKE 'opensure%'"
+    )
+    async with app.state.engine.begin() as conn:
+        await conn.execute(text("SET LOCAL track_functions = 'pl'"))
+        before = Counter(dict((await conn.execute(calls)).all()))
+        sent = await conn.execute(
+            text(
+                "UPDATE feedback_requests SET state = 'sent', sent_at = now(), updated_at = now()"
+                " WHERE id = :id AND state = 'pending'"
+            ),
+            {"id": request_id},
+        )
+        assert sent.rowcount == 1
+        after = Counter(dict((await conn.execute(calls)).all()))
+        assert after - before == Counter({"opensure_request_counted": 1})
+    await assert_counters_match(app, account, "sent")

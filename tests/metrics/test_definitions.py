@@ -17,13 +17,14 @@ from opensure.metrics import definitions as d
 from tests.conftest import Account
 from tests.metrics.data import INSIDE, add_ratings, iso, nps_question
 
-MIGRATION = (
-    Path(opensure.__file__).parent / "migrations" / "versions" / "20261127_0003_metric_rollups.py"
-)
+VERSIONS = Path(opensure.__file__).parent / "migrations" / "versions"
+MIGRATION = VERSIONS / "20261127_0003_metric_rollups.py"
+# 0020 spells the request side of the response rate again (one trigger for three)
+REQUEST_COUNTER = VERSIONS / "20261206_0020_one_request_counter_trigger.py"
 
 
-def _migration() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("rollups_0003", MIGRATION)
+def _migration(path: Path = MIGRATION) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -48,6 +49,18 @@ def test_the_rollup_sql_spells_the_definitions() -> None:
         assert f"({condition})::int" in triggers
     assert f"({d.delivered_sql('NEW')})::int" in triggers
     assert f"({d.delivered_sql('OLD')})::int" in triggers
+
+
+def test_the_request_counter_trigger_spells_the_definitions() -> None:
+    function = " ".join(_migration(REQUEST_COUNTER).FUNCTION.split())
+    for row in ("OLD", "NEW"):
+        # delivered; replied = delivered and a response exists
+        assert f"({d.delivered_sql(row)})::int" in function
+        assert f"({d.delivered_sql(row)} AND has_reply)::int" in function
+    assert (
+        "has_reply := EXISTS (SELECT 1 FROM feedback_responses WHERE feedback_request_id = NEW.id)"
+        in function
+    )
 
 
 async def test_every_rating_lands_in_its_band_on_every_path(app: FastAPI, account: Account) -> None:
