@@ -186,6 +186,19 @@ async def test_counters_follow_every_change(app: FastAPI, account: Account) -> N
     assert await one(app, "SELECT count(*) FROM staff WHERE account_id = :a", a=a) == 2
 
 
+async def function_calls(conn: Any) -> Counter[str]:
+    """Calls of OpenSure's PL/pgSQL functions in this transaction (``track_functions = 'pl'``).
+    PostgreSQL's per-transaction view may still hold calls of earlier transactions on the same
+    connection that it has not reported yet: compare a count with one taken before."""
+    rows = await conn.execute(
+        text(
+            "SELECT funcname, calls FROM pg_stat_xact_user_functions "
+            "WHERE funcname LIKE 'opensure%'"
+        )
+    )
+    return Counter(dict(rows.all()))
+
+
 # PostgreSQL only: on SQLite the counters are not kept by triggers.
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 async def test_a_lease_or_an_uncounted_column_runs_no_counter(
@@ -195,10 +208,11 @@ async def test_a_lease_or_an_uncounted_column_runs_no_counter(
     column no counter reads run none of the counters' PL/pgSQL (migrations 0019, 0020); a
     counted column does. Read from PostgreSQL's own count of function calls in the transaction."""
     await build(app, account)
-    calls = (
-        "SELECT coalesce(sum(calls), 0) FROM pg_stat_xact_user_functions "
-        "WHERE funcname IN ('opensure_request_counted', 'opensure_responses_by')"
-    )
+
+    async def calls(conn: Any) -> int:
+        counted = await function_calls(conn)
+        return counted["opensure_request_counted"] + counted["opensure_responses_by"]
+
     lease = (
         "UPDATE feedback_requests SET lease_owner = 'test', "
         "lease_until = now() + interval '5 minutes' WHERE account_id = :a"
@@ -214,18 +228,17 @@ async def test_a_lease_or_an_uncounted_column_runs_no_counter(
     ]
     async with app.state.engine.begin() as conn:
         await conn.execute(text("SET LOCAL track_functions = 'pl'"))
-        # The view may still hold calls of earlier transactions not reported yet: a difference.
-        before = (await conn.execute(text(calls))).scalar()
+        before = await calls(conn)
         touched = 0
         for sql in uncounted:
             touched += (await conn.execute(text(sql), {"a": account.id})).rowcount
         assert touched > 0
-        assert (await conn.execute(text(calls))).scalar() == before
+        assert await calls(conn) == before
         await conn.execute(
             text("UPDATE feedback_requests SET site_id = site_id WHERE account_id = :a"),
             {"a": account.id},
         )
-        assert (await conn.execute(text(calls))).scalar() > before
+        assert await calls(conn) > before
     await assert_counters_match(app, account)
 
 
@@ -262,14 +275,9 @@ async def test_a_send_runs_one_counter_call_and_counts_everything(
             )
         )
     await assert_counters_match(app, account, "pending")
-    # PostgreSQL's per-transaction view may still hold calls of earlier transactions on the same
-    # connection that it has not reported yet: what the UPDATE adds is read as a difference.
-    calls = text(
-        "SELECT funcname, calls FROM pg_stat_xact_user_functions WHERE funcname LIKE 'opensure%'"
-    )
     async with app.state.engine.begin() as conn:
         await conn.execute(text("SET LOCAL track_functions = 'pl'"))
-        before = Counter(dict((await conn.execute(calls)).all()))
+        before = await function_calls(conn)
         sent = await conn.execute(
             text(
                 "UPDATE feedback_requests SET state = 'sent', sent_at = now(), updated_at = now()"
@@ -278,6 +286,5 @@ async def test_a_send_runs_one_counter_call_and_counts_everything(
             {"id": request_id},
         )
         assert sent.rowcount == 1
-        after = Counter(dict((await conn.execute(calls)).all()))
-        assert after - before == Counter({"opensure_request_counted": 1})
+        assert await function_calls(conn) - before == Counter({"opensure_request_counted": 1})
     await assert_counters_match(app, account, "sent")

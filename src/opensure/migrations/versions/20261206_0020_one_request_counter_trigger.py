@@ -61,6 +61,14 @@ def _rate(r: str, sign: str) -> str:
         replied = r.replied + EXCLUDED.replied;"""
 
 
+def _totals(*moves: tuple[str, str]) -> str:
+    # The lists' totals (requests by account, survey and state): one statement for both rows.
+    values = ", ".join(f"({r}.account_id, {r}.survey_id, {r}.state, {sign})" for r, sign in moves)
+    return f"""
+    INSERT INTO rollup_request_counts AS c (account_id, survey_id, state, n) VALUES {values}
+    ON CONFLICT (account_id, survey_id, state) DO UPDATE SET n = c.n + EXCLUDED.n;"""
+
+
 FUNCTION = f"""
 CREATE FUNCTION opensure_request_counted() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -83,16 +91,9 @@ BEGIN
     IF is_sent THEN {_breakdowns("NEW", "1")}
     END IF;
   END IF;
-  IF TG_OP = 'INSERT' THEN
-    INSERT INTO rollup_request_counts AS c (account_id, survey_id, state, n)
-    VALUES (NEW.account_id, NEW.survey_id, NEW.state, 1)
-    ON CONFLICT (account_id, survey_id, state) DO UPDATE SET n = c.n + EXCLUDED.n;
+  IF TG_OP = 'INSERT' THEN {_totals(("NEW", "1"))}
   ELSIF OLD.account_id <> NEW.account_id OR OLD.survey_id <> NEW.survey_id
-        OR OLD.state <> NEW.state THEN
-    INSERT INTO rollup_request_counts AS c (account_id, survey_id, state, n)
-    VALUES (OLD.account_id, OLD.survey_id, OLD.state, -1),
-           (NEW.account_id, NEW.survey_id, NEW.state, 1)
-    ON CONFLICT (account_id, survey_id, state) DO UPDATE SET n = c.n + EXCLUDED.n;
+        OR OLD.state <> NEW.state THEN {_totals(("OLD", "-1"), ("NEW", "1"))}
   END IF;
   IF rate THEN
     IF was_sent THEN {_rate("OLD", "-1")}
